@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// Switchboard: a software-defined L2 virtual switch with its own VM host.
+// Module map and dependency direction: docs/architecture.md.
+import PackageDescription
+
+/// Hot-path modules are compiled with exclusivity checks off: their state lives in
+/// unsafe pointers owned by one thread, and the checks would cost per frame.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "switchboard", targets: ["SwitchboardCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: the only C in the project.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+        .target(name: "CAllocationCounter"),
+
+        // Leaf: zero-copy frame views and builders.
+        .target(name: "Frames", swiftSettings: hotPath),
+        // The L2 pipeline, MAC table, VLANs, mirrors, counters.
+        .target(name: "Switching", dependencies: ["Frames"], swiftSettings: hotPath),
+        // pcap files through libpcap.
+        .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
+        // JSON topologies: model, strict decoding, validation.
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture"]),
+        // Backend-neutral VMM core: guest memory, the VCPU protocol.
+        .target(name: "Machine", swiftSettings: hotPath),
+        // The software CPU: RISC-V RV64 with trap-and-emulate.
+        .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
+
+        .executableTarget(
+            name: "SwitchboardCLI",
+            dependencies: [
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "FramesTests", dependencies: ["Frames"]),
+        .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
+        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
+    ]
+)
