@@ -1,0 +1,1 @@
+// The Capture module. See docs/architecture.md.

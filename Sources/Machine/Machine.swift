@@ -1,0 +1,1 @@
+// The Machine module. See docs/architecture.md.

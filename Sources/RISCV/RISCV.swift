@@ -1,0 +1,1 @@
+// The RISCV module. See docs/architecture.md.

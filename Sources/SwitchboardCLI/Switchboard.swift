@@ -1,0 +1,11 @@
+// The `switchboard` command: thin subcommands over the library modules.
+import ArgumentParser
+
+/// The root command; each subcommand lives in its own file.
+@main
+struct Switchboard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "A software-defined L2 virtual switch with its own VM host.",
+        subcommands: [])
+}

@@ -1,0 +1,1 @@
+// The Switching module. See docs/architecture.md.

@@ -1,0 +1,1 @@
+// The Topology module. See docs/architecture.md.
