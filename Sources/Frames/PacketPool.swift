@@ -10,8 +10,12 @@ public typealias PacketHandle = Int32
 
 /// A fixed pool of packet buffers, owned and used by one thread.
 public final class PacketPool {
-    /// Bytes per slot: the largest frame a slot holds (no jumbo frames yet).
+    /// The largest frame accepted into a slot (no jumbo frames yet). Each slot has
+    /// `tailroom` bytes more, so a frame of `slotSize` can still gain an 802.1Q tag.
     public let slotSize: Int
+    /// Extra bytes behind `slotSize` in every slot.
+    public static let tailroom = 64
+    @usableFromInline let stride: Int
     /// Number of slots.
     public let capacity: Int
 
@@ -26,7 +30,8 @@ public final class PacketPool {
         precondition(capacity > 0 && capacity < Int(Int32.max) && slotSize >= 64)
         self.capacity = capacity
         self.slotSize = (slotSize + 63) & ~63
-        slab = UnsafeMutableRawPointer.allocate(byteCount: capacity * self.slotSize, alignment: 64)
+        stride = self.slotSize + Self.tailroom
+        slab = UnsafeMutableRawPointer.allocate(byteCount: capacity * stride, alignment: 64)
         lengths = .allocate(capacity: capacity)
         lengths.initialize(repeating: 0, count: capacity)
         refcounts = .allocate(capacity: capacity)
@@ -83,17 +88,17 @@ public final class PacketPool {
     @inlinable
     public func data(_ handle: PacketHandle) -> UnsafeMutableRawPointer {
         // SAFETY: handles come from allocate(), so 0 <= handle < capacity.
-        slab + Int(handle) &* slotSize
+        slab + Int(handle) &* stride
     }
 
     /// The frame length stored in the slot.
     @inlinable
     public func length(_ handle: PacketHandle) -> Int { Int(lengths[Int(handle)]) }
 
-    /// Sets the frame length; must not exceed `slotSize`.
+    /// Sets the frame length; must not exceed `slotSize` plus a tag or two.
     @inlinable
     public func setLength(_ handle: PacketHandle, _ length: Int) {
-        precondition(length >= 0 && length <= slotSize)
+        precondition(length >= 0 && length <= slotSize + 8)
         lengths[Int(handle)] = Int32(truncatingIfNeeded: length)
     }
 

@@ -225,3 +225,67 @@ import Frames
         #expect(sink.frames.map(tagOf) == [10, 20])
     }
 }
+
+@Suite struct FabricAndTraceTests {
+    func twoSwitches() throws -> (Fabric, PacketPool) {
+        let pool = PacketPool(capacity: 512)
+        let fabric = Fabric(pool: pool)
+        let trunk = PortConfiguration(name: "t1", mode: .trunk(allowed: VLANSet([vlan(10), vlan(20)]), native: .defaultVLAN))
+        for name in ["sw0", "sw1"] {
+            let ports = [PortConfiguration(name: "a1", mode: .access(vlan(10))), PortConfiguration(name: "b1", mode: .access(vlan(20))), trunk]
+            fabric.add(try Switch(configuration: SwitchConfiguration(name: name, ports: ports), pool: pool))
+        }
+        try fabric.link(try fabric.port("sw0", "t1"), try fabric.port("sw1", "t1"))
+        return (fabric, pool)
+    }
+
+    final class Collector: PortSink {
+        var frames: [[UInt8]] = []
+        func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: pool.slotSize + 64, alignment: 16)
+            defer { buffer.deallocate() }
+            for e in entries {
+                let n = Switch.materialize(e, pool: pool, into: buffer)
+                frames.append(Array(UnsafeRawBufferPointer(start: buffer, count: n)))
+                pool.release(e.handle)
+            }
+        }
+    }
+
+    @Test func framesCrossATrunkLinkInTheirVLAN() throws {
+        let (fabric, pool) = try twoSwitches()
+        let a1 = Collector(), b1 = Collector()
+        try fabric.attach(try fabric.port("sw1", "a1"), sink: a1)
+        try fabric.attach(try fabric.port("sw1", "b1"), sink: b1)
+        let f = frame(from: mac(1), to: .broadcast)
+        f.withUnsafeBytes { _ = fabric.inject($0, at: try! fabric.port("sw0", "a1"), now: t0) }
+        #expect(a1.frames == [f] && b1.frames.isEmpty)
+        #expect(fabric.switches[1].counters(port: 2).rxFrames == 1)
+        #expect(pool.available == pool.capacity, "no slot leaked across the link")
+        // sw1 learned mac(1) behind its trunk in VLAN 10.
+        #expect(fabric.switches[1].macTable.lookup(key: MACTable.key(vlan: 10, mac: mac(1).rawValue), now: t0) == 2)
+    }
+
+    @Test func loopsAndDoubleUseAreRefused() throws {
+        let (fabric, _) = try twoSwitches()
+        #expect(throws: Fabric.FabricError.loop(["sw0", "sw1"])) {
+            try fabric.link(try fabric.port("sw0", "a1"), try fabric.port("sw1", "a1"))
+        }
+        #expect(throws: Fabric.FabricError.portInUse("sw0", "t1")) {
+            try fabric.link(try fabric.port("sw0", "t1"), try fabric.port("sw1", "b1"))
+        }
+        #expect(throws: Fabric.FabricError.unknownPort("sw0", "zz")) { try fabric.port("sw0", "zz") }
+    }
+
+    @Test func traceReportsDecisionsAndTags() {
+        let tracer = FrameTracer(switch: vlanLab(), now: t0)
+        let first = tracer.trace(frame(from: mac(1), to: mac(2)), port: 0)
+        #expect(first == TraceRecord(frame: 1, action: "flood", vlan: 10,
+                                     out: [.init(port: "a2", vlan: nil), .init(port: "t1", vlan: 10)],
+                                     reason: "destination 02:00:00:00:00:02 unknown in VLAN 10"))
+        let second = tracer.trace(frame(from: mac(2), to: mac(1), tag: 10), port: 3)
+        #expect(second.action == "forward" && second.out == [.init(port: "a1", vlan: nil)] && second.vlan == 10)
+        let third = tracer.trace(frame(from: mac(3), to: mac(1), tag: 10), port: 0)
+        #expect(third == TraceRecord(frame: 3, action: "drop", vlan: nil, out: [], reason: "tagged-on-access-port"))
+    }
+}
