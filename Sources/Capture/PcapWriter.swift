@@ -53,7 +53,8 @@ public final class PcapWriter {
     private var fileIndex = 0
     private var currentFileBytes: Int64 = 0
 
-    /// Opens `path` for writing (truncating it), with `options`.
+    /// Opens `path` for writing (truncating it), with `options`. As in tcpdump, `-` means
+    /// standard output (libpcap's convention); rotation then is refused.
     ///
     /// Throws `CaptureError.directoryNotFound` when the directory of `path` does not exist,
     /// `.invalidOption` for a snap length outside 1...262144 or a bad rotation,
@@ -73,6 +74,9 @@ public final class PcapWriter {
             }
         }
         guard !path.isEmpty else { throw CaptureError.invalidOption("output path is empty") }
+        if path == "-" && options.rotation != nil {
+            throw CaptureError.invalidOption("rotation needs a file name, not '-' (standard output)")
+        }
         let directory = Self.directory(of: path)
         guard Self.isDirectory(directory) else {
             throw CaptureError.directoryNotFound(path: path, directory: directory)

@@ -241,6 +241,9 @@ import Testing
         #expect(throws: CaptureError.self) {
             try PcapWriter(path: path, options: .init(rotation: .init(fileSizeBytes: 100, fileCount: 0)))
         }
+        #expect(throws: CaptureError.self) {
+            try PcapWriter(path: "-", options: .init(rotation: .init(fileSizeBytes: 100)))
+        }
         let writer = try PcapWriter(path: path)
         let tooLate = UInt64(UInt32.max) * 1_000_000_000 + 1_000_000_000
         #expect(throws: CaptureError.timestampOutOfRange(nanoseconds: tooLate)) {
