@@ -23,12 +23,6 @@ final class PcapFilterProgram {
         self.expression = expression
     }
 
-    /// True when the frame described by `header` and `bytes` passes the filter.
-    @inline(__always)
-    func matches(_ header: UnsafePointer<pcap_pkthdr>, _ bytes: UnsafePointer<UInt8>) -> Bool {
-        pcap_offline_filter(program, header, bytes) != 0
-    }
-
     deinit {
         pcap_freecode(program)
         program.deallocate()

@@ -42,7 +42,9 @@ public final class PcapWriter {
 
     private var dead: OpaquePointer?
     private var dumper: OpaquePointer?
+    /// Owns the compiled filter; the write path uses `filterCode` (no ARC per frame).
     private let filter: PcapFilterProgram?
+    private let filterCode: UnsafePointer<bpf_program>?
     /// The record header, allocated once and reused for every frame.
     private let header: UnsafeMutablePointer<pcap_pkthdr>
     /// One readable byte to hand libpcap for an empty frame (never dereferenced past 0 bytes).
@@ -103,6 +105,7 @@ public final class PcapWriter {
         self.options = options
         self.dead = dead
         self.filter = filter
+        self.filterCode = filter.map { UnsafePointer($0.program) }
         self.snapLength = UInt32(options.snapLength)
         self.rotationLimit = options.rotation?.fileSizeBytes ?? Int64.max
         self.rotationCount = options.rotation?.fileCount
@@ -147,7 +150,7 @@ public final class PcapWriter {
         header.pointee.caplen = originalLength
         header.pointee.ts.tv_sec = .init(seconds)
         header.pointee.ts.tv_usec = .init(timestampNanoseconds % 1_000_000_000)
-        if let filter, !filter.matches(header, bytes) {
+        if let filterCode, pcap_offline_filter(filterCode, header, bytes) == 0 {
             framesFilteredOut &+= 1
             return false
         }
