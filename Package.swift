@@ -44,7 +44,7 @@ let package = Package(
 
         .testTarget(name: "FramesTests", dependencies: ["Frames"]),
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
