@@ -273,12 +273,9 @@ import Testing
     }
 
     /// The raw-buffer write path must not allocate per frame, filter and truncation included.
-    /// Other tests run in parallel and allocate too, so take the quietest of many rounds.
+    /// Counted per thread, so tests running in parallel do not disturb the count.
     @Test func writeDoesNotAllocatePerFrame() throws {
-        guard sb_allocation_counter_active() != 0 else {
-            print("skipping writeDoesNotAllocatePerFrame: allocation counter not interposed")
-            return
-        }
+        try #require(sb_allocation_counter_active() != 0, "allocation counter not interposed")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let writer = try PcapWriter(path: directory.file("alloc.pcap"),
@@ -286,28 +283,21 @@ import Testing
         let icmp = TestFrames.icmpEcho(payloadLength: 100)
         let udp = TestFrames.udp()
         let framesPerRound = 1000
-        var quietest = UInt64.max
+        var allocations = UInt64.max
         try icmp.withUnsafeBytes { icmpBytes in
             try udp.withUnsafeBytes { udpBytes in
                 for index in 0..<16 { // warm up: stdio buffer, lazy libpcap state
                     try writer.write(index % 2 == 0 ? icmpBytes : udpBytes, timestampNanoseconds: UInt64(index))
                 }
-                // Retry until a round is quiet or 15 s pass: parallel tests finish meanwhile,
-                // while a per-frame allocation would show >= framesPerRound in every round.
-                let deadline = Date().addingTimeInterval(15)
-                while quietest > 0 && Date() < deadline {
-                    let before = sb_allocation_count()
-                    for index in 0..<framesPerRound {
-                        try writer.write(index % 2 == 0 ? icmpBytes : udpBytes,
-                                         timestampNanoseconds: UInt64(index) &* 1_000)
-                    }
-                    quietest = min(quietest, sb_allocation_count() - before)
-                    if quietest > 0 { usleep(20_000) }
+                let before = sb_thread_allocation_count()
+                for index in 0..<framesPerRound {
+                    try writer.write(index % 2 == 0 ? icmpBytes : udpBytes, timestampNanoseconds: UInt64(index) &* 1_000)
                 }
+                allocations = sb_thread_allocation_count() - before
             }
         }
         try writer.close()
-        #expect(quietest < 10, "allocations per \(framesPerRound) writes: \(quietest)")
+        #expect(allocations == 0, "allocations per \(framesPerRound) writes: \(allocations)")
         #expect(writer.framesFilteredOut > 0)
         #expect(writer.framesTruncated > 0)
     }
