@@ -44,7 +44,8 @@ public struct IPv4Interface: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPv4Address(parts[0]),
-              (1...2).contains(parts[1].count), parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              (1...2).contains(parts[1].count), parts[1].count == 1 || parts[1].first != "0",
+              parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
               let prefix = Int(parts[1]), prefix <= 32 else { return nil }
         self.address = address
         self.prefixLength = prefix
