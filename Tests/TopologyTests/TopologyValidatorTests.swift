@@ -4,7 +4,7 @@ import Testing
 import Topology
 
 @Suite("Topology validation rules")
-struct TopologyValidationTests {
+struct TopologyValidatorTests {
     @Test("each rule reports its path and message", arguments: negativeCases)
     func ruleReportsPathAndMessage(_ testCase: NegativeCase) {
         let errors = decodeErrors(testCase.json)
