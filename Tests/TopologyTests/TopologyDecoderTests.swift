@@ -1,5 +1,6 @@
 // Tests of decoding: defaults, VLAN ranges, the vlan-lab example, error format, unknown-key
 // suggestions, collected errors and unreadable files.
+import Foundation
 import Frames
 import Testing
 import Topology
@@ -185,5 +186,41 @@ struct TopologyDecoderTests {
             #expect(error.errors.count == 1)
             #expect(error.description == "/nonexistent/topology.json: $: cannot open file: No such file or directory")
         }
+    }
+
+    @Test("mutated example files produce errors or topologies, never a crash")
+    func mutationsDoNotCrash() throws {
+        let path = packageRoot.appendingPathComponent("Topologies/vlan-lab.json").path
+        let original = Array(try String(contentsOfFile: path, encoding: .utf8).utf8)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(truncatingIfNeeded: state >> 1)
+        }
+        let interesting = Array("{}[]\",:0123456789-.eE\\ \ntfnu".utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
+        var decoded = 0, rejected = 0
+        for _ in 0..<3000 {
+            var bytes = original
+            for _ in 0..<(1 + next() % 4) {
+                let at = next() % bytes.count
+                switch next() % 4 {
+                case 0: bytes[at] = interesting[next() % interesting.count]
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(interesting[next() % interesting.count], at: at)
+                default: bytes.removeSubrange(at..<min(bytes.count, at + next() % 40))
+                }
+                if bytes.isEmpty { bytes = original }
+            }
+            do {
+                _ = try Topology.decode(bytes, file: "fuzz.json")
+                decoded += 1
+            } catch {
+                rejected += 1
+                #expect(!error.errors.isEmpty)
+            }
+        }
+        #expect(decoded + rejected == 3000 && rejected > 0)
     }
 }
