@@ -19,6 +19,10 @@ struct TopologyValidatorTests {
         guard let verdicts = try schemaVerdicts(cases.map(\.json)) else { return }
         for (testCase, verdict) in zip(cases, verdicts) {
             #expect(!verdict.valid, "schema accepted the negative case \(testCase.rule)")
+            // The schema must object at the same place (or at an enclosing object).
+            let paths = verdict.errors.map { String($0.prefix { $0 != ":" }) }
+            #expect(paths.contains { testCase.path.hasPrefix($0) || $0.hasPrefix(testCase.path) },
+                    "\(testCase.rule): schema errors \(verdict.errors) are not at \(testCase.path)")
         }
     }
 
