@@ -10,11 +10,15 @@ extension DecodeContext {
         guard let root = object(at, what: "a topology object") else { return nil }
         root.checkKeys(Self.topologyKeys)
         _ = root.optional("$schema").flatMap { string($0) }
-        guard let versionAt = root.required("version"),
-              let version = integer(versionAt, in: Int.min...Int.max, label: "version") else { return nil }
-        guard version == Topology.currentVersion else {
-            report(versionAt, "unsupported version \(version): this build reads version \(Topology.currentVersion)")
-            return nil
+        // A missing version is reported and the rest read as version 1; another version stops here.
+        var version = Topology.currentVersion
+        if let versionAt = root.required("version") {
+            guard let value = integer(versionAt, in: Int.min...Int.max, label: "version") else { return nil }
+            guard value == Topology.currentVersion else {
+                report(versionAt, "unsupported version \(value): this build reads version \(Topology.currentVersion)")
+                return nil
+            }
+            version = value
         }
         let name = root.optional("name").flatMap { self.name($0) }
         let description = root.optional("description").flatMap { string($0) }

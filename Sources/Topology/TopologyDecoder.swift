@@ -44,7 +44,12 @@ public enum TopologyDecoder {
         guard let topology else {
             throw TopologyErrors([TopologyError(file: file, path: "$", message: "the file holds no topology")])
         }
+        // Report cross-reference problems in source order, like the structural ones.
         var problems = TopologyValidator.validate(topology, file: file, positions: context.positions)
+            .enumerated()
+            .sorted { ($0.element.line ?? .max, $0.element.column ?? .max, $0.offset)
+                < ($1.element.line ?? .max, $1.element.column ?? .max, $1.offset) }
+            .map(\.element)
         if !problems.isEmpty {
             let truncated = problems.count > TopologyErrors.limit
             problems = Array(problems.prefix(TopologyErrors.limit))

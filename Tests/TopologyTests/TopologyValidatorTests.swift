@@ -51,6 +51,18 @@ struct TopologyValidatorTests {
         #expect(paths == ["$.switches[1].name", "$.links[0].b", "$.captures[0]"])
     }
 
+    @Test("validation errors are sorted in source order")
+    func validationErrorsSorted() {
+        let json = #"{"version":1,"captures":[{"name":"c","file":"c.pcap"}],"switches":[\#(minimalSwitch),\#(minimalSwitch)]}"#
+        #expect(decodeErrors(json).map(\.path) == ["$.captures[0]", "$.switches[1].name"])
+    }
+
+    @Test("a missing version is reported and the rest still checked")
+    func missingVersionContinues() {
+        let json = #"{"switches":[{"name":"sw0","ports":[{"name":"a1","vlan":0}]}]}"#
+        #expect(decodeErrors(json).map(\.path) == ["$", "$.switches[0].ports[0].vlan"])
+    }
+
     @Test("a capture that is a mirror's output needs no switch")
     func mirrorCaptureNeedsNoSwitch() {
         let json = oneSwitch(twoPorts, extra: #""mirrors":[{"name":"m","select":{"vlans":[10]},"output":{"capture":"c"}}]"#,
