@@ -94,8 +94,12 @@ final class DecodeContext {
         case .integer(let v):
             value = v
         case .double(let d):
-            guard d.rounded() == d, let v = Int(exactly: d) else {
+            guard d.rounded() == d else {
                 report(at, "expected an integer, found \(Self.format(d))")
+                return nil
+            }
+            guard let v = Int(exactly: d) else {
+                report(at, "\(label) \(Self.format(d)) is outside \(range.lowerBound)-\(range.upperBound)")
                 return nil
             }
             value = v

@@ -39,23 +39,26 @@ public enum TopologyDecoder {
         let context = DecodeContext(file: file)
         let topology = context.decodeTopology(Located(node: root, path: "$"))
         if !context.errors.isEmpty {
-            throw TopologyErrors(context.errors, truncated: context.truncated)
+            throw TopologyErrors(sortedBySource(context.errors), truncated: context.truncated)
         }
         guard let topology else {
             throw TopologyErrors([TopologyError(file: file, path: "$", message: "the file holds no topology")])
         }
-        // Report cross-reference problems in source order, like the structural ones.
-        var problems = TopologyValidator.validate(topology, file: file, positions: context.positions)
-            .enumerated()
-            .sorted { ($0.element.line ?? .max, $0.element.column ?? .max, $0.offset)
-                < ($1.element.line ?? .max, $1.element.column ?? .max, $1.offset) }
-            .map(\.element)
+        var problems = sortedBySource(TopologyValidator.validate(topology, file: file, positions: context.positions))
         if !problems.isEmpty {
             let truncated = problems.count > TopologyErrors.limit
             problems = Array(problems.prefix(TopologyErrors.limit))
             throw TopologyErrors(problems, truncated: truncated)
         }
         return topology
+    }
+
+    /// `errors` in source order (stable; errors without a position last).
+    private static func sortedBySource(_ errors: [TopologyError]) -> [TopologyError] {
+        errors.enumerated()
+            .sorted { ($0.element.line ?? .max, $0.element.column ?? .max, $0.offset)
+                < ($1.element.line ?? .max, $1.element.column ?? .max, $1.offset) }
+            .map(\.element)
     }
 
     /// The whole file, or a message saying why it cannot be read.

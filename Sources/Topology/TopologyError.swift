@@ -30,7 +30,7 @@ public struct TopologyError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// All problems found in one file, in source order of discovery (at most `limit`).
+/// All problems found in one file, in source order (at most `limit`).
 public struct TopologyErrors: Error, Sendable, Equatable, CustomStringConvertible {
     /// The most errors collected from one file.
     public static let limit = 50
