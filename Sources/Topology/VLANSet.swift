@@ -24,12 +24,14 @@ public struct VLANSet: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// Whether `vlan` is in the set.
     public func contains(_ vlan: VLANID) -> Bool {
         let raw = Int(vlan.rawValue)
+        guard raw < 4096 else { return false }
         return words[raw >> 6] & (1 << UInt64(raw & 63)) != 0
     }
 
-    /// Adds `vlan`.
+    /// Adds `vlan` (ids outside 1...4094 are ignored).
     public mutating func insert(_ vlan: VLANID) {
-        let raw = Int(vlan.rawValue) & 0xFFF
+        let raw = Int(vlan.rawValue)
+        guard VLANID.validRange.contains(vlan.rawValue) else { return }
         words[raw >> 6] |= 1 << UInt64(raw & 63)
     }
 
