@@ -3,7 +3,7 @@
 import Frames
 
 /// A set of VLAN ids stored as a 4096-bit bitmap.
-public struct VLANSet: Equatable, Sendable, Sequence {
+public struct VLANSet: Hashable, Sendable, Sequence, CustomStringConvertible {
     @usableFromInline var words: [UInt64]
 
     /// The empty set.
@@ -21,6 +21,14 @@ public struct VLANSet: Equatable, Sendable, Sequence {
     public mutating func insert(_ vlan: VLANID) {
         words[Int(vlan.rawValue >> 6)] |= 1 << UInt64(vlan.rawValue & 63)
     }
+
+    /// Adds every id of `range` (the caller keeps it within 1...4094).
+    public mutating func insert(_ range: ClosedRange<VLANID>) {
+        for raw in range.lowerBound.rawValue...range.upperBound.rawValue { insert(VLANID(unchecked: raw)) }
+    }
+
+    /// The members in ascending order.
+    public var members: [VLANID] { Array(self) }
 
     public mutating func remove(_ vlan: VLANID) {
         words[Int(vlan.rawValue >> 6)] &= ~(1 << UInt64(vlan.rawValue & 63))
@@ -42,7 +50,7 @@ public struct VLANSet: Equatable, Sendable, Sequence {
     }
 
     /// Compact text such as `10,20,30-40`.
-    public var rangeDescription: String {
+    public var description: String {
         var parts: [String] = []
         var start: Int? = nil
         for v in 1...4095 {

@@ -1,5 +1,6 @@
 // Decoding of switches, ports (VLAN modes, attachments), MAC tables and mirrors.
 import Frames
+import Switching
 
 extension DecodeContext {
     func decodeSwitch(_ at: Located) -> SwitchSpec {

@@ -1,5 +1,6 @@
 // PortSpec: a switch port, its VLAN mode, learning settings and optional host attachment.
 import Frames
+import Switching
 
 /// A switch port.
 public struct PortSpec: Sendable, Equatable {
@@ -32,15 +33,6 @@ public struct PortSpec: Sendable, Equatable {
         case .trunk(let allowed, let native): return allowed.contains(vlan) || native == vlan
         }
     }
-}
-
-/// The 802.1Q mode of a port.
-public enum VLANMode: Sendable, Equatable {
-    /// Untagged frames belong to the VLAN; tagged frames are dropped on ingress.
-    case access(VLANID)
-    /// Frames tagged with an allowed VLAN pass; untagged frames belong to `native`
-    /// (carried untagged, whether or not it is in `allowed`), or are dropped when it is nil.
-    case trunk(allowed: VLANSet, native: VLANID?)
 }
 
 /// What a port is connected to outside the process.

@@ -2,6 +2,7 @@
 // suggestions, collected errors and unreadable files.
 import Foundation
 import Frames
+import Switching
 import Testing
 import Topology
 
