@@ -11,6 +11,7 @@ import Frames
 /// every frame is forwarded (tag pushed or popped where it crosses the trunk). Consuming a
 /// transmit queue means releasing its slots, the least a port sink does.
 public struct SwitchBenchmark: Sendable {
+    /// The figures of one run.
     public struct Result: Sendable, Codable {
         public var frames: UInt64
         public var seconds: Double
