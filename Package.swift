@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "FramesTests", dependencies: ["Frames"]),
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
     ]
