@@ -231,7 +231,7 @@ void appliance_main(uint64_t hartid, const void *fdt) {
         put32(net.mac + 2, cfg.ip);
     }
     uint64_t now = time_now();
-    kprintf("appliance: ready ip=%I/%u mac=%M role=%s boot_us=%lu\n", net.ip, net.prefix_len, net.mac,
+    kprintf("appliance: ready ip=%I mac=%M role=%s boot_us=%lu\n", net.ip, net.mac,
             role_names[cfg.role], ticks_to_us(now - boot));
     arp_announce();
 
