@@ -87,6 +87,8 @@ int nic_poll(void);
 uint8_t *nic_tx_alloc(void);
 /* Sends the buffer from the last nic_tx_alloc with `len` frame bytes. */
 void nic_tx_commit(uint8_t *frame, uint32_t len);
+/* Waits (bounded) until the device has used every transmit buffer; 1 when drained. */
+int nic_tx_drain(uint64_t timeout_ticks);
 
 /* ---- net.c: Ethernet, ARP, IPv4, ICMP, UDP ---- */
 typedef struct {

@@ -8,7 +8,7 @@
 #define FDT_PROP 3
 #define FDT_NOP 4
 #define FDT_END 9
-#define FDT_MAX_SIZE (1U << 20)
+#define FDT_MAX_SIZE (8U << 20)
 #define FDT_MAX_DEPTH 16
 
 static uint32_t align4(uint32_t v) { return (v + 3) & ~3U; }

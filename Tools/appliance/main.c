@@ -199,7 +199,11 @@ static void status_line(uint64_t now, uint64_t boot) {
 static void finish(role_status st) {
     if (st == ROLE_PASS) kprintf("appliance: done result=pass\n");
     else kprintf("appliance: done result=fail code=%d\n", role_fail_code);
-    if (cfg.exit_when_done) power_off(st == ROLE_PASS, role_fail_code);
+    if (cfg.exit_when_done) {
+        /* Let the last frames (the sink's REPORT) leave before the machine goes away. */
+        nic_tx_drain(ms_to_ticks(200));
+        power_off(st == ROLE_PASS, role_fail_code);
+    }
 }
 
 void appliance_main(uint64_t hartid, const void *fdt);

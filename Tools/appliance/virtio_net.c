@@ -260,3 +260,13 @@ int nic_poll(void) {
     if (txq.nfree < txq.num / 2) tx_reclaim();
     return n;
 }
+
+int nic_tx_drain(uint64_t timeout_ticks) {
+    if (!dev) return 1;
+    uint64_t start = time_now();
+    while (time_now() - start < timeout_ticks) {
+        tx_reclaim();
+        if (txq.nfree == txq.num) return 1;
+    }
+    return 0;
+}
