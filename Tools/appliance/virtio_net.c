@@ -36,6 +36,7 @@
 #define F_VERSION_1_HIGH (1U << 0)   /* bit 32: feature word 1 */
 
 #define DESC_F_WRITE 2
+#define USED_F_NO_NOTIFY 1
 #define QMAX 32
 #define NET_HDR_LEN 12
 #define BUF_SIZE 2048
@@ -67,6 +68,14 @@ nic_info nic;
 
 static uint32_t rd(uint32_t off) { return mmio_read32(dev + off); }
 static void wr(uint32_t off, uint32_t v) { mmio_write32(dev + off, v); }
+
+/* Notifies the device about new avail entries unless it said it is already looking (the
+ * used ring's NO_NOTIFY flag, read after the index update and a fence). Saves an MMIO exit
+ * per frame while the device is busy. */
+static void notify(struct vq *q, uint32_t index) {
+    fence_all();
+    if (!(*(volatile uint16_t *)&q->used.flags & USED_F_NO_NOTIFY)) wr(VM_QUEUE_NOTIFY, index);
+}
 
 static int setup_queue(uint32_t index, struct vq *q) {
     wr(VM_QUEUE_SEL, index);
@@ -219,8 +228,7 @@ void nic_tx_commit(uint8_t *frame, uint32_t len) {
     fence_all();
     txq.avail_idx++;
     txq.avail.idx = txq.avail_idx;
-    fence_all();
-    wr(VM_QUEUE_NOTIFY, 1);
+    notify(&txq, 1);
     nic.tx_frames++;
 }
 
@@ -253,8 +261,7 @@ int nic_poll(void) {
     if (n) {
         fence_all();
         rxq.avail.idx = rxq.avail_idx;
-        fence_all();
-        wr(VM_QUEUE_NOTIFY, 0);
+        notify(&rxq, 0);
     }
     /* Reclaim finished transmissions while we are here, so senders rarely wait. */
     if (txq.nfree < txq.num / 2) tx_reclaim();
