@@ -45,7 +45,11 @@ final class QEMUGuest: @unchecked Sendable {
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil // end of file: stop being called
+                return
+            }
+            guard let self else { return }
             self.lock.withLock { self.collected.append(data) }
         }
         try process.run()
