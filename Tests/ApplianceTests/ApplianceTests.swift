@@ -191,4 +191,23 @@ struct ApplianceTests {
         #expect(guest.output.contains("appliance: done result=fail code=1"))
         #expect(!guest.output.contains("trap"))
     }
+
+    @Test("host build under ASan/UBSan: random frames in every role and corrupted device trees never crash")
+    func stackAndDeviceTreeReaderSurviveFuzzing() throws {
+        guard let build = try ApplianceBuild.make(for: "stackAndDeviceTreeReaderSurviveFuzzing") else { return }
+        defer { build.directory.remove() }
+        let dtb = build.directory.file("virt.dtb")
+        let dump = try build.qemu.run(["-M", "virt,dumpdtb=\(dtb)", "-bios", "none", "-kernel", build.elf,
+                                       "-append", "ip=10.0.0.1/24 role=sink", "-nographic"])
+        try #require(dump.status == 0 && FileManager.default.fileExists(atPath: dtb))
+        let fuzz = ExternalTool(path: "/bin/bash")
+        let result = try fuzz.run([ApplianceBuild.packageRoot + "/Tools/appliance/host/fuzz.sh",
+                                   build.directory.file("fuzz"), dtb, "100000"])
+        if result.status == 77 {
+            print("skipping stackAndDeviceTreeReaderSurviveFuzzing: no clang with sanitizers")
+            return
+        }
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.hasPrefix("fuzz: ok iterations=100000 "), "\(result.output)")
+    }
 }

@@ -166,6 +166,7 @@ static void icmp_input(const uint8_t *f, const uint8_t *ip, uint32_t src, const 
     (void)ip;
     if (len < 8 || inet_checksum(icmp, len, 0) != 0) { net.ignored++; return; }
     if (icmp[0] == 8 && icmp[1] == 0) {
+        if (len > NET_MTU_FRAME - ETH_HLEN - IP_HLEN) { net.ignored++; return; } /* had IP options */
         uint8_t *r = nic_tx_alloc();
         if (!r) return;
         memset(r, 0, frame_len(len));
@@ -258,7 +259,7 @@ static void ipv4_input(const uint8_t *f, uint32_t len) {
 }
 
 void net_input(const uint8_t *frame, uint32_t len) {
-    if (len < ETH_HLEN || len > NET_MTU_FRAME + 4) { net.ignored++; return; }
+    if (len < ETH_HLEN || len > NET_MTU_FRAME) { net.ignored++; return; }
     int to_us = memcmp(frame, net.mac, 6) == 0 || memcmp(frame, broadcast_mac, 6) == 0;
     if (!to_us) { net.ignored++; return; }
     uint16_t type = be16(frame + 12);
