@@ -50,5 +50,6 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
+        .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
     ]
 )
