@@ -455,7 +455,7 @@ extension Hart {
                 pc &+= UInt64(d.length)
             case .ebreak:
                 self.pc = pc
-                takeException(.breakpoint, tval: pc)
+                takeException(.breakpoint, tval: 0)
                 left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop
             case .fencei:
                 pendingExit = .instructionFence
@@ -505,16 +505,23 @@ extension Hart {
             guard let pa = translate(va, access: .read, mode: mode) else { return false }
             guard let (host, _, _) = physicalAccess(pa, va: va, size: size, access: .read, mode: mode) else { return false }
             guard let host else { takeException(.loadAccessFault, tval: va); return false }
-            x[Int(d.rd)] = word ? sext32(UInt64(host.load(as: UInt32.self))) : host.load(as: UInt64.self)
+            let v = word ? sext32(UInt64(host.load(as: UInt32.self))) : host.load(as: UInt64.self)
+            x[Int(d.rd)] = v
             reservation = pa
+            reservationValue = v
             return true
         }
         if d.op == .scw || d.op == .scd {
             if va & (size - 1) != 0 { takeException(.storeMisaligned, tval: va); return false }
             let mode = dataPrivilege
             guard let pa = translate(va, access: .write, mode: mode) else { return false }
-            let held = reservation == pa
+            var held = reservation == pa
             reservation = .max
+            if held, let (h, _, _) = physicalAccess(pa, va: va, size: size, access: .read, mode: mode), let h {
+                // Like QEMU: the SC fails when the reserved location changed since the LR.
+                let now = word ? sext32(UInt64(h.load(as: UInt32.self))) : h.load(as: UInt64.self)
+                held = now == reservationValue
+            }
             guard held else { x[Int(d.rd)] = 1; x[32] = 0; return true }
             guard let host = storePointer(va, size: size, value: src, amo: true) else { return false }
             if word { host.storeBytes(of: UInt32(truncatingIfNeeded: src), as: UInt32.self) }

@@ -40,6 +40,8 @@ public final class Hart {
     var cycleOffset: UInt64 = 0
     /// LR reservation (physical address) or `.max`.
     var reservation: UInt64 = .max
+    /// The value the LR read (an SC fails when memory no longer holds it).
+    var reservationValue: UInt64 = 0
 
     /// misa: RV64 with A, C, I, M, S, U.
     public static let misa: UInt64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)

@@ -129,8 +129,14 @@ extension Hart: VCPU {
     }
 
     private func illegal(_ d: DecodedInstruction) -> Bool {
-        stats.record(.exception)
-        takeException(.illegalInstruction, tval: 0)
+        let raw: UInt64
+        switch d.op {
+        case .mret: raw = 0x3020_0073
+        case .sret: raw = 0x1020_0073
+        case .wfi: raw = 0x1050_0073
+        default: raw = 0x1200_0073 | UInt64(d.rs1) << 15 | UInt64(d.rs2) << 20
+        }
+        takeException(.illegalInstruction, tval: raw)
         return false
     }
 

@@ -42,7 +42,7 @@ public struct PMP: Sendable {
     /// allowed and whether the answer holds for the whole 4 KiB page (so it may be cached).
     public func check(_ pa: UInt64, size: UInt64, access: AccessType, mode: PrivilegeMode) -> (allowed: Bool, wholePage: Bool) {
         if mode == .machine && !anyLocked { return (true, true) }
-        if !anyActive { return (true, true) }
+        // With PMP implemented, an S/U access no entry matches fails (as on QEMU).
         let pageLo = pa & ~0xFFF, pageHi = pageLo &+ 4096
         var pageUniform = true
         for i in 0..<16 {

@@ -5,6 +5,7 @@ extension Hart {
     /// Takes a synchronous exception at `self.pc` (the faulting instruction).
     func takeException(_ cause: ExceptionCause, tval: UInt64) {
         stats.record(.exception)
+        if traceExits { print("exception \(cause) pc=0x\(String(pc, radix: 16)) tval=0x\(String(tval, radix: 16))") }
         trap(cause: cause.rawValue, interrupt: false, tval: tval)
     }
 

@@ -162,6 +162,8 @@ public final class VirtBoard {
             _ = hart.writeCSR(CSR.medeleg, 0xB1FF)
             _ = hart.writeCSR(CSR.mideleg, CSRBits.sInterrupts)
             _ = hart.writeCSR(CSR.mcounteren, 7)
+            _ = hart.writeCSR(CSR.pmpaddr0, (1 << 54) - 1) // NAPOT over everything
+            _ = hart.writeCSR(CSR.pmpcfg0, 0x1F)
             hart.privilege = .supervisor
         case .none:
             guard let kernel else { throw BoardError.badConfiguration("--firmware none needs --kernel") }

@@ -50,6 +50,7 @@ struct VMCommand: ParsableCommand {
             kernelBytes = [UInt8](data)
         }
         try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append)
+        board.hart.traceExits = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_EXITS"] != nil
         let start = Date()
         let outcome = board.run(timeout: timeout)
         console.flush()

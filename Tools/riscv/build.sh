@@ -8,7 +8,7 @@ TOOLS=${SWIFT_TOOLCHAIN_BIN:-/opt/swift/usr/bin}
 CC="$TOOLS/clang"
 LD="$TOOLS/ld.lld"
 mkdir -p "$OUT"
-CFLAGS="--target=riscv64 -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -nostdlib -ffreestanding -fno-builtin -O2 -Wall -I$HERE"
+CFLAGS="--target=riscv64 -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -nostdlib -ffreestanding -fno-builtin -O2 -Wall -I$HERE"
 
 # link NAME BASE OBJS...: an ELF whose text starts at BASE (entry first), then data and bss.
 link() {
