@@ -10,8 +10,12 @@ extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
 static uint64_t allocations;
+static __thread uint64_t thread_allocations __attribute__((tls_model("initial-exec")));
 
-static inline void count(void) { __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED); }
+static inline void count(void) {
+    __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+    thread_allocations++;
+}
 
 void *malloc(size_t size) { count(); return __libc_malloc(size); }
 void *calloc(size_t n, size_t size) { count(); return __libc_calloc(n, size); }
@@ -29,6 +33,8 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 void *aligned_alloc(size_t alignment, size_t size) { count(); return __libc_memalign(alignment, size); }
 
 uint64_t sb_allocation_count(void) { return __atomic_load_n(&allocations, __ATOMIC_RELAXED); }
+
+uint64_t sb_thread_allocation_count(void) { return thread_allocations; }
 
 int sb_allocation_counter_active(void) {
     uint64_t before = sb_allocation_count();

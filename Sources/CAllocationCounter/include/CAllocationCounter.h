@@ -11,6 +11,9 @@
 /// aligned_alloc) since the process started.
 uint64_t sb_allocation_count(void);
 
+/// Allocation calls made by the calling thread (immune to other threads' work).
+uint64_t sb_thread_allocation_count(void);
+
 /// 1 when the interposed functions are in effect (a malloc issued from here was counted).
 int sb_allocation_counter_active(void);
 #endif

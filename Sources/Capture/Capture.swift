@@ -1,1 +1,0 @@
-// The Capture module. See docs/architecture.md.

@@ -1,0 +1,39 @@
+// PortConfiguration: how a switch port classifies and tags frames (802.1Q access/trunk).
+
+import Frames
+
+/// A port's VLAN behaviour.
+public enum VLANMode: Equatable, Sendable {
+    /// One VLAN; frames leave untagged; tagged frames arriving are dropped (no VLAN hopping),
+    /// except priority-tagged frames (VID 0), which belong to the port's VLAN.
+    case access(VLANID)
+    /// Tagged frames of the allowed VLANs; untagged frames belong to the native VLAN and leave
+    /// untagged in it. With no native VLAN, untagged frames are dropped. The native VLAN is
+    /// always carried, as in Open vSwitch's native-untagged mode.
+    case trunk(allowed: VLANSet, native: VLANID?)
+}
+
+/// The configuration of one switch port.
+public struct PortConfiguration: Equatable, Sendable {
+    public var name: String
+    public var mode: VLANMode
+    /// Learn source MACs arriving here.
+    public var learning: Bool
+    /// At most this many MACs are learned on the port (new ones are not learned beyond it).
+    public var learnLimit: Int?
+
+    public init(name: String, mode: VLANMode = .access(.defaultVLAN), learning: Bool = true, learnLimit: Int? = nil) {
+        self.name = name
+        self.mode = mode
+        self.learning = learning
+        self.learnLimit = learnLimit
+    }
+
+    /// Whether the port carries `vlan`.
+    public func carries(_ vlan: VLANID) -> Bool {
+        switch mode {
+        case .access(let v): return v == vlan
+        case .trunk(let allowed, let native): return allowed.contains(vlan) || native == vlan
+        }
+    }
+}

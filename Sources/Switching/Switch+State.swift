@@ -1,0 +1,65 @@
+// Saved switch state: the MAC table, port states and counters, for snapshots and migration.
+
+import Frames
+
+/// The dynamic state of a switch, separate from the live object (restored through
+/// `Switch.restore(_:)`, which checks it against the switch's own ports).
+public struct SwitchState: Equatable, Sendable, Codable {
+    /// One port's saved state.
+    public struct Port: Equatable, Sendable, Codable {
+        public var name: String
+        public var up: Bool
+        public var counters: PortCounters
+    }
+
+    /// A MAC table entry by port name, so the state is independent of port order.
+    public struct MACEntry: Equatable, Sendable, Codable {
+        public var mac: MACAddress
+        public var vlan: VLANID
+        public var port: String
+        public var isStatic: Bool
+        public var lastSeen: Int64
+    }
+
+    public var name: String
+    public var ports: [Port]
+    public var entries: [MACEntry]
+    public var tableCounters: MACTable.Counters
+}
+
+/// Why saved state does not fit a switch.
+public enum SwitchStateError: Error, Equatable, CustomStringConvertible {
+    case unknownPort(String)
+    public var description: String {
+        switch self { case .unknownPort(let p): return "saved state names port \(p), which this switch does not have" }
+    }
+}
+
+extension Switch {
+    /// The current state; `now` decides which entries are still alive.
+    public func saveState(now: Int64) -> SwitchState {
+        SwitchState(
+            name: name,
+            ports: portNames.indices.map { SwitchState.Port(name: portNames[$0], up: portUp[$0], counters: counters(port: $0)) },
+            entries: macTable.entries(now: now).map {
+                SwitchState.MACEntry(mac: $0.mac, vlan: $0.vlan, port: portNames[$0.port], isStatic: $0.isStatic, lastSeen: $0.lastSeen)
+            },
+            tableCounters: macTable.counters)
+    }
+
+    /// Installs saved entries, port states and counters. Nothing changes when the state
+    /// names a port this switch does not have.
+    public func restore(_ state: SwitchState) throws(SwitchStateError) {
+        for port in state.ports where portIndex(named: port.name) == nil { throw .unknownPort(port.name) }
+        for entry in state.entries where portIndex(named: entry.port) == nil { throw .unknownPort(entry.port) }
+        for port in state.ports {
+            let p = portIndex(named: port.name)!
+            portUp[p] = port.up
+            setCounters(port: p, port.counters)
+        }
+        for entry in state.entries {
+            macTable.install(MACTable.Entry(mac: entry.mac, vlan: entry.vlan, port: portIndex(named: entry.port)!,
+                                            isStatic: entry.isStatic, lastSeen: entry.lastSeen))
+        }
+    }
+}
