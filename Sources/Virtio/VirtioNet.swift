@@ -126,7 +126,10 @@ public final class VirtioNet: VirtioDevice, PortSink {
         purgeIfRequested()
         let rx = core.queues[Self.receiveQueue]
         var delivered = flushPending(rx)
-        for entry in entries {
+        var i = 0
+        while i < entries.count {
+            let entry = entries[i]
+            i += 1
             guard core.isRunning, linkIsUp else {
                 drop(entry)
                 continue

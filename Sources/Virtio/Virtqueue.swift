@@ -43,6 +43,7 @@ public final class Virtqueue {
     public internal(set) var indirectAllowed = false
 
     let memory: GuestMemory
+    let ram: GuestRAMMap
     @usableFromInline var desc: UnsafeMutableRawPointer?
     @usableFromInline var avail: UnsafeMutableRawPointer?
     @usableFromInline var used: UnsafeMutableRawPointer?
@@ -63,6 +64,7 @@ public final class Virtqueue {
     public init(memory: GuestMemory, maxSize: UInt16) {
         precondition(maxSize > 0 && maxSize & (maxSize - 1) == 0, "QueueNumMax must be a power of two")
         self.memory = memory
+        ram = GuestRAMMap(memory)
         self.maxSize = maxSize
         self.size = maxSize
         segments = .allocate(capacity: Int(maxSize))
@@ -200,7 +202,7 @@ public final class Virtqueue {
                 guard !inIndirect else { throw .badIndirect("an indirect table points to another") }
                 guard flags & Self.flagNext == 0 else { throw .badIndirect("INDIRECT and NEXT set together") }
                 guard length >= 16, length % 16 == 0 else { throw .badIndirect("table length \(length) is not a non-zero multiple of 16") }
-                guard let t = memory.hostPointer(GuestPhysicalAddress(address), length: UInt64(length)) else {
+                guard let t = ram.translate(address, length: UInt64(length)) else {
                     throw .badIndirect("table at 0x\(String(address, radix: 16)) (+\(length)) is outside guest RAM")
                 }
                 table = t
@@ -212,7 +214,7 @@ public final class Virtqueue {
 
             guard segmentCount < Int(size) else { throw .chainTooLong(limit: size) }
             let writable = flags & Self.flagWrite != 0
-            let host = memory.hostPointer(GuestPhysicalAddress(address), length: UInt64(length))
+            let host = ram.translate(address, length: UInt64(length))
             if host == nil && length > 0 { faulty = true }
             segments[segmentCount] = DescriptorSegment(host: host, guestAddress: address, length: Int(length), writable: writable)
             segmentCount &+= 1
@@ -247,8 +249,10 @@ public final class Virtqueue {
 
     private func markWritten(_ bytes: Int) {
         var left = bytes
-        for i in 0..<segmentCount where left > 0 {
+        var i = 0
+        while i < segmentCount && left > 0 {
             let s = segments[i]
+            i += 1
             guard s.writable, s.host != nil, s.length > 0 else { continue }
             let n = min(s.length, left)
             memory.markDirty(s.guestAddress, length: UInt64(n))

@@ -104,7 +104,7 @@ final class NetRig {
 
     init(memory: GuestMemory, mac: MACAddress, pool: PacketPool, slot: Int = 0, size: UInt16 = 16, pendingLimit: Int = 8) {
         self.memory = memory
-        device = VirtioNet(memory: memory, mac: mac, pool: pool, queueSize: 16, pendingLimit: pendingLimit)
+        device = VirtioNet(memory: memory, mac: mac, pool: pool, queueSize: max(size, 16), pendingLimit: pendingLimit)
         transport = VirtioMMIOTransport(device: device)
         transport.interruptLine = line
         driver = MockDriver(transport: transport)
@@ -118,25 +118,25 @@ final class NetRig {
     }
 
     /// Posts `count` receive buffers of `length` bytes.
-    func postReceiveBuffers(_ count: Int, length: Int = 1526) {
+    func postReceiveBuffers(_ count: Int, length: Int = 1526, notify: Bool = true) {
         for _ in 0..<count {
             let a = allocator.allocate(length)
             let head = rx.addChain([MockBuffer(address: a, length: UInt32(length), writable: true)])
             rxBuffers[head] = a
             rx.publish(head)
         }
-        driver.notify(0)
+        if notify { driver.notify(0) }
     }
 
     /// Queues `frame` for transmission (header and frame in two descriptors) and notifies.
-    func send(_ frame: [UInt8]) {
+    func send(_ frame: [UInt8], notify: Bool = true) {
         let h = allocator.allocate(12)
         try! memory.write([UInt8](repeating: 0, count: 12), at: GuestPhysicalAddress(h))
         let f = allocator.allocate(frame.count)
         try! memory.write(frame, at: GuestPhysicalAddress(f))
         tx.publish(tx.addChain([MockBuffer(address: h, length: 12, writable: false),
                                 MockBuffer(address: f, length: UInt32(frame.count), writable: false)]))
-        driver.notify(1)
+        if notify { driver.notify(1) }
     }
 
     /// Frames the device wrote into receive buffers since the last call (header stripped),
