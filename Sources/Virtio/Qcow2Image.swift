@@ -302,9 +302,8 @@ public final class Qcow2Image: DiskBackend {
         }
         try file.write(UnsafeRawBufferPointer(scratch), at: host)
         let entry = host | Self.copiedFlag
-        var table = try l2Table(at: l2Offset)
-        table[l2Index] = entry
-        l2Cache[l2Offset] = table
+        _ = try l2Table(at: l2Offset)
+        l2Cache[l2Offset]?[l2Index] = entry  // in place: no copy of the table
         try file.write(Self.bigEndian(entry), at: l2Offset + UInt64(l2Index) * 8)
     }
 
@@ -338,10 +337,10 @@ public final class Qcow2Image: DiskBackend {
                 continue
             }
             let blockOffset = refcountTable[blockIndex] & Self.offsetMask
-            var block = try refcountBlock(at: blockOffset)
-            guard block[entry] == 0 else { throw .corrupt(path: path, "cluster \(cluster) past the file end is in use") }
-            block[entry] = 1
-            refcountCache[blockOffset] = block
+            guard try refcountBlock(at: blockOffset)[entry] == 0 else {
+                throw .corrupt(path: path, "cluster \(cluster) past the file end is in use")
+            }
+            refcountCache[blockOffset]?[entry] = 1
             let width = refcountBits / 8
             try file.write(Self.bigEndian(1, width: width), at: blockOffset + UInt64(entry * width))
             nextFree += cs

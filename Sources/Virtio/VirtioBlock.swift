@@ -29,8 +29,9 @@ public final class VirtioBlock: VirtioDevice {
     public let identifier: [UInt8]
     /// Capacity in 512-byte sectors (the disk size rounded down).
     public let capacity: UInt64
-    /// Request counters.
-    public private(set) var counters = VirtioBlockCounters()
+    /// Request stats.
+    public var counters: VirtioBlockCounters { core.lock.withLock { stats } }
+    private var stats = VirtioBlockCounters()
 
     /// A disk over `disk`, identified by `identifier` (e.g. the image name).
     public init(memory: GuestMemory, disk: any DiskBackend, identifier: String, queueSize: UInt16 = 256) {
@@ -100,7 +101,7 @@ public final class VirtioBlock: VirtioDevice {
         }
         guard let statusPointer else {
             // Nowhere to report: the request is returned untouched.
-            counters.failed &+= 1
+            stats.failed &+= 1
             core.lastError = "request without a writable status byte"
             q.push(head: head, length: 0)
             return
@@ -108,7 +109,7 @@ public final class VirtioBlock: VirtioDevice {
         var status = Self.statusIOError
         var written = 1
         if faulty {
-            counters.failed &+= 1
+            stats.failed &+= 1
             core.lastError = "request buffer outside guest RAM"
         } else {
             (status, written) = execute(q)
@@ -123,7 +124,7 @@ public final class VirtioBlock: VirtioDevice {
         var header: (UInt32, UInt32, UInt64) = (0, 0, 0)
         let haveHeader = withUnsafeMutableBytes(of: &header) { reader.read(into: $0.baseAddress!, length: 16) }
         guard haveHeader else {
-            counters.failed &+= 1
+            stats.failed &+= 1
             return (Self.statusIOError, 1)
         }
         let type = UInt32(littleEndian: header.0)
@@ -140,15 +141,14 @@ public final class VirtioBlock: VirtioDevice {
                 do throws(DiskError) {
                     try disk.read(into: buffer, at: offset)
                 } catch {
-                    core.lastError = error.description
-                    return ioError("read", sector, length)
+                    return ioError("read", sector, length, error)
                 }
                 w.advance(buffer.count)
                 offset += UInt64(buffer.count)
                 left -= buffer.count
             }
-            counters.reads &+= 1
-            counters.bytesRead &+= UInt64(length)
+            stats.reads &+= 1
+            stats.bytesRead &+= UInt64(length)
             return (Self.statusOK, length + 1)
         case Self.typeOut:
             guard !disk.isReadOnly else { return ioError("write to a read-only disk", sector, 0) }
@@ -161,24 +161,22 @@ public final class VirtioBlock: VirtioDevice {
                 do throws(DiskError) {
                     try disk.write(buffer, at: offset)
                 } catch {
-                    core.lastError = error.description
-                    return ioError("write", sector, length)
+                    return ioError("write", sector, length, error)
                 }
                 reader.advance(buffer.count)
                 offset += UInt64(buffer.count)
                 left -= buffer.count
             }
-            counters.writes &+= 1
-            counters.bytesWritten &+= UInt64(length)
+            stats.writes &+= 1
+            stats.bytesWritten &+= UInt64(length)
             return (Self.statusOK, 1)
         case Self.typeFlush:
             do throws(DiskError) {
                 try disk.flush()
             } catch {
-                core.lastError = error.description
-                return ioError("flush", 0, 0)
+                return ioError("flush", 0, 0, error)
             }
-            counters.flushes &+= 1
+            stats.flushes &+= 1
             return (Self.statusOK, 1)
         case Self.typeGetID:
             var id = [UInt8](repeating: 0, count: Self.idLength)
@@ -188,7 +186,7 @@ public final class VirtioBlock: VirtioDevice {
             _ = id.withUnsafeBytes { w.write($0.baseAddress!, length: n) }
             return (Self.statusOK, q.writableLength)
         default:
-            counters.unsupported &+= 1
+            stats.unsupported &+= 1
             return (Self.statusUnsupported, 1)
         }
     }
@@ -200,9 +198,10 @@ public final class VirtioBlock: VirtioDevice {
         return sector <= capacity && sectors <= capacity - sector
     }
 
-    private func ioError(_ what: String, _ sector: UInt64, _ length: Int) -> (UInt8, Int) {
-        counters.ioErrors &+= 1
-        if core.lastError == nil || !what.isEmpty { core.lastError = "\(what) failed at sector \(sector) (+\(length) bytes)" }
+    /// Counts an IOERR answer and records why in `core.lastError`.
+    private func ioError(_ what: String, _ sector: UInt64, _ length: Int, _ cause: DiskError? = nil) -> (UInt8, Int) {
+        stats.ioErrors &+= 1
+        core.lastError = "\(what) failed at sector \(sector) (+\(length) bytes)" + (cause.map { ": \($0)" } ?? "")
         return (Self.statusIOError, 1)
     }
 
@@ -212,7 +211,7 @@ public final class VirtioBlock: VirtioDevice {
     public func saveState() -> VirtioBlockState {
         core.lock.withLock {
             VirtioBlockState(capacity: capacity, readOnly: disk.isReadOnly, identifier: identifier,
-                             inFlight: 0, counters: counters)
+                             inFlight: 0, counters: stats)
         }
     }
 
@@ -221,7 +220,7 @@ public final class VirtioBlock: VirtioDevice {
         guard state.capacity == capacity else { throw .device("saved capacity \(state.capacity) differs from \(capacity) sectors") }
         guard state.readOnly == disk.isReadOnly else { throw .device("saved read-only flag differs from the disk's") }
         guard state.inFlight == 0 else { throw .device("\(state.inFlight) requests in flight; this device completes requests synchronously") }
-        core.lock.withLock { counters = state.counters }
+        core.lock.withLock { stats = state.counters }
     }
 }
 

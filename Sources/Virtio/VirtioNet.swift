@@ -34,9 +34,12 @@ public final class VirtioNet: VirtioDevice, PortSink {
     /// Frames the switch sent while the guest had no RX buffers wait here, up to this many.
     public let pendingLimit: Int
     /// Traffic counters (guest's view: rx = to the guest, tx = from the guest).
-    public private(set) var counters = VirtioNetCounters()
+    public var counters: VirtioNetCounters { core.lock.withLock { stats } }
     /// Set by a guest notification; the datapath should call `service`. Cleared by `service`.
-    public private(set) var serviceRequested = false
+    public var serviceRequested: Bool { core.lock.withLock { serviceFlag } }
+
+    private var stats = VirtioNetCounters()
+    private var serviceFlag = false
     /// Called (on the vCPU thread, device lock held) after a notification, so the datapath
     /// can wake up; keep it short (an eventfd write).
     public var kick: (@Sendable () -> Void)?
@@ -112,7 +115,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
     }
 
     private func requestService() {
-        serviceRequested = true
+        serviceFlag = true
         kick?()
     }
 
@@ -199,7 +202,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
     }
 
     private func drop(_ entry: TransmitEntry) {
-        counters.rxDrops &+= 1
+        stats.rxDrops &+= 1
         pool.release(entry.handle)
     }
 
@@ -261,8 +264,8 @@ public final class VirtioNet: VirtioDevice, PortSink {
         }
         rx.push(head: head, length: UInt32(w.written))
         guard ok else { return .dropped }
-        counters.rxFrames &+= 1
-        counters.rxBytes &+= UInt64(outLength)
+        stats.rxFrames &+= 1
+        stats.rxBytes &+= UInt64(outLength)
         pool.release(entry.handle)
         return .delivered
     }
@@ -291,21 +294,21 @@ public final class VirtioNet: VirtioDevice, PortSink {
                 used = true
                 let frameLength = tx.readableLength - Self.headerLength
                 guard !faulty, linkIsUp, frameLength >= 14, frameLength <= pool.slotSize, let handle = pool.allocate() else {
-                    counters.txDrops &+= 1
+                    stats.txDrops &+= 1
                     tx.push(head: head, length: 0)
                     continue
                 }
                 var r = tx.reader()
                 guard r.skip(Self.headerLength), r.read(into: pool.data(handle), length: frameLength) else {
                     pool.release(handle)
-                    counters.txDrops &+= 1
+                    stats.txDrops &+= 1
                     tx.push(head: head, length: 0)
                     continue
                 }
                 pool.setLength(handle, frameLength)
                 tx.push(head: head, length: 0)
-                counters.txFrames &+= 1
-                counters.txBytes &+= UInt64(frameLength)
+                stats.txFrames &+= 1
+                stats.txBytes &+= UInt64(frameLength)
                 batch[n] = handle
                 n += 1
             }
@@ -319,7 +322,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
     /// Returns the number of frames handed to the switch; the caller drains its fabric.
     @discardableResult
     public func service(switch sw: Switch, port: Int, now: Int64) -> Int {
-        core.lock.withLock { serviceRequested = false }
+        core.lock.withLock { serviceFlag = false }
         deliverPending()
         var total = 0
         while true {
@@ -343,7 +346,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
                 let n = Switch.materialize(pending[(pendingHead + i) % pendingLimit], pool: pool, into: scratch)
                 frames.append(Array(UnsafeRawBufferPointer(start: scratch, count: n)))
             }
-            return VirtioNetState(mac: mac.rawValue, linkUp: linkIsUp, counters: counters, pendingFrames: frames)
+            return VirtioNetState(mac: mac.rawValue, linkUp: linkIsUp, counters: stats, pendingFrames: frames)
         }
     }
 
@@ -365,7 +368,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
         while pendingCount > 0 { pool.release(popPending().handle) }
         purgeRequested = false
         linkIsUp = state.linkUp
-        counters = state.counters
+        stats = state.counters
         for f in state.pendingFrames {
             guard let h = pool.make(copying: f) else { break }
             pending[(pendingHead + pendingCount) % pendingLimit] = TransmitEntry(handle: h, tci: 0, action: .keep)

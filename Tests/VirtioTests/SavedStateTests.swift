@@ -85,7 +85,7 @@ import TestSupport
         let memory = try makeMemory()
         let rig = NetRig(memory: memory, mac: mac(1), pool: pool)
         let frame = testFrame(from: mac(9), to: mac(1))
-        var entries = [TransmitEntry(handle: pool.make(copying: frame)!, tci: 0x000a, action: .tag)]
+        let entries = [TransmitEntry(handle: pool.make(copying: frame)!, tci: 0x000a, action: .tag)]
         entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: 0) }
         let netState = try roundTrip(rig.device.saveState())
         let transportState = try roundTrip(rig.transport.saveState())

@@ -83,7 +83,7 @@ import Testing
         rig.postReceiveBuffers(3)
         let plain = testFrame(from: mac(9), to: mac(1))
         let tagged = testFrame(from: mac(9), to: mac(1), tag: 30)
-        var entries = [
+        let entries = [
             TransmitEntry(handle: pool.make(copying: plain)!, tci: 0x2014, action: .tag),       // push
             TransmitEntry(handle: pool.make(copying: tagged)!, tci: 0x0015, action: .tag),      // replace
             TransmitEntry(handle: pool.make(copying: tagged)!, tci: 0, action: .untag),         // pop
@@ -111,7 +111,7 @@ import Testing
         let memory = try makeMemory()
         let rig = NetRig(memory: memory, mac: mac(1), pool: pool, pendingLimit: 4)
         let frames = (0..<6).map { testFrame(from: mac(9), to: mac(1), fill: UInt8($0)) }
-        var entries = frames.map { TransmitEntry(handle: pool.make(copying: $0)!, tci: 0, action: .keep) }
+        let entries = frames.map { TransmitEntry(handle: pool.make(copying: $0)!, tci: 0, action: .keep) }
         entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
         #expect(rig.device.pendingFrames == 4)
         #expect(rig.device.counters.rxDrops == 2)
@@ -131,7 +131,7 @@ import Testing
         let memory = try makeMemory()
         let rig = NetRig(memory: memory, mac: mac(1), pool: pool)
         rig.postReceiveBuffers(1, length: 40)
-        var entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
+        let entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
         entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
         #expect(rig.device.counters.rxDrops == 1)
         #expect(rig.rx.takeUsed().map(\.length) == [0])
@@ -156,7 +156,7 @@ import Testing
         let pool = PacketPool(capacity: 64)
         let memory = try makeMemory()
         let rig = NetRig(memory: memory, mac: mac(1), pool: pool)
-        var entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
+        let entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
         entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
         #expect(rig.device.pendingFrames == 1)
         rig.driver.write(VirtioMMIORegister.status, 0)
@@ -167,8 +167,8 @@ import Testing
         rig.driver.setUpQueue(0, rig.rx)
         rig.driver.start()
         rig.device.linkUp = false
-        entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
-        entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
+        let again = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
+        again.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
         #expect(rig.device.counters.rxDrops == 2)
         #expect(pool.available == 64)
     }
@@ -180,7 +180,7 @@ import Testing
         rig.postReceiveBuffers(1)
         memory.setDirtyLogging(true)
         let buffer = try #require(rig.rxBuffers.values.first)
-        var entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
+        let entries = [TransmitEntry(handle: pool.make(copying: testFrame(from: mac(9), to: mac(1)))!, tci: 0, action: .keep)]
         entries.withUnsafeBufferPointer { rig.device.transmit($0, pool: pool, now: t0) }
         let dirty = Set(memory.dirtyPages())
         #expect(dirty.contains(try #require(memory.pageIndex(buffer))))
