@@ -45,28 +45,51 @@ public enum VirtioDeviceType {
 
 /// Register offsets of the virtio-mmio transport, version 2.
 public enum VirtioMMIORegister {
+    /// "virt": identifies a virtio-mmio window (read-only).
     public static let magicValue: UInt64 = 0x000
+    /// Transport version: 2 for modern devices (read-only).
     public static let version: UInt64 = 0x004
+    /// Device type: 1 net, 2 block (read-only).
     public static let deviceID: UInt64 = 0x008
+    /// Vendor id (read-only).
     public static let vendorID: UInt64 = 0x00c
+    /// 32 bits of the offered features, chosen by DeviceFeaturesSel.
     public static let deviceFeatures: UInt64 = 0x010
+    /// Which 32-bit word DeviceFeatures shows.
     public static let deviceFeaturesSel: UInt64 = 0x014
+    /// 32 bits of the accepted features, chosen by DriverFeaturesSel.
     public static let driverFeatures: UInt64 = 0x020
+    /// Which 32-bit word DriverFeatures sets.
     public static let driverFeaturesSel: UInt64 = 0x024
+    /// Which queue the Queue* registers address.
     public static let queueSel: UInt64 = 0x030
+    /// Largest size of the selected queue; 0 when it does not exist.
     public static let queueNumMax: UInt64 = 0x034
+    /// Size the driver chose for the selected queue.
     public static let queueNum: UInt64 = 0x038
+    /// 1 when the selected queue is set up and in use.
     public static let queueReady: UInt64 = 0x044
+    /// Write a queue index: new buffers are available.
     public static let queueNotify: UInt64 = 0x050
+    /// Pending interrupt causes (used buffer, configuration change).
     public static let interruptStatus: UInt64 = 0x060
+    /// Write causes to acknowledge them.
     public static let interruptACK: UInt64 = 0x064
+    /// Device status; writing 0 resets the device.
     public static let status: UInt64 = 0x070
+    /// Descriptor table address, low 32 bits.
     public static let queueDescLow: UInt64 = 0x080
+    /// Descriptor table address, high 32 bits.
     public static let queueDescHigh: UInt64 = 0x084
+    /// Available ring address, low 32 bits.
     public static let queueDriverLow: UInt64 = 0x090
+    /// Available ring address, high 32 bits.
     public static let queueDriverHigh: UInt64 = 0x094
+    /// Used ring address, low 32 bits.
     public static let queueDeviceLow: UInt64 = 0x0a0
+    /// Used ring address, high 32 bits.
     public static let queueDeviceHigh: UInt64 = 0x0a4
+    /// Changes whenever the configuration space changes.
     public static let configGeneration: UInt64 = 0x0fc
     /// Device-specific configuration space starts here.
     public static let config: UInt64 = 0x100
