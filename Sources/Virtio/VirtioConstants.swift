@@ -98,8 +98,8 @@ public enum VirtioMMIORegister {
     public static let magic: UInt32 = 0x7472_6976
     /// The modern (non-legacy) transport version.
     public static let versionModern: UInt32 = 2
-    /// Size of one transport's MMIO window (QEMU virt: slots 0x1000 apart).
-    public static let windowSize: UInt64 = 0x200
+    /// Size of one transport's MMIO window: the whole slot, as QEMU's device tree says.
+    public static let windowSize: UInt64 = 0x1000
 }
 
 /// Where QEMU's `virt` board puts virtio-mmio transports, and which PLIC sources they use.
