@@ -188,3 +188,30 @@ import Testing
         #expect(dirty.count <= 3)
     }
 }
+
+/// Counts kicks from the vCPU thread.
+final class KickCounter: @unchecked Sendable {
+    private let lock = DeviceLock()
+    private var count = 0
+    func kick() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+@Suite struct VirtioNetKickTests {
+    @Test func notificationsKickTheDatapath() throws {
+        let pool = PacketPool(capacity: 32)
+        let memory = try makeMemory()
+        let rig = NetRig(memory: memory, mac: mac(1), pool: pool)
+        let counter = KickCounter()
+        rig.device.kick = { counter.kick() }
+        rig.send(testFrame(from: mac(1), to: mac(2)))
+        rig.postReceiveBuffers(1)
+        #expect(counter.value == 2)
+        #expect(rig.device.serviceRequested)
+        let sw = try Switch(configuration: SwitchConfiguration(name: "s", ports: [PortConfiguration(name: "p")]), pool: pool)
+        #expect(rig.device.service(switch: sw, port: 0, now: 0) == 1)
+        #expect(!rig.device.serviceRequested)
+        sw.clearTransmitQueue(port: 0, releasing: true)
+        #expect(pool.available == 32)
+    }
+}
