@@ -115,7 +115,7 @@ public final class VirtioBlock: VirtioDevice {
             (status, written) = execute(q)
         }
         statusPointer.storeBytes(of: status, as: UInt8.self)
-        q.push(head: head, length: UInt32(written), dirtyAll: true)
+        q.push(head: head, length: UInt32(clamping: written), dirtyAll: true)
     }
 
     /// Runs the request in the popped chain; returns (status, bytes written into the chain).

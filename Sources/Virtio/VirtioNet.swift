@@ -262,7 +262,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
             ok = ok && withUnsafeBytes(of: &tag) { w.write($0.baseAddress!, length: 4) }
             ok = ok && w.write(src + rest, length: length - rest)
         }
-        rx.push(head: head, length: UInt32(w.written))
+        rx.push(head: head, length: UInt32(clamping: w.written))
         guard ok else { return .dropped }
         stats.rxFrames &+= 1
         stats.rxBytes &+= UInt64(outLength)

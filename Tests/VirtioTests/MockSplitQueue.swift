@@ -98,6 +98,14 @@ final class MockSplitQueue {
         try! memory.store(value, at: GuestPhysicalAddress(availableRing + 2))
     }
 
+    /// Forgets everything, as a driver does after resetting the device.
+    func restart() {
+        nextDescriptor = 0
+        availableIndex = 0
+        lastUsed = 0
+        try! memory.zero(at: GuestPhysicalAddress(descriptorTable), length: usedRing + 6 + 8 * UInt64(size) - descriptorTable)
+    }
+
     /// Sets VIRTQ_AVAIL_F_NO_INTERRUPT.
     func suppressInterrupts(_ on: Bool) {
         try! memory.store(UInt16(on ? 1 : 0), at: GuestPhysicalAddress(availableRing))
