@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
     ]
 )
