@@ -230,6 +230,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
             }
             head = h
         }
+        // SAFETY: the switch handed over a live slot; its length never exceeds the slot.
         let src = UnsafeRawPointer(pool.data(entry.handle))
         let length = pool.length(entry.handle)
         let tagged = length >= 16 && src.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian
@@ -298,6 +299,7 @@ public final class VirtioNet: VirtioDevice, PortSink {
                     tx.push(head: head, length: 0)
                     continue
                 }
+                // SAFETY: frameLength <= pool.slotSize, the room of a fresh slot.
                 var r = tx.reader()
                 guard r.skip(Self.headerLength), r.read(into: pool.data(handle), length: frameLength) else {
                     pool.release(handle)

@@ -154,6 +154,8 @@ public final class Virtqueue {
         guard pending <= size else { return .broken(.availableIndexJump(from: nextAvailable, to: index, size: size)) }
         memoryFence()
         let slot = Int(nextAvailable & (size &- 1))
+        // SAFETY: slot < size, and activate() checked that the 6 + 2 * size bytes of the
+        // available ring lie inside one RAM region.
         let head = UInt16(littleEndian: avail.loadUnaligned(fromByteOffset: 4 &+ 2 &* slot, as: UInt16.self))
         guard head < size else { return .broken(.headOutOfRange(head, size: size)) }
         do {
@@ -191,6 +193,8 @@ public final class Virtqueue {
                 guard visited[Int(index)] != stamp else { throw .loop(at: UInt16(index)) }
                 visited[Int(index)] = stamp
             }
+            // SAFETY: index < tableCount, and the table (the descriptor table checked at
+            // activate(), or an indirect table checked just below) holds tableCount entries.
             let d = table + Int(index) &* 16
             let address = UInt64(littleEndian: d.loadUnaligned(as: UInt64.self))
             let length = UInt32(littleEndian: d.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
@@ -237,6 +241,7 @@ public final class Virtqueue {
         guard ready, let used else { return }
         if memory.dirtyLogging { markWritten(dirtyAll ? Int.max : Int(length)) }
         let slot = Int(nextUsed & (size &- 1))
+        // SAFETY: slot < size; activate() checked the 6 + 8 * size bytes of the used ring.
         let element = used + (4 &+ 8 &* slot)
         element.storeBytes(of: UInt32(head).littleEndian, as: UInt32.self)
         element.storeBytes(of: length.littleEndian, toByteOffset: 4, as: UInt32.self)
