@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 with trap-and-emulate.
         .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
+        // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
+        .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
         .executableTarget(
             name: "SwitchboardCLI",
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
     ]
