@@ -9,7 +9,7 @@ import RISCV
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
-        abstract: "Run a RISC-V guest on the software CPU (QEMU virt board layout).")
+        abstract: "Run one RISC-V machine on the software CPU.")
 
     @Option(help: "M-mode firmware ELF (e.g. OpenSBI fw_jump.elf), 'builtin' (the VMM implements the SBI) or 'none'.")
     var firmware: String = "builtin"
