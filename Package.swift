@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
     ]

@@ -1,0 +1,83 @@
+// Boots the three firmware modes: Debian's OpenSBI fw_jump with our S-mode payload, the builtin
+// SBI, and no firmware; checks console output and exit statistics.
+import Foundation
+import Testing
+import Machine
+@testable import RISCV
+
+@Suite("Boot")
+struct BootTests {
+    static let openSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
+
+    @Test("OpenSBI fw_jump boots and hands over to an S-mode payload")
+    func openSBIBoot() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        guard let fw = FileManager.default.contents(atPath: BootTests.openSBI) else {
+            print("skipping: \(BootTests.openSBI) not installed"); return
+        }
+        let r = try GuestPrograms.run(firmware: .elf([UInt8](fw)), kernel: try GuestPrograms.elf("hello-sbi"))
+        #expect(r.console.contains("OpenSBI v1.1"))
+        #expect(r.console.contains("Boot HART MEDELEG"))
+        #expect(r.console.contains("Domain0 Next Address      : 0x0000000080200000"))
+        // OpenSBI ends its lines with CR LF; our payload with LF.
+        #expect(r.console.hasSuffix("Boot HART MEDELEG         : 0x000000000000b109\r\nHello from a Switchboard guest\nhart 0 fdt magic ok: yes\n"))
+        #expect(r.outcome == .powerOff(0))
+        #expect(r.stats[.systemRegister] > 100)
+        #expect(r.stats[.mmioWrite] > 100)
+        #expect(r.stats[.hypercall] > 10)
+        #expect(r.stats[.trapReturn] > 10)
+    }
+
+    @Test("the builtin SBI runs the payload in S-mode")
+    func builtinSBI() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        let r = try GuestPrograms.run(firmware: .builtin, kernel: try GuestPrograms.elf("hello-sbi"))
+        #expect(r.console == "Hello from a Switchboard guest\nhart 0 fdt magic ok: yes\n")
+        #expect(r.outcome == .powerOff(0))
+        #expect(r.stats[.hypercall] == UInt64(r.console.utf8.count) + 1)
+        #expect(r.stats[.mmioWrite] == 0)
+    }
+
+    @Test("no firmware: M-mode program drives the UART and test device")
+    func noFirmware() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("hello"))
+        #expect(r.console == "Hello from a Switchboard guest\nhart 0 fdt magic ok: yes\n")
+        #expect(r.outcome == .powerOff(0))
+        #expect(r.stats[.mmioWrite] > 0 && r.stats[.mmioRead] > 0)
+    }
+
+    @Test("the same payload prints the same on QEMU with OpenSBI")
+    func openSBIMatchesQEMU() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        guard FileManager.default.fileExists(atPath: BootTests.openSBI) else { print("skipping: no OpenSBI"); return }
+        guard let (q, status) = try GuestPrograms.runOnQEMU("hello-sbi", bios: BootTests.openSBI) else {
+            print("skipping: qemu-system-riscv64 not installed"); return
+        }
+        #expect(status == 0)
+        #expect(q.replacingOccurrences(of: "\r\n", with: "\n").hasSuffix("Hello from a Switchboard guest\nhart 0 fdt magic ok: yes\n"))
+    }
+
+    @Test("guest stores are logged in the dirty bitmap")
+    func dirtyLogging() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("bench")) { board in
+            board.memory.setDirtyLogging(true)
+        }
+        #expect(r.outcome == .powerOff(0))
+        let dirty = r.board.memory.dirtyPages()
+        // The benchmark writes its 64 KiB buffer and matrices: at least 16 pages.
+        #expect(dirty.count >= 16)
+        #expect(dirty.count < 200)
+    }
+
+    @Test("timeout stops a guest that never powers off")
+    func timeout() throws {
+        let board = try VirtBoard(memoryMiB: 16) { _ in }
+        // j . at the reset address
+        try board.memory.store(UInt32(0x0000_006F), at: GuestPhysicalAddress(0x8000_0000))
+        board.hart.pc = 0x8000_0000
+        #expect(board.run(timeout: 0.2) == .timeout)
+        #expect(board.hart.instructionsRetired > 1000)
+    }
+}
