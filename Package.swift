@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
-        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
+        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
     ]
 )
