@@ -27,6 +27,8 @@ for prog in hello bench; do
 done
 # S-mode payloads (at 0x80200000, where OpenSBI fw_jump jumps).
 link hello-sbi 0x80200000 "$OUT/start.o" "$OUT/hello.o" "$OUT/rt-sbi.o"
+"$CC" $CFLAGS -c "$HERE/sbi.c" -o "$OUT/sbi.o"
+link sbi 0x80200000 "$OUT/start.o" "$OUT/sbi.o" "$OUT/rt-sbi.o"
 # Conformance tests: self-checking assembly, M-mode at 0x80000000.
 for t in "$HERE"/tests/*.S; do
     [ -e "$t" ] || continue
