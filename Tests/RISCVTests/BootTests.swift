@@ -72,6 +72,22 @@ struct BootTests {
         #expect(dirty.count < 200)
     }
 
+    @Test("clearing the bitmap write-protects again: later stores are logged")
+    func dirtyRounds() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        let board = try VirtBoard(memoryMiB: 64) { _ in }
+        try board.boot(firmware: .none, kernel: try GuestPrograms.elf("bench"))
+        board.memory.setDirtyLogging(true)
+        #expect(board.hart.run(budget: 3_000_000) == .continue)
+        let first = board.memory.dirtyPages()
+        #expect(first.count >= 16)
+        board.memory.clearDirty()
+        #expect(board.memory.dirtyPages().isEmpty)
+        #expect(board.hart.run(budget: 3_000_000) == .continue)
+        // The shuffle and matrices keep writing: the cached writable mappings must have gone.
+        #expect(board.memory.dirtyPages().count >= 16)
+    }
+
     @Test("timeout stops a guest that never powers off")
     func timeout() throws {
         let board = try VirtBoard(memoryMiB: 16) { _ in }
