@@ -57,8 +57,6 @@ extension Hart {
     /// (left in `pendingExit`). Returns the number of instructions retired.
     @discardableResult
     func execute(budget: Int) -> Int {
-        let x = self.x
-        let rt = readTLB.entries, wt = writeTLB.entries
         var pc = self.pc
         var pageVA: UInt64 = 1 // odd: never equal to a page address
         var page = crossPage
@@ -139,7 +137,7 @@ extension Hart {
                 pc = a >= b ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .lb:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int8.self)
@@ -153,7 +151,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lh:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int16.self)
@@ -167,7 +165,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lw:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int32.self)
@@ -181,7 +179,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .ld:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F007 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt64.self)
@@ -195,7 +193,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lbu:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt8.self)
@@ -209,7 +207,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lhu:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt16.self)
@@ -223,7 +221,7 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lwu:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
-                let e = rt[TLB.index(a)]
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt32.self)
@@ -238,7 +236,7 @@ extension Hart {
             case .sb:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
-                let e = wt[TLB.index(a)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
@@ -250,7 +248,7 @@ extension Hart {
             case .sh:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
-                let e = wt[TLB.index(a)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
@@ -262,7 +260,7 @@ extension Hart {
             case .sw:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
-                let e = wt[TLB.index(a)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
@@ -274,7 +272,7 @@ extension Hart {
             case .sd:
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
-                let e = wt[TLB.index(a)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F007 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt64(truncatingIfNeeded: v), as: UInt64.self)
