@@ -163,6 +163,20 @@ public final class Hart {
         return p
     }
 
+    /// Resets the hart as at power-on (M-mode, CSRs cleared, caches dropped); `pc` is set by
+    /// the caller. Exit statistics are kept.
+    public func reset() {
+        var s = HartState()
+        s.mstatus = CSRBits.uxl | CSRBits.sxl
+        s.pc = pc & ~1
+        // restoreState only fails on malformed arrays, which HartState() never has.
+        try? restoreState(s)
+        reservation = .max
+        sbiTimerDeadline = .max
+        shutdownRequest = nil
+        pendingExit = nil
+    }
+
     /// Captures the architectural state.
     public func saveState() -> HartState {
         var s = HartState()

@@ -7,7 +7,7 @@ import Machine
 
 @Suite("Conformance programs")
 struct ConformanceTests {
-    static let programs = ["rv64i", "rv64m", "rv64a", "rvc", "traps", "sv39", "pmp", "misaligned"]
+    static let programs = ["rv64i", "rv64m", "rv64a", "rvc", "traps", "sv39", "pmp", "reset", "misaligned"]
     /// QEMU emulates misaligned accesses instead of trapping: that program runs on ours only.
     static let qemuDiffers: Set<String> = ["misaligned"]
 
