@@ -49,6 +49,9 @@ struct VMCommand: ParsableCommand {
             }
             kernelBytes = [UInt8](data)
         }
+        let input = ConsoleReader()
+        board.uart.pollInput = { input.take() }
+        input.start()
         try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append)
         board.hart.traceExits = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_EXITS"] != nil
         let start = Date()
@@ -92,6 +95,36 @@ final class ConsoleWriter {
         guard !buffer.isEmpty else { return }
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads the host's stdin on its own thread; the vCPU thread takes the bytes.
+final class ConsoleReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+
+    /// Starts the reader thread (it ends at end of input).
+    func start() {
+        let t = Thread { [self] in
+            while true {
+                let data = FileHandle.standardInput.availableData
+                if data.isEmpty { return }
+                lock.lock()
+                pending.append(contentsOf: data)
+                lock.unlock()
+            }
+        }
+        t.start()
+    }
+
+    /// Takes what has arrived so far.
+    func take() -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if pending.isEmpty { return [] }
+        let out = pending
+        pending.removeAll()
+        return out
     }
 }
 

@@ -88,6 +88,17 @@ struct BootTests {
         #expect(board.memory.dirtyPages().count >= 16)
     }
 
+    @Test("UART input reaches the guest")
+    func uartInput() throws {
+        guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
+        var chunks: [[UInt8]] = [Array("abc\n".utf8), Array("quit\n".utf8)]
+        let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("echo")) { board in
+            board.uart.pollInput = { chunks.isEmpty ? [] : chunks.removeFirst() }
+        }
+        #expect(r.console == "echo ready\nABC\n")
+        #expect(r.outcome == .powerOff(0))
+    }
+
     @Test("timeout stops a guest that never powers off")
     func timeout() throws {
         let board = try VirtBoard(memoryMiB: 16) { _ in }
