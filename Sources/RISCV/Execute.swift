@@ -234,6 +234,9 @@ extension Hart {
                 }
                 pc &+= UInt64(dp.pointee.length)
             case .sb:
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
                 let e = writeTLB.entries[TLB.index(a)]
@@ -244,8 +247,11 @@ extension Hart {
                     self.pc = pc
                     guard storeSlow(a, size: 1, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(dp.pointee.length)
+                pc &+= len
             case .sh:
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
                 let e = writeTLB.entries[TLB.index(a)]
@@ -256,8 +262,11 @@ extension Hart {
                     self.pc = pc
                     guard storeSlow(a, size: 2, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(dp.pointee.length)
+                pc &+= len
             case .sw:
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
                 let e = writeTLB.entries[TLB.index(a)]
@@ -268,8 +277,11 @@ extension Hart {
                     self.pc = pc
                     guard storeSlow(a, size: 4, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(dp.pointee.length)
+                pc &+= len
             case .sd:
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
                 let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
                 let v = x[Int(dp.pointee.rs2)]
                 let e = writeTLB.entries[TLB.index(a)]
@@ -280,7 +292,7 @@ extension Hart {
                     self.pc = pc
                     guard storeSlow(a, size: 8, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(dp.pointee.length)
+                pc &+= len
             case .add:
                 let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
                 x[Int(dp.pointee.rd)] = a &+ b
@@ -447,9 +459,10 @@ extension Hart {
                 pc &+= UInt64(dp.pointee.length)
             case .lrw, .scw, .amoswapw, .amoaddw, .amoxorw, .amoandw, .amoorw, .amominw, .amomaxw, .amominuw, .amomaxuw,
                  .lrd, .scd, .amoswapd, .amoaddd, .amoxord, .amoandd, .amoord, .amomind, .amomaxd, .amominud, .amomaxud:
+                let saved = dp.pointee
                 self.pc = pc
-                guard atomic(dp.pointee) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
-                pc &+= UInt64(dp.pointee.length)
+                guard atomic(saved) else { left &+= 1; if pendingExit != nil { exitInstruction = saved; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                pc &+= UInt64(saved.length)
             case .fence:
                 pc &+= UInt64(dp.pointee.length)
             case .ebreak:
