@@ -88,6 +88,30 @@ struct BootTests {
         #expect(board.memory.dirtyPages().count >= 16)
     }
 
+    @Test("OpenSBI then Debian's S-mode U-Boot to its prompt, then poweroff typed on the console")
+    func uBoot() throws {
+        let uboot = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
+        guard let fw = FileManager.default.contents(atPath: BootTests.openSBI),
+              let ub = FileManager.default.contents(atPath: uboot) else {
+            print("skipping: OpenSBI or U-Boot (u-boot-qemu) not installed"); return
+        }
+        final class Console: @unchecked Sendable { var text = ""; var stage = 0 }
+        let console = Console()
+        let board = try VirtBoard(memoryMiB: 128) { console.text.unicodeScalars.append(Unicode.Scalar($0)) }
+        board.uart.pollInput = {
+            // A key stops the autoboot countdown; at the prompt, type poweroff.
+            if console.stage == 0 && console.text.contains("Hit any key") { console.stage = 1; return [32] }
+            if console.stage == 1 && console.text.hasSuffix("=> ") { console.stage = 2; return Array("poweroff\n".utf8) }
+            return []
+        }
+        try board.boot(firmware: .elf([UInt8](fw)), kernel: [UInt8](ub))
+        let outcome = board.run(timeout: 120)
+        #expect(console.text.contains("U-Boot 2023.01"))
+        #expect(console.text.contains("DRAM:  128 MiB"))
+        #expect(console.text.contains("=> poweroff"))
+        #expect(outcome == .powerOff(0))
+    }
+
     @Test("UART input reaches the guest")
     func uartInput() throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
