@@ -189,6 +189,7 @@ public final class Hart {
         s.stvec = stvec; s.sepc = sepc; s.scause = scause; s.stval = stval; s.sscratch = sscratch
         s.satp = satp; s.pmpcfg = pmp.cfg; s.pmpaddr = pmp.addr
         s.instret = instret; s.cycleOffset = cycleOffset; s.hartID = hartID
+        s.sbiTimerDeadline = sbiTimerDeadline
         return s
     }
 
@@ -207,6 +208,8 @@ public final class Hart {
         stvec = s.stvec; sepc = s.sepc; scause = s.scause; stval = s.stval; sscratch = s.sscratch
         satp = s.satp; pmp.cfg = s.pmpcfg; pmp.addr = s.pmpaddr
         instret = s.instret; cycleOffset = s.cycleOffset
+        sbiTimerDeadline = s.sbiTimerDeadline
+        reservation = .max
         flushTLB()
         for i in 0..<memory.pageCount { dropDecoded(page: i) }
     }
