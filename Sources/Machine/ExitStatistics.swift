@@ -27,26 +27,49 @@ public enum ExitReason: String, CaseIterable, Codable, Sendable {
     case budget = "budget"
     /// The guest asked to power off or reset.
     case shutdown = "shutdown"
+
+    /// Position in `allCases`, used as the counter index.
+    @inlinable public var index: Int {
+        switch self {
+        case .mmioRead: return 0
+        case .mmioWrite: return 1
+        case .systemRegister: return 2
+        case .trapReturn: return 3
+        case .halt: return 4
+        case .tlbFlush: return 5
+        case .hypercall: return 6
+        case .instructionFence: return 7
+        case .interrupt: return 8
+        case .exception: return 9
+        case .budget: return 10
+        case .shutdown: return 11
+        }
+    }
 }
 
 /// Counts of exits by reason.
 public struct ExitStatistics: Codable, Sendable, Equatable {
-    /// Counts indexed like `ExitReason.allCases`.
-    public private(set) var counts: [String: UInt64] = [:]
+    /// Counts indexed by `ExitReason.index` (a fixed array: recording never allocates).
+    public private(set) var counts: [UInt64] = Array(repeating: 0, count: ExitReason.allCases.count)
 
     /// All zero.
     public init() {}
 
     /// Adds one exit.
     public mutating func record(_ reason: ExitReason, count: UInt64 = 1) {
-        counts[reason.rawValue, default: 0] &+= count
+        counts[reason.index] &+= count
     }
 
     /// The count for one reason.
-    public subscript(reason: ExitReason) -> UInt64 { counts[reason.rawValue] ?? 0 }
+    public subscript(reason: ExitReason) -> UInt64 { counts[reason.index] }
 
     /// Sum over all reasons.
-    public var total: UInt64 { counts.values.reduce(0, &+) }
+    public var total: UInt64 { counts.reduce(0, &+) }
+
+    /// Counts by reason name (for JSON output).
+    public var byName: [String: UInt64] {
+        Dictionary(uniqueKeysWithValues: ExitReason.allCases.map { ($0.rawValue, self[$0]) })
+    }
 
     /// A `kvm_stat`-like table: one line per reason with a non-zero count, largest first.
     public func formatted(title: String = "exits") -> String {

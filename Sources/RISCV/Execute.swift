@@ -57,12 +57,9 @@ extension Hart {
     /// (left in `pendingExit`). Returns the number of instructions retired.
     @discardableResult
     func execute(budget: Int) -> Int {
-        let x = self.x
-        let rt = readTLB.entries, wt = writeTLB.entries
         var pc = self.pc
         var pageVA: UInt64 = 1 // odd: never equal to a page address
         var page = crossPage
-        var host = UnsafeMutableRawPointer(crossPage)
         var left = budget
         loop: while left > 0 {
             var off = pc &- pageVA
@@ -74,17 +71,19 @@ extension Hart {
                     pc = self.pc
                     continue loop
                 }
-                host = h
+                _ = h
                 page = codePageFor(idx)
                 pageVA = pc & ~0xFFF
                 off = pc & 0xFFF
             }
-            let d = page[Int(truncatingIfNeeded: off >> 1)]
+            let dp = page + Int(truncatingIfNeeded: off >> 1)
             left &-= 1
-            switch d.op {
+            switch dp.pointee.op {
             case .undecoded:
                 left &+= 1
-                if d.length == 0 { pageVA = 1; continue loop } // refetch slot after a crossing
+                if dp.pointee.length == 0 { pageVA = 1; continue loop } // refetch slot after a crossing
+                self.pc = pc
+                guard let (host, _) = fetchPage(pc) else { pc = self.pc; pageVA = 1; continue loop }
                 let low = UInt32(host.load(fromByteOffset: Int(off), as: UInt16.self))
                 if low & 3 != 3 {
                     page[Int(off >> 1)] = Decoder.decode16(UInt16(truncatingIfNeeded: low))
@@ -103,383 +102,396 @@ extension Hart {
                 }
             case .illegal:
                 self.pc = pc
-                takeException(.illegalInstruction, tval: UInt64(bitPattern: d.imm) & 0xFFFF_FFFF)
-                left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop
+                takeException(.illegalInstruction, tval: UInt64(bitPattern: dp.pointee.imm) & 0xFFFF_FFFF)
+                left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop
             case .lui:
-                x[Int(d.rd)] = UInt64(bitPattern: d.imm)
-                pc &+= UInt64(d.length)
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: dp.pointee.imm)
+                pc &+= UInt64(dp.pointee.length)
             case .auipc:
-                x[Int(d.rd)] = pc &+ UInt64(bitPattern: d.imm)
-                pc &+= UInt64(d.length)
+                x[Int(dp.pointee.rd)] = pc &+ UInt64(bitPattern: dp.pointee.imm)
+                pc &+= UInt64(dp.pointee.length)
             case .jal:
-                x[Int(d.rd)] = pc &+ UInt64(d.length)
-                pc = pc &+ UInt64(bitPattern: d.imm)
+                x[Int(dp.pointee.rd)] = pc &+ UInt64(dp.pointee.length)
+                pc = pc &+ UInt64(bitPattern: dp.pointee.imm)
             case .jalr:
-                let t = (x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)) & ~1
-                x[Int(d.rd)] = pc &+ UInt64(d.length)
+                let t = (x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)) & ~1
+                x[Int(dp.pointee.rd)] = pc &+ UInt64(dp.pointee.length)
                 pc = t
             case .beq:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = a == b ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = a == b ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .bne:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = a != b ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = a != b ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .blt:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = Int64(bitPattern: a) < Int64(bitPattern: b) ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = Int64(bitPattern: a) < Int64(bitPattern: b) ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .bge:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = Int64(bitPattern: a) >= Int64(bitPattern: b) ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = Int64(bitPattern: a) >= Int64(bitPattern: b) ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .bltu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = a < b ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = a < b ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .bgeu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                pc = a >= b ? pc &+ UInt64(bitPattern: d.imm) : pc &+ UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                pc = a >= b ? pc &+ UInt64(bitPattern: dp.pointee.imm) : pc &+ UInt64(dp.pointee.length)
             case .lb:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int8.self)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = Int8(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .lh:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int16.self)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = Int16(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .lw:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: Int32.self)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = Int32(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(bitPattern: Int64(v))
+                    x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .ld:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F007 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt64.self)
-                    x[Int(d.rd)] = v
+                    x[Int(dp.pointee.rd)] = v
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 8) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 8) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = UInt64(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = v
+                    x[Int(dp.pointee.rd)] = v
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .lbu:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt8.self)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = UInt8(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .lhu:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt16.self)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = UInt16(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .lwu:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let e = rt[TLB.index(a)]
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let e = readTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a TLB hit maps into a live RAM region; the access is aligned.
                     let v = UnsafeRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.load(as: UInt32.self)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                     let v = UInt32(truncatingIfNeeded: w)
-                    x[Int(d.rd)] = UInt64(v)
+                    x[Int(dp.pointee.rd)] = UInt64(v)
                 }
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .sb:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let v = x[Int(d.rs2)]
-                let e = wt[TLB.index(a)]
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let v = x[Int(dp.pointee.rs2)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F000 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 1, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 1, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(d.length)
+                pc &+= len
             case .sh:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let v = x[Int(d.rs2)]
-                let e = wt[TLB.index(a)]
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let v = x[Int(dp.pointee.rs2)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F001 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 2, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 2, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(d.length)
+                pc &+= len
             case .sw:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let v = x[Int(d.rs2)]
-                let e = wt[TLB.index(a)]
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let v = x[Int(dp.pointee.rs2)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F003 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 4, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 4, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(d.length)
+                pc &+= len
             case .sd:
-                let a = x[Int(d.rs1)] &+ UInt64(bitPattern: d.imm)
-                let v = x[Int(d.rs2)]
-                let e = wt[TLB.index(a)]
+                // Read the length before a slow-path store can reset this page's decoded slots
+                // (an MMIO exit writes no RAM, so the slot is intact when it is copied below).
+                let len = UInt64(dp.pointee.length)
+                let a = x[Int(dp.pointee.rs1)] &+ UInt64(bitPattern: dp.pointee.imm)
+                let v = x[Int(dp.pointee.rs2)]
+                let e = writeTLB.entries[TLB.index(a)]
                 if e.tag == a & 0xFFFF_FFFF_FFFF_F007 {
                     // SAFETY: a write-TLB hit maps into a live RAM page already logged dirty.
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt64(truncatingIfNeeded: v), as: UInt64.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 8, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 8, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
                 }
-                pc &+= UInt64(d.length)
+                pc &+= len
             case .add:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a &+ b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a &+ b
+                pc &+= UInt64(dp.pointee.length)
             case .sub:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a &- b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a &- b
+                pc &+= UInt64(dp.pointee.length)
             case .sll:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a &<< (b & 63)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a &<< (b & 63)
+                pc &+= UInt64(dp.pointee.length)
             case .slt:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = Int64(bitPattern: a) < Int64(bitPattern: b) ? 1 : 0
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = Int64(bitPattern: a) < Int64(bitPattern: b) ? 1 : 0
+                pc &+= UInt64(dp.pointee.length)
             case .sltu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a < b ? 1 : 0
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a < b ? 1 : 0
+                pc &+= UInt64(dp.pointee.length)
             case .xor:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a ^ b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a ^ b
+                pc &+= UInt64(dp.pointee.length)
             case .srl:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a &>> (b & 63)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a &>> (b & 63)
+                pc &+= UInt64(dp.pointee.length)
             case .sra:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = UInt64(bitPattern: Int64(bitPattern: a) &>> Int64(b & 63))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(bitPattern: a) &>> Int64(b & 63))
+                pc &+= UInt64(dp.pointee.length)
             case .or:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a | b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a | b
+                pc &+= UInt64(dp.pointee.length)
             case .and:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a & b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a & b
+                pc &+= UInt64(dp.pointee.length)
             case .addi:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a &+ b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a &+ b
+                pc &+= UInt64(dp.pointee.length)
             case .slti:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = Int64(bitPattern: a) < Int64(bitPattern: b) ? 1 : 0
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = Int64(bitPattern: a) < Int64(bitPattern: b) ? 1 : 0
+                pc &+= UInt64(dp.pointee.length)
             case .sltiu:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a < b ? 1 : 0
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a < b ? 1 : 0
+                pc &+= UInt64(dp.pointee.length)
             case .xori:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a ^ b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a ^ b
+                pc &+= UInt64(dp.pointee.length)
             case .ori:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a | b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a | b
+                pc &+= UInt64(dp.pointee.length)
             case .andi:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a & b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a & b
+                pc &+= UInt64(dp.pointee.length)
             case .slli:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a &<< b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a &<< b
+                pc &+= UInt64(dp.pointee.length)
             case .srli:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = a &>> b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = a &>> b
+                pc &+= UInt64(dp.pointee.length)
             case .srai:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = UInt64(bitPattern: Int64(bitPattern: a) &>> Int64(b))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(bitPattern: a) &>> Int64(b))
+                pc &+= UInt64(dp.pointee.length)
             case .addiw:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = sext32(a &+ b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = sext32(a &+ b)
+                pc &+= UInt64(dp.pointee.length)
             case .slliw:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = sext32(a &<< b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = sext32(a &<< b)
+                pc &+= UInt64(dp.pointee.length)
             case .srliw:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = sext32(UInt64(UInt32(truncatingIfNeeded: a) &>> UInt32(b)))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = sext32(UInt64(UInt32(truncatingIfNeeded: a) &>> UInt32(b)))
+                pc &+= UInt64(dp.pointee.length)
             case .sraiw:
-                let a = x[Int(d.rs1)], b = UInt64(bitPattern: d.imm)
-                x[Int(d.rd)] = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: a) &>> Int32(b)))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = UInt64(bitPattern: dp.pointee.imm)
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: a) &>> Int32(b)))
+                pc &+= UInt64(dp.pointee.length)
             case .addw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = sext32(a &+ b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = sext32(a &+ b)
+                pc &+= UInt64(dp.pointee.length)
             case .subw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = sext32(a &- b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = sext32(a &- b)
+                pc &+= UInt64(dp.pointee.length)
             case .sllw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = sext32(a &<< (b & 31))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = sext32(a &<< (b & 31))
+                pc &+= UInt64(dp.pointee.length)
             case .srlw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = sext32(UInt64(UInt32(truncatingIfNeeded: a) &>> UInt32(b & 31)))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = sext32(UInt64(UInt32(truncatingIfNeeded: a) &>> UInt32(b & 31)))
+                pc &+= UInt64(dp.pointee.length)
             case .sraw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: a) &>> Int32(b & 31)))
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: a) &>> Int32(b & 31)))
+                pc &+= UInt64(dp.pointee.length)
             case .mul:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a &* b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a &* b
+                pc &+= UInt64(dp.pointee.length)
             case .mulh:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = UInt64(bitPattern: Int64(bitPattern: a).multipliedFullWidth(by: Int64(bitPattern: b)).high)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(bitPattern: a).multipliedFullWidth(by: Int64(bitPattern: b)).high)
+                pc &+= UInt64(dp.pointee.length)
             case .mulhsu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = mulhsu(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = mulhsu(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .mulhu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = a.multipliedFullWidth(by: b).high
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = a.multipliedFullWidth(by: b).high
+                pc &+= UInt64(dp.pointee.length)
             case .div:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = div64(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = div64(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .divu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = b == 0 ? .max : a / b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = b == 0 ? .max : a / b
+                pc &+= UInt64(dp.pointee.length)
             case .rem:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = rem64(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = rem64(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .remu:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = b == 0 ? a : a % b
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = b == 0 ? a : a % b
+                pc &+= UInt64(dp.pointee.length)
             case .mulw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = sext32(a &* b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = sext32(a &* b)
+                pc &+= UInt64(dp.pointee.length)
             case .divw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = divw(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = divw(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .divuw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = divuw(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = divuw(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .remw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = remw(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = remw(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .remuw:
-                let a = x[Int(d.rs1)], b = x[Int(d.rs2)]
-                x[Int(d.rd)] = remuw(a, b)
-                pc &+= UInt64(d.length)
+                let a = x[Int(dp.pointee.rs1)], b = x[Int(dp.pointee.rs2)]
+                x[Int(dp.pointee.rd)] = remuw(a, b)
+                pc &+= UInt64(dp.pointee.length)
             case .lrw, .scw, .amoswapw, .amoaddw, .amoxorw, .amoandw, .amoorw, .amominw, .amomaxw, .amominuw, .amomaxuw,
                  .lrd, .scd, .amoswapd, .amoaddd, .amoxord, .amoandd, .amoord, .amomind, .amomaxd, .amominud, .amomaxud:
+                let saved = dp.pointee
                 self.pc = pc
-                guard atomic(d) else { left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop }
-                pc &+= UInt64(d.length)
+                guard atomic(saved) else { left &+= 1; if pendingExit != nil { exitInstruction = saved; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                pc &+= UInt64(saved.length)
             case .fence:
-                pc &+= UInt64(d.length)
+                pc &+= UInt64(dp.pointee.length)
             case .ebreak:
                 self.pc = pc
                 takeException(.breakpoint, tval: 0)
-                left &+= 1; if pendingExit != nil { exitInstruction = d; break loop }; pc = self.pc; pageVA = 1; continue loop
+                left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop
             case .fencei:
                 pendingExit = .instructionFence
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             case .ecall:
                 pendingExit = .hypercall
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             case .csrrw, .csrrs, .csrrc, .csrrwi, .csrrsi, .csrrci:
                 pendingExit = .systemRegister
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             case .mret, .sret:
                 pendingExit = .trapReturn
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             case .wfi:
                 pendingExit = .halt
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             case .sfencevma:
                 pendingExit = .tlbFlush
-                exitInstruction = d
+                exitInstruction = dp.pointee
                 break loop
             }
         }

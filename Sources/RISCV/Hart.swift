@@ -163,6 +163,20 @@ public final class Hart {
         return p
     }
 
+    /// Resets the hart as at power-on (M-mode, CSRs cleared, caches dropped); `pc` is set by
+    /// the caller. Exit statistics are kept.
+    public func reset() {
+        var s = HartState()
+        s.mstatus = CSRBits.uxl | CSRBits.sxl
+        s.pc = pc & ~1
+        // restoreState only fails on malformed arrays, which HartState() never has.
+        try? restoreState(s)
+        reservation = .max
+        sbiTimerDeadline = .max
+        shutdownRequest = nil
+        pendingExit = nil
+    }
+
     /// Captures the architectural state.
     public func saveState() -> HartState {
         var s = HartState()
@@ -175,6 +189,7 @@ public final class Hart {
         s.stvec = stvec; s.sepc = sepc; s.scause = scause; s.stval = stval; s.sscratch = sscratch
         s.satp = satp; s.pmpcfg = pmp.cfg; s.pmpaddr = pmp.addr
         s.instret = instret; s.cycleOffset = cycleOffset; s.hartID = hartID
+        s.sbiTimerDeadline = sbiTimerDeadline
         return s
     }
 
@@ -193,6 +208,8 @@ public final class Hart {
         stvec = s.stvec; sepc = s.sepc; scause = s.scause; stval = s.stval; sscratch = s.sscratch
         satp = s.satp; pmp.cfg = s.pmpcfg; pmp.addr = s.pmpaddr
         instret = s.instret; cycleOffset = s.cycleOffset
+        sbiTimerDeadline = s.sbiTimerDeadline
+        reservation = .max
         flushTLB()
         for i in 0..<memory.pageCount { dropDecoded(page: i) }
     }

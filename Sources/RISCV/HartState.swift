@@ -23,6 +23,8 @@ public struct HartState: Codable, Sendable, Equatable {
     public var instret: UInt64 = 0, cycleOffset: UInt64 = 0
     /// The hart id.
     public var hartID: UInt64 = 0
+    /// The builtin SBI's pending S-mode timer deadline (VMM state that travels with the hart).
+    public var sbiTimerDeadline: UInt64 = .max
 
     /// A reset state.
     public init() {}

@@ -50,9 +50,18 @@ extension Hart {
         let sEnabled = privilege < .supervisor || (privilege == .supervisor && mstatus & CSRBits.sie != 0)
         let m = mEnabled ? pending & ~mideleg : 0
         let s = sEnabled ? pending & mideleg : 0
-        for set in [m, s] where set != 0 {
-            for cause: UInt64 in [11, 3, 7, 9, 1, 5] where set & (1 << cause) != 0 { return cause }
-        }
+        // M-level before S-level; within a level MEI, MSI, MTI, SEI, SSI, STI.
+        return Hart.highestPriority(m) ?? Hart.highestPriority(s)
+    }
+
+    static func highestPriority(_ set: UInt64) -> UInt64? {
+        if set == 0 { return nil }
+        if set & CSRBits.meip != 0 { return 11 }
+        if set & CSRBits.msip != 0 { return 3 }
+        if set & CSRBits.mtip != 0 { return 7 }
+        if set & CSRBits.seip != 0 { return 9 }
+        if set & CSRBits.ssip != 0 { return 1 }
+        if set & CSRBits.stip != 0 { return 5 }
         return nil
     }
 

@@ -22,6 +22,8 @@ public final class UART16550: MMIODevice {
     var inputHead = 0
     /// Receives every byte the guest transmits.
     public var output: (UInt8) -> Void
+    /// Asked for new input bytes when the queue is empty (e.g. from a host terminal thread).
+    public var pollInput: (() -> [UInt8])?
 
     /// A UART that hands transmitted bytes to `output`.
     public init(output: @escaping (UInt8) -> Void) { self.output = output }
@@ -29,9 +31,16 @@ public final class UART16550: MMIODevice {
     /// Queues bytes for the guest to read.
     public func feed(_ bytes: [UInt8]) { input.append(contentsOf: bytes) }
 
+    /// Whether a byte is ready, polling the input source when the queue is empty.
+    func inputReady() -> Bool {
+        if inputHead < input.count { return true }
+        if let more = pollInput?(), !more.isEmpty { input.append(contentsOf: more) }
+        return inputHead < input.count
+    }
+
     /// Takes one queued input byte.
     public func takeInput() -> UInt8? {
-        guard inputHead < input.count else { return nil }
+        guard inputReady() else { return nil }
         let b = input[inputHead]
         inputHead += 1
         if inputHead == input.count { input.removeAll(keepingCapacity: true); inputHead = 0 }
@@ -47,7 +56,7 @@ public final class UART16550: MMIODevice {
         case 2: return 0xC1 // FIFOs enabled, no interrupt pending
         case 3: return UInt64(lcr)
         case 4: return UInt64(mcr)
-        case 5: return 0x60 | (inputHead < input.count ? 1 : 0) // THR empty, transmitter empty, data ready
+        case 5: return 0x60 | (inputReady() ? 1 : 0) // THR empty, transmitter empty, data ready
         case 6: return 0xB0 // CTS, DSR, DCD
         case 7: return UInt64(scr)
         default: return 0

@@ -61,6 +61,10 @@ public final class VirtBoard {
     public private(set) var fdtAddress: UInt64 = 0
     /// The generated device tree blob.
     public private(set) var fdt: [UInt8] = []
+    /// What `boot` was called with, for resets.
+    private var bootParameters: (Firmware, [UInt8]?, String)?
+    /// Number of guest-requested resets so far.
+    public private(set) var resets = 0
 
     /// Builds a board with `memoryMiB` of RAM and the console going to `console`.
     public init(memoryMiB: Int, console: @escaping (UInt8) -> Void) throws {
@@ -143,6 +147,7 @@ public final class VirtBoard {
     /// Loads firmware and kernel, writes the device tree high in RAM and sets the hart's
     /// entry state as QEMU does (a0 = hart id, a1 = device tree).
     public func boot(firmware: Firmware, kernel: [UInt8]?, bootargs: String = "") throws {
+        bootParameters = (firmware, kernel, bootargs)
         fdt = makeDeviceTree(bootargs: bootargs)
         let ramEnd = VirtBoard.ramBase + memory.regions[0].size
         fdtAddress = (ramEnd - UInt64(fdt.count) - 0x1000) & ~0x1F_FFFF
@@ -177,11 +182,24 @@ public final class VirtBoard {
         hart.flushTLB()
     }
 
+    /// A system reset as QEMU does it: devices and the hart go back to power-on state, the
+    /// images are loaded again, RAM outside them keeps its contents.
+    public func reboot() throws {
+        guard let (firmware, kernel, bootargs) = bootParameters else {
+            throw BoardError.badConfiguration("reset before boot")
+        }
+        resets += 1
+        clint.msip = 0
+        clint.mtimecmp = .max
+        hart.reset()
+        try boot(firmware: firmware, kernel: kernel, bootargs: bootargs)
+    }
+
     /// How a run ended.
     public enum Outcome: Equatable, Sendable {
         /// Powered off with a code.
         case powerOff(Int32)
-        /// The guest requested a reset.
+        /// The guest requested a reset (reserved: `run` reboots instead).
         case reset
         /// The timeout passed.
         case timeout
@@ -196,7 +214,8 @@ public final class VirtBoard {
             switch hart.run(budget: 4_000_000) {
             case .continue: break
             case .powerOff(let c): return .powerOff(c)
-            case .reset: return .reset
+            case .reset:
+                do { try reboot() } catch { return .failed("reset failed: \(error)") }
             case .failed(let m): return .failed(m)
             }
             if let timeout, Double(CLINT.hostNanos() - start) / 1e9 > timeout { return .timeout }

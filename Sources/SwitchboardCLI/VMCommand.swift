@@ -26,6 +26,9 @@ struct VMCommand: ParsableCommand {
     @Option(help: "Stop with an error after this many seconds.")
     var timeout: Double?
 
+    @Option(help: "Write the generated device tree blob to this file and exit (like QEMU's dumpdtb).")
+    var dumpdtb: String?
+
     @Flag(help: "Print exit counts by reason (like kvm_stat) when the guest stops.")
     var stats = false
 
@@ -49,9 +52,32 @@ struct VMCommand: ParsableCommand {
             }
             kernelBytes = [UInt8](data)
         }
+        if let dumpdtb {
+            try Data(board.makeDeviceTree(bootargs: append)).write(to: URL(fileURLWithPath: dumpdtb))
+            return
+        }
+        let input = ConsoleReader()
+        board.uart.pollInput = { input.take() }
+        input.start()
         try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append)
         board.hart.traceExits = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_EXITS"] != nil
         let start = Date()
+        if let range = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_PCS"] {
+            // Debugging aid: one instruction per run, pc printed when inside lo-hi (hex).
+            let parts = range.split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            guard parts.count == 2 else { throw ValidationError("SWITCHBOARD_TRACE_PCS wants lo-hi in hex") }
+            var out = ""
+            for _ in 0..<200_000_000 {
+                let pc = board.hart.pc
+                if pc >= parts[0] && pc < parts[1] {
+                    out += String(pc, radix: 16) + "\n"
+                    if out.utf8.count > 1 << 16 { FileHandle.standardError.write(out); out = "" }
+                }
+                if board.hart.run(budget: 1) != .continue { break }
+            }
+            FileHandle.standardError.write(out)
+            return
+        }
         let outcome = board.run(timeout: timeout)
         console.flush()
         let seconds = Date().timeIntervalSince(start)
@@ -92,6 +118,36 @@ final class ConsoleWriter {
         guard !buffer.isEmpty else { return }
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads the host's stdin on its own thread; the vCPU thread takes the bytes.
+final class ConsoleReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+
+    /// Starts the reader thread (it ends at end of input).
+    func start() {
+        let t = Thread { [self] in
+            while true {
+                let data = FileHandle.standardInput.availableData
+                if data.isEmpty { return }
+                lock.lock()
+                pending.append(contentsOf: data)
+                lock.unlock()
+            }
+        }
+        t.start()
+    }
+
+    /// Takes what has arrived so far.
+    func take() -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if pending.isEmpty { return [] }
+        let out = pending
+        pending.removeAll()
+        return out
     }
 }
 

@@ -21,12 +21,14 @@ link() {
 "$CC" $CFLAGS -c "$HERE/start.S" -o "$OUT/start.o"
 "$CC" $CFLAGS -c "$HERE/rt.c" -o "$OUT/rt.o"
 "$CC" $CFLAGS -DUSE_SBI -c "$HERE/rt.c" -o "$OUT/rt-sbi.o"
-for prog in hello bench; do
+for prog in hello bench echo; do
     "$CC" $CFLAGS -DROUNDS=${BENCH_ROUNDS:-20} -c "$HERE/$prog.c" -o "$OUT/$prog.o"
     link "$prog" 0x80000000 "$OUT/start.o" "$OUT/$prog.o" "$OUT/rt.o"
 done
 # S-mode payloads (at 0x80200000, where OpenSBI fw_jump jumps).
 link hello-sbi 0x80200000 "$OUT/start.o" "$OUT/hello.o" "$OUT/rt-sbi.o"
+"$CC" $CFLAGS -c "$HERE/sbi.c" -o "$OUT/sbi.o"
+link sbi 0x80200000 "$OUT/start.o" "$OUT/sbi.o" "$OUT/rt-sbi.o"
 # Conformance tests: self-checking assembly, M-mode at 0x80000000.
 for t in "$HERE"/tests/*.S; do
     [ -e "$t" ] || continue

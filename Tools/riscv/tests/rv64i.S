@@ -133,4 +133,19 @@ tests:
 5:  addi a0, zero, 7
     .option pop
     CHECK(60, a0, 42)
+    /* the first store into a freshly entered code page (it drops the page's decoded
+       instructions) must not change the length of the store itself: c.sw then c.li */
+    j 7f
+    .balign 4096
+7:  la a1, 8f
+    li a2, 0x55
+    li a0, 0
+    c.sw a2, 0(a1)
+    c.li a0, 7
+    c.nop
+    CHECK(61, a0, 7)
+    lw a3, 0(a1)
+    CHECK(62, a3, 0x55)
     j pass
+    .balign 4
+8:  .word 0

@@ -1,7 +1,8 @@
 /* Self-checking conformance test framework (M-mode, -bios none). Each test sets gp to its
  * number; a mismatch prints "FAIL <n>" on the UART and exits through the SiFive test device with
  * code n; reaching PASS prints "PASS <name>" and powers off with success. An M-mode trap handler
- * records mcause/mtval/mepc/MPP so tests can check trap paths; ecall with a7 = 93 from S or U
+ * records mcause/mtval/mepc/MPP so tests can check trap paths (and resumes in M-mode at
+ * trap_resume when that is set); ecall with a7 = 93 from S or U
  * returns to M-mode after the ecall. The S-mode handler records scause/stval/sepc likewise. */
 #define UART 0x10000000
 #define TESTDEV 0x100000
@@ -79,6 +80,8 @@ trap_handler:
     beqz t0, 7f
     sd zero, 0(t1)
     csrw mepc, t0
+    li t0, 3 << 11  /* resuming always continues in M-mode */
+    csrs mstatus, t0
     j 9f
 7:  csrr t0, mepc
     lhu t1, 0(t0)

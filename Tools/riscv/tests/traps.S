@@ -214,7 +214,82 @@ tests:
 2:  csrr a0, sstatus  /* U-mode: illegal */
     BACK_TO_M
     EXPECT_CAUSE(32, 2)
+    /* mstatus.TVM: S-mode satp access and sfence.vma trap; TSR: sret traps; TW: wfi traps */
+    li t0, 1 << 20
+    csrs mstatus, t0
+    ENTER_MODE(1)
+    csrr a0, satp
+    sfence.vma
+    BACK_TO_M
+    CHECKVAR(33, trap_count, 2)
+    CHECKVAR(33, trap_cause, 2)
+    CLEARTRAP
+    li t0, 1 << 20
+    csrc mstatus, t0
+    li t0, 1 << 22
+    csrs mstatus, t0
+    ENTER_MODE(1)
+    sret
+    BACK_TO_M
+    EXPECT_CAUSE(34, 2)
+    li t0, 1 << 22
+    csrc mstatus, t0
+    li t0, 1 << 21
+    csrs mstatus, t0
+    ENTER_MODE(1)
+    wfi
+    BACK_TO_M
+    EXPECT_CAUSE(35, 2)
+    li t0, 1 << 21
+    csrc mstatus, t0
+    /* without TVM, S may use satp and sfence.vma */
+    ENTER_MODE(1)
+    csrr a0, satp
+    sfence.vma
+    BACK_TO_M
+    CHECKVAR(36, trap_count, 0)
+    /* vectored stvec: a delegated software interrupt enters at stvec + 4 * 1 */
+    la t0, svectors
+    ori t0, t0, 1
+    csrw stvec, t0
+    li t0, 1 << 1
+    csrw mideleg, t0
+    csrw mie, t0
+    ENTER_MODE(1)
+    li t0, 1 << 1
+    csrs sip, t0
+    csrsi sstatus, 2
+    nop
+    nop
+    csrci sstatus, 2
+    BACK_TO_M
+    CHECKVAR(37, vector_hit, 1)
+    csrw mideleg, zero
+    csrw mie, zero
+    /* sscratch/sepc/scause/stval are plain read/write from S; sie/sip are masked by mideleg */
+    ENTER_MODE(1)
+    li t0, 0x1234
+    csrw sscratch, t0
+    csrr a0, sscratch
+    CHECK(38, a0, 0x1234)
+    li t0, -1
+    csrw sie, t0
+    csrr a0, sie
+    CHECK(39, a0, 0)
+    BACK_TO_M
     j pass
+
+    .balign 64
+svectors:
+    j fail
+    j svec_ssi
+svec_ssi:
+    li t0, 1 << 1
+    csrc sip, t0
+    la t0, vector_hit
+    li t1, 1
+    sd t1, 0(t0)
+    sret
 
     .balign 64
 vectors:
