@@ -30,8 +30,8 @@ public final class DeviceLock: @unchecked Sendable {
         return try body()
     }
 
-    /// Takes the mutex.
-    @usableFromInline func lock() { pthread_mutex_lock(mutex) }
+    /// Takes the mutex (pair with `unlock`; prefer `withLock`).
+    public func lock() { pthread_mutex_lock(mutex) }
     /// Releases the mutex.
-    @usableFromInline func unlock() { pthread_mutex_unlock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
 }

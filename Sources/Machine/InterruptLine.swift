@@ -1,5 +1,5 @@
-// InterruptLine: the wire from a virtio-mmio transport to an interrupt controller (the board's
-// PLIC). Machine has no interrupt abstraction yet, so Virtio defines the small one it needs.
+// InterruptLine: the wire from a device (a virtio-mmio transport, a UART) to an interrupt
+// controller (the board's PLIC on RISC-V). Backend-neutral, so devices and controllers meet here.
 
 /// A level-triggered interrupt input. The transport holds it high while its InterruptStatus
 /// register is non-zero and lowers it when the driver acknowledges every bit.
