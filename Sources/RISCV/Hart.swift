@@ -1,6 +1,7 @@
 // Hart: the live state of one RV64IMAC hart (registers, CSRs, TLBs, decode cache) and its links
 // to guest memory, the MMIO bus and the CLINT. Execution, the MMU, CSRs and traps live in
 // extensions in their own files.
+import Dispatch
 import Machine
 
 /// How the M-mode side of the machine is provided.
@@ -53,6 +54,14 @@ public final class Hart {
     public let bus: MMIOBus
     /// The core-local interruptor (timer and software interrupts).
     public let clint: CLINT
+    /// The platform-level interrupt controller (external interrupts), when the board has one.
+    public var plic: PLIC? {
+        didSet { plic?.onAssert = { [wakeup] in wakeup.signal() } }
+    }
+    /// The SEIP bit the PLIC drove at the last refresh (software may set SEIP too).
+    var plicSEIP: UInt64 = 0
+    /// Signalled when an external interrupt rises, to end a WFI sleep early.
+    let wakeup = DispatchSemaphore(value: 0)
     let readTLB = TLB(), writeTLB = TLB(), fetchTLB = TLB()
     /// Decoded pages by global RAM page index (nil until code runs there).
     let decodePages: UnsafeMutablePointer<UnsafeMutablePointer<DecodedInstruction>?>

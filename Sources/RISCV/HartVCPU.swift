@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import Machine
 
 extension Hart: VCPU {
@@ -56,6 +57,11 @@ extension Hart: VCPU {
         if now >= clint.mtimecmp { m |= CSRBits.mtip }
         if clint.msip & 1 != 0 { m |= CSRBits.msip }
         if firmwareMode == .builtinSBI && now >= sbiTimerDeadline { m |= CSRBits.stip }
+        if let plic {
+            let external = plic.outputs
+            m = (m & ~(CSRBits.meip | plicSEIP)) | external
+            plicSEIP = external & CSRBits.seip
+        }
         mip = m
     }
 
@@ -152,7 +158,7 @@ extension Hart: VCPU {
         let ticks = deadline > now ? deadline - now : 0
         let nanos = min(ticks, 100_000) * 100 // 10 MHz ticks, capped at 10 ms
         if nanos == 0 { return }
-        var ts = timespec(tv_sec: 0, tv_nsec: Int(nanos))
-        nanosleep(&ts, nil)
+        // An external interrupt (the PLIC's onAssert) ends the sleep early.
+        _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
     }
 }

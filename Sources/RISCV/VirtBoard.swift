@@ -30,10 +30,12 @@ public final class VirtBoard {
     public static let ramBase: UInt64 = 0x8000_0000
     /// Where OpenSBI's fw_jump expects the next stage.
     public static let kernelBase: UInt64 = 0x8020_0000
-    /// Reserved for the PLIC (next issue).
-    public static let plicBase: UInt64 = 0x0C00_0000
-    /// First virtio-mmio slot (next issue), stride 0x1000.
+    /// The PLIC.
+    public static let plicBase: UInt64 = PLIC.base
+    /// First virtio-mmio slot, stride 0x1000, 8 slots, PLIC sources 1...8 (as QEMU).
     public static let virtioBase: UInt64 = 0x1000_1000
+    /// Number of virtio-mmio slots.
+    public static let virtioSlotCount = 8
 
     /// How the board boots.
     public enum Firmware: Equatable, Sendable {
@@ -55,6 +57,10 @@ public final class VirtBoard {
     public let clint = CLINT()
     /// The console UART.
     public let uart: UART16550
+    /// The platform-level interrupt controller.
+    public let plic = PLIC()
+    /// The virtio-mmio slots; an empty one answers as QEMU's do (DeviceID 0).
+    public let virtioSlots: [VirtioSlot] = (0..<VirtBoard.virtioSlotCount).map { _ in VirtioSlot() }
     /// The power-off device.
     public private(set) var test: SiFiveTest!
     /// Where the device tree was placed.
@@ -78,8 +84,25 @@ public final class VirtBoard {
         try bus.register(clint, at: GuestPhysicalAddress(CLINT.base), size: CLINT.size, name: "clint")
         try bus.register(uart, at: GuestPhysicalAddress(UART16550.base), size: UART16550.size, name: "uart")
         try bus.register(test, at: GuestPhysicalAddress(SiFiveTest.base), size: SiFiveTest.size, name: "test")
+        try bus.register(plic, at: GuestPhysicalAddress(PLIC.base), size: PLIC.size, name: "plic")
+        for (i, slot) in virtioSlots.enumerated() {
+            try bus.register(slot, at: GuestPhysicalAddress(VirtBoard.virtioBase + UInt64(i) * 0x1000), size: 0x1000,
+                             name: "virtio-mmio\(i)")
+        }
+        hart.plic = plic
         hart.consolePut = console
         hart.consoleGet = { [unowned self] in self.uart.takeInput() }
+    }
+
+    /// Puts a virtio-mmio transport into slot `index` (before `boot`); returns the PLIC line
+    /// of that slot (source index + 1) for the transport to drive.
+    public func attachVirtio(_ device: any MMIODevice, slot index: Int) throws -> any InterruptLine {
+        guard index >= 0 && index < VirtBoard.virtioSlotCount else {
+            throw BoardError.badConfiguration("virtio slot \(index) does not exist (0-\(VirtBoard.virtioSlotCount - 1))")
+        }
+        guard virtioSlots[index].device == nil else { throw BoardError.badConfiguration("virtio slot \(index) is taken") }
+        virtioSlots[index].device = device
+        return plic.line(index + 1)
     }
 
     /// The device tree for this board.
@@ -134,6 +157,25 @@ public final class VirtBoard {
         f.property("reg", u64s: [SiFiveTest.base, SiFiveTest.size])
         f.property("compatible", strings: ["sifive,test1", "sifive,test0", "syscon"])
         f.endNode()
+        f.beginNode("plic@c000000")
+        f.property("phandle", cells: [3])
+        f.property("riscv,ndev", cells: [UInt32(PLIC.sourceCount)])
+        f.property("reg", u64s: [PLIC.base, PLIC.size])
+        f.property("interrupts-extended", cells: [2, 11, 2, 9])
+        f.property("interrupt-controller")
+        f.property("compatible", strings: ["sifive,plic-1.0.0", "riscv,plic0"])
+        f.property("#address-cells", cells: [0])
+        f.property("#interrupt-cells", cells: [1])
+        f.endNode()
+        for i in stride(from: VirtBoard.virtioSlotCount - 1, through: 0, by: -1) {
+            let base = VirtBoard.virtioBase + UInt64(i) * 0x1000
+            f.beginNode("virtio_mmio@" + String(base, radix: 16))
+            f.property("interrupts", cells: [UInt32(i + 1)])
+            f.property("interrupt-parent", cells: [3])
+            f.property("reg", u64s: [base, 0x1000])
+            f.property("compatible", string: "virtio,mmio")
+            f.endNode()
+        }
         f.beginNode("clint@2000000")
         f.property("interrupts-extended", cells: [2, 3, 2, 7])
         f.property("reg", u64s: [CLINT.base, CLINT.size])
@@ -191,6 +233,7 @@ public final class VirtBoard {
         resets += 1
         clint.msip = 0
         clint.mtimecmp = .max
+        for slot in virtioSlots { slot.reset() }
         hart.reset()
         try boot(firmware: firmware, kernel: kernel, bootargs: bootargs)
     }

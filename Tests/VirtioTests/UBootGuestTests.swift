@@ -81,63 +81,6 @@ final class BoardRunner: @unchecked Sendable {
     static let openSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
     static let uboot = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
 
-    /// The board's device tree plus one virtio,mmio node per slot (no interrupts: U-Boot polls).
-    func deviceTree(_ board: VirtBoard, slots: Int) -> [UInt8] {
-        var f = FDTBuilder()
-        f.beginNode("")
-        f.property("#address-cells", cells: [2]); f.property("#size-cells", cells: [2])
-        f.property("compatible", string: "riscv-virtio"); f.property("model", string: "riscv-virtio,switchboard")
-        f.beginNode("chosen"); f.property("stdout-path", string: "/soc/serial@10000000"); f.endNode()
-        f.beginNode("poweroff")
-        f.property("value", cells: [0x5555]); f.property("offset", cells: [0]); f.property("regmap", cells: [4])
-        f.property("compatible", string: "syscon-poweroff")
-        f.endNode()
-        f.beginNode("memory@80000000")
-        f.property("device_type", string: "memory")
-        f.property("reg", u64s: [VirtBoard.ramBase, board.memory.regions[0].size])
-        f.endNode()
-        f.beginNode("cpus")
-        f.property("#address-cells", cells: [1]); f.property("#size-cells", cells: [0])
-        f.property("timebase-frequency", cells: [UInt32(CLINT.frequency)])
-        f.beginNode("cpu@0")
-        f.property("phandle", cells: [1]); f.property("device_type", string: "cpu"); f.property("reg", cells: [0])
-        f.property("status", string: "okay"); f.property("compatible", string: "riscv")
-        f.property("riscv,isa", string: "rv64imac_zicsr_zifencei"); f.property("mmu-type", string: "riscv,sv39")
-        f.beginNode("interrupt-controller")
-        f.property("#interrupt-cells", cells: [1]); f.property("interrupt-controller")
-        f.property("compatible", string: "riscv,cpu-intc"); f.property("phandle", cells: [2])
-        f.endNode()
-        f.endNode()
-        f.endNode()
-        f.beginNode("soc")
-        f.property("#address-cells", cells: [2]); f.property("#size-cells", cells: [2])
-        f.property("compatible", string: "simple-bus"); f.property("ranges")
-        f.beginNode("serial@10000000")
-        f.property("clock-frequency", cells: [3_686_400])
-        f.property("reg", u64s: [UART16550.base, UART16550.size]); f.property("compatible", string: "ns16550a")
-        f.endNode()
-        f.beginNode("test@100000")
-        f.property("phandle", cells: [4])
-        f.property("reg", u64s: [SiFiveTest.base, SiFiveTest.size])
-        f.property("compatible", strings: ["sifive,test1", "sifive,test0", "syscon"])
-        f.endNode()
-        f.beginNode("clint@2000000")
-        f.property("interrupts-extended", cells: [2, 3, 2, 7])
-        f.property("reg", u64s: [CLINT.base, CLINT.size]); f.property("compatible", strings: ["sifive,clint0", "riscv,clint0"])
-        f.endNode()
-        // QEMU lists slots from the top; U-Boot numbers devices in tree order.
-        for i in (0..<slots).reversed() {
-            let base = VirtioMMIOSlots.base(i)
-            f.beginNode("virtio_mmio@" + String(base, radix: 16))
-            f.property("reg", u64s: [base, VirtioMMIORegister.windowSize])
-            f.property("compatible", string: "virtio,mmio")
-            f.endNode()
-        }
-        f.endNode()
-        f.endNode()
-        return f.finish()
-    }
-
     @Test func ubootReadsWritesDiskAndPingsThroughSwitch() throws {
         guard FileManager.default.fileExists(atPath: Self.openSBI), FileManager.default.fileExists(atPath: Self.uboot) else {
             print("skipping ubootReadsWritesDiskAndPingsThroughSwitch: OpenSBI or U-Boot (qemu-riscv64_smode) not installed")
@@ -165,13 +108,12 @@ final class BoardRunner: @unchecked Sendable {
         let netMMIO = VirtioMMIOTransport(device: net)
         let blk = VirtioBlock(memory: board.memory, disk: disk, identifier: "vm-disk0")
         let blkMMIO = VirtioMMIOTransport(device: blk)
-        try blkMMIO.register(on: board.bus, at: VirtioMMIOSlots.base(0), name: "virtio-blk0")
-        try netMMIO.register(on: board.bus, at: VirtioMMIOSlots.base(1), name: "virtio-net0")
+        // The board lists the slots from the top as QEMU does; U-Boot numbers devices in tree order.
+        blkMMIO.interruptLine = try board.attachVirtio(blkMMIO, slot: 0)
+        netMMIO.interruptLine = try board.attachVirtio(netMMIO, slot: 1)
 
         try board.boot(firmware: .elf([UInt8](Data(contentsOf: URL(fileURLWithPath: Self.openSBI)))),
                        kernel: [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.uboot))))
-        let dt = deviceTree(board, slots: 2)
-        try board.memory.write(dt, at: GuestPhysicalAddress(board.fdtAddress))
         // Stop autoboot, then the commands. Sector 8 of the disk gets 0x5a bytes.
         let script = [
             "virtio scan", "virtio info",
