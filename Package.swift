@@ -29,13 +29,16 @@ let package = Package(
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
-        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture"]),
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV"]),
         // Backend-neutral VMM core: guest memory, the VCPU protocol.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 with trap-and-emulate.
         .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
         // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
+
+        // VMs: board + virtio devices + console + vCPU thread.
+        .target(name: "VMHost", dependencies: ["RISCV", "Virtio", "Machine", "Frames", "Switching"]),
 
         .executableTarget(
             name: "SwitchboardCLI",
