@@ -58,5 +58,6 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "Switching", "Frames", "TestSupport"]),
     ]
 )
