@@ -58,7 +58,7 @@ final class TestDatapath: @unchecked Sendable {
         fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
             PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
         let sink = try Self.appliance("sink", mac: 2, bootargs: "ip=10.0.0.2/24 role=sink flows=1 exit=1", elf: elf, pool: pool)
-        let flow = try Self.appliance("flow", mac: 1, bootargs: "ip=10.0.0.1/24 role=flow peer=10.0.0.2 rate=2000 count=2000 exit=1",
+        let flow = try Self.appliance("flow", mac: 1, bootargs: "ip=10.0.0.1/24 role=flow peer=10.0.0.2 pings=3 interval=50 rate=2000 count=2000 exit=1",
                                       elf: elf, pool: pool)
         let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
         try fabric.attach(p1, sink: flow.nics[0])
@@ -77,6 +77,9 @@ final class TestDatapath: @unchecked Sendable {
         let report = try #require(sink.reports.first)
         #expect(report.sent == 2000 && report.received == 2000 && report.lost == 0 && report.duplicated == 0)
         #expect(sink.bootSeconds != nil && flow.bootSeconds != nil)
+        let lines = flow.console.recentLines
+        #expect(lines.contains("ping: 3 transmitted, 3 received, 0 lost"), "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("64 bytes from 10.0.0.2: icmp_seq=") }.count == 3)
         #expect(fabric.switches[0].macTable.count == 2)
     }
 
