@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
         .target(name: "CAllocationCounter"),
+        .target(name: "CLinuxShims"),
 
         // Leaf: zero-copy frame views and builders.
         .target(name: "Frames", swiftSettings: hotPath),
@@ -30,6 +31,9 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
         .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture"]),
+        // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
+        .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
+                swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU protocol.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 with trap-and-emulate.
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
+        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
     ]
 )
