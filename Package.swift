@@ -46,12 +46,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Helpers shared by the test targets (external tools, scratch directories).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FramesTests", dependencies: ["Frames"]),
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
-        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims"]),
-        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI"]),
+        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
     ]
 )

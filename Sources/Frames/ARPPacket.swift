@@ -2,6 +2,7 @@
 
 /// A read-only view of an ARP packet for Ethernet hardware and IPv4 protocol addresses.
 public struct ARPPacket {
+    /// The ARP opcode (RFC 826, RFC 903 for the reverse ones).
     public enum Operation: UInt16, Sendable { case request = 1, reply = 2, reverseRequest = 3, reverseReply = 4 }
 
     public let bytes: UnsafeRawBufferPointer

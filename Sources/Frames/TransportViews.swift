@@ -54,6 +54,7 @@ public struct UDPDatagram {
 
 /// A read-only view of a TCP segment; the data offset is checked against the buffer.
 public struct TCPSegment {
+    /// The TCP control bits.
     public struct Flags: OptionSet, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }

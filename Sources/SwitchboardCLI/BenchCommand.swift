@@ -8,7 +8,7 @@ import Switching
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run a benchmark and print its figures beside the reference.",
+        abstract: "Run a benchmark beside its reference figures.",
         subcommands: [BenchSwitchCommand.self])
 }
 

@@ -7,5 +7,5 @@ struct Switchboard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A software-defined L2 virtual switch with its own VM host.",
-        subcommands: [BenchCommand.self])
+        subcommands: [ValidateCommand.self, RunCommand.self, TraceCommand.self, ReplayCommand.self, BenchCommand.self])
 }

@@ -21,6 +21,7 @@ public protocol EgressRecorder: AnyObject {
 /// and received by the peer switch in the same `drain`. A frame queued on a port with a sink
 /// goes to the sink; on a port with neither it leaves the fabric (the cable is unplugged).
 public final class Fabric {
+    /// A port of one of the fabric's switches, by index.
     public struct PortRef: Hashable, Sendable {
         public var switchIndex: Int
         public var port: Int

@@ -4,6 +4,7 @@ import Frames
 
 /// The outcome of one traced frame.
 public struct TraceRecord: Equatable, Sendable, Codable {
+    /// A port the frame leaves through, with its egress tag.
     public struct Output: Equatable, Sendable, Codable {
         public var port: String
         /// The VLAN tag the frame leaves with; nil when it leaves untagged.

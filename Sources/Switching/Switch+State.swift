@@ -5,6 +5,7 @@ import Frames
 /// The dynamic state of a switch, separate from the live object (restored through
 /// `Switch.restore(_:)`, which checks it against the switch's own ports).
 public struct SwitchState: Equatable, Sendable, Codable {
+    /// One port's saved state.
     public struct Port: Equatable, Sendable, Codable {
         public var name: String
         public var up: Bool

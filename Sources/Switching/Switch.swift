@@ -8,6 +8,7 @@ import Frames
 
 /// What the pipeline decided for one frame of the last batch (used by `trace`).
 public struct FrameDecision: Equatable, Sendable {
+    /// What the switch did with the frame.
     public enum Action: UInt8, Sendable { case drop = 0, forward = 1, flood = 2 }
     /// The VLAN the frame was classified into, 0 when it was dropped before classification.
     public var vlan: UInt16

@@ -11,6 +11,7 @@ import Frames
 /// every frame is forwarded (tag pushed or popped where it crosses the trunk). Consuming a
 /// transmit queue means releasing its slots, the least a port sink does.
 public struct SwitchBenchmark: Sendable {
+    /// The figures of one run.
     public struct Result: Sendable, Codable {
         public var frames: UInt64
         public var seconds: Double
@@ -44,8 +45,10 @@ public struct SwitchBenchmark: Sendable {
             PortConfiguration(name: "b1", mode: .access(v20)),
             PortConfiguration(name: "t1", mode: .trunk(allowed: VLANSet([v10, v20]), native: .defaultVLAN)),
         ]
-        let pool = PacketPool(capacity: 16384)
-        let sw = try Switch(configuration: SwitchConfiguration(name: "bench", ports: ports), pool: pool)
+        // Four frames per host, all resident in the pool at once, plus room for the queues.
+        let pool = PacketPool(capacity: macCount * 4 + 4096)
+        let sw = try Switch(configuration: SwitchConfiguration(name: "bench", ports: ports,
+                                                               macTableCapacity: max(8192, macCount)), pool: pool)
 
         // Hosts: (port, vlan, mac). The trunk's hosts alternate between VLAN 10 and 20.
         struct Host { var port: Int; var vlan: UInt16; var mac: MACAddress }
@@ -72,7 +75,7 @@ public struct SwitchBenchmark: Sendable {
                 let payloadSize = 60 - 14 - tags.count * 4
                 let bytes = FrameBuilder.ethernet(destination: dst.mac, source: src.mac, tags: tags, etherType: 0x88B5,
                                                   payload: [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: payloadSize))
-                guard let h = pool.make(copying: bytes) else { break }
+                guard let h = pool.make(copying: bytes) else { throw BenchmarkError.poolTooSmall }
                 perPort[src.port].append(h)
             }
         }
@@ -131,6 +134,9 @@ public struct SwitchBenchmark: Sendable {
                       batchSize: batchSize, frameSize: 64, forwarded: decisionsForwarded, flooded: flooded, dropped: dropped)
     }
 }
+
+/// A benchmark that could not be set up.
+public enum BenchmarkError: Error { case poolTooSmall }
 
 /// A small deterministic generator, so benchmark traffic is the same on every run.
 public struct SplitMix64: RandomNumberGenerator, Sendable {

@@ -132,6 +132,15 @@ public enum TopologyValidator {
 
         // MARK: - Links and exclusive port use
 
+        /// Union-find over switches joined by links.
+        var linkParent: [Int: Int] = [:]
+
+        func root(_ s: Int, _ parent: inout [Int: Int]) -> Int {
+            var r = s
+            while let p = parent[r], p != r { r = p }
+            return r
+        }
+
         mutating func checkLinksAndPortUse() {
             for (l, link) in topology.links.enumerated() {
                 let aPath = "$.links[\(l)].a", bPath = "$.links[\(l)].b"
@@ -143,6 +152,17 @@ public enum TopologyValidator {
                 }
                 if a != nil { claim(link.a, by: aPath) }
                 if b != nil { claim(link.b, by: bPath) }
+                // Links must form a forest: with no spanning tree, a loop would circulate
+                // broadcasts forever.
+                if a != nil, b != nil, let sa = switchIndex(link.a.switchName), let sb = switchIndex(link.b.switchName) {
+                    let ra = root(sa, &linkParent), rb = root(sb, &linkParent)
+                    if ra == rb {
+                        report("$.links[\(l)]", "link \(link.a) - \(link.b) closes a loop between switches "
+                            + "(Switchboard runs no spanning tree, so frames would circulate forever)")
+                    } else {
+                        linkParent[ra] = rb
+                    }
+                }
             }
             for (s, sw) in topology.switches.enumerated() {
                 for (p, port) in sw.ports.enumerated() where port.attach != nil {

@@ -3,6 +3,7 @@
 import CPcap
 import Capture
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct PcapReaderTests {

@@ -3,6 +3,7 @@
 import CAllocationCounter
 import Capture
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct PcapWriterTests {

@@ -2,6 +2,7 @@
 // compared byte for byte with files tcpdump itself writes.
 import Capture
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct RotationTests {

@@ -1,13 +1,16 @@
+// TestSupport, shared by the test targets.
 // ExternalTool: finds tcpdump/tshark and runs them with Foundation's Process; TemporaryDirectory
 // gives each test its own scratch directory.
 import Foundation
 
 /// A command-line tool the tests compare against (tcpdump, tshark, editcap).
-struct ExternalTool {
-    let path: String
+public struct ExternalTool {
+    public let path: String
+
+    public init(path: String) { self.path = path }
 
     /// Finds `name` on PATH or in /usr/bin, /usr/sbin, /usr/local/bin; nil when absent.
-    static func find(_ name: String) -> ExternalTool? {
+    public static func find(_ name: String) -> ExternalTool? {
         let pathDirectories = (ProcessInfo.processInfo.environment["PATH"] ?? "")
             .split(separator: ":").map(String.init)
         for directory in pathDirectories + ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/sbin", "/bin"] {
@@ -18,7 +21,7 @@ struct ExternalTool {
     }
 
     /// Finds `name`, or prints a one-line reason for skipping and returns nil.
-    static func require(_ name: String, for test: String) -> ExternalTool? {
+    public static func require(_ name: String, for test: String) -> ExternalTool? {
         if let tool = find(name) { return tool }
         print("skipping \(test): \(name) not found on PATH, /usr/bin or /usr/sbin")
         return nil
@@ -26,7 +29,7 @@ struct ExternalTool {
 
     /// Runs the tool; returns its exit status and standard output. Standard error is discarded
     /// (tshark warns when run as root).
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    public func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -42,15 +45,15 @@ struct ExternalTool {
 
     /// tcpdump drops root to user "tcpdump" before writing; keep root so it can write our
     /// scratch directories.
-    static var tcpdumpPrivilegeArguments: [String] { getuid() == 0 ? ["-Z", "root"] : [] }
+    public static var tcpdumpPrivilegeArguments: [String] { getuid() == 0 ? ["-Z", "root"] : [] }
 }
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+public struct TemporaryDirectory {
+    public let path: String
 
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/capture-tests.XXXXXX").utf8CString)
+    public init() throws {
+        var template = Array((NSTemporaryDirectory() + "/switchboard-tests.XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer -> UnsafeMutablePointer<CChar>? in
             guard let base = buffer.baseAddress else { return nil }
             return mkdtemp(base)
@@ -59,12 +62,12 @@ struct TemporaryDirectory {
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
 
     /// File names in the directory, sorted.
-    func contents() throws -> [String] {
+    public func contents() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).sorted()
     }
 }

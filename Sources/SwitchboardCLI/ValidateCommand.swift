@@ -1,0 +1,35 @@
+// `switchboard validate FILE...`: strict checks of topology files.
+
+import ArgumentParser
+import Topology
+
+/// Checks topology files; exit status 0 only when all are valid.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check topology files strictly; print every error.",
+        discussion: "Errors name the file, line:column, the JSON path and what is wrong, one per line.")
+
+    @Argument(help: "Topology files (JSON).")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one topology file") }
+    }
+
+    func run() throws {
+        var failed = 0
+        for file in files {
+            do {
+                let topology = try TopologyDecoder.load(contentsOf: file)
+                let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
+                print("\(file): ok (\(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, "
+                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts)")
+            } catch {
+                printError(error.description)
+                failed += 1
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,60 @@
+// Runs the built `switchboard` binary for end-to-end tests.
+
+import Foundation
+import TestSupport
+
+/// The `switchboard` executable next to the test bundle, run as a user would.
+enum CLI {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func topology(_ name: String) -> String { packageRoot + "/Topologies/" + name }
+
+    /// The binary: the test bundle and the executable share a build directory.
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if url.lastPathComponent == "MacOS" || url.lastPathComponent == "Contents" { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("switchboard").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `switchboard arguments...` in `directory`; `signal` is sent after `signalAfter` seconds.
+    static func run(_ arguments: [String], in directory: String? = nil, signal: Int32? = nil,
+                    signalAfter: Double = 0.5) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        if let signal {
+            Thread.sleep(forTimeInterval: signalAfter)
+            kill(process.processIdentifier, signal)
+        }
+        // Read both pipes concurrently so neither fills up.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}

@@ -1,0 +1,182 @@
+// End-to-end tests of the `switchboard` command: validate, trace, replay, run, bench.
+
+import Capture
+import Foundation
+import Frames
+import Testing
+import TestSupport
+
+private let h1 = MACAddress(0x02, 0, 0, 0, 0, 0x01)
+private let h2 = MACAddress(0x02, 0, 0, 0, 0, 0x02)
+private let h3 = MACAddress(0x02, 0, 0, 0, 0, 0x03)
+private let ip1 = IPv4Address(10, 10, 0, 1), ip2 = IPv4Address(10, 10, 0, 2), ip3 = IPv4Address(10, 20, 0, 3)
+
+private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+@Suite struct ValidateCommandTests {
+    @Test func examplesAreValid() throws {
+        let r = try CLI.run(["validate", CLI.topology("vlan-lab.json"), CLI.topology("quickstart.json")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("vlan-lab.json: ok (1 switches, 4 ports, 0 links, 2 captures, 0 VMs, 0 hosts)"))
+    }
+
+    @Test func errorsNameFilePathAndReason() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let bad = dir.file("bad.json")
+        try #"{"version": 1, "switches": [{"name": "sw0", "ports": [{"name": "a1", "vlna": 10}, {"name": "a2", "vlan": 5000}]}]}"#
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        let broken = dir.file("broken.json")
+        try #"{"version": 1, "switches": ["#.write(toFile: broken, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["validate", CLI.topology("vlan-lab.json"), bad, broken])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("vlan-lab.json: ok"))
+        #expect(r.stderr.contains("bad.json:1:70: $.switches[0].ports[0].vlna: unknown key \"vlna\"; did you mean \"vlan\"?"), "\(r.stderr)")
+        #expect(r.stderr.contains("$.switches[0].ports[1].vlan: VLAN 5000 is outside 1-4094"))
+        #expect(r.stderr.contains("broken.json:1:"), "syntax errors carry line:column")
+        let missing = try CLI.run(["validate", dir.file("nope.json")])
+        #expect(missing.status == 1 && missing.stderr.contains("nope.json"))
+    }
+}
+
+@Suite struct TraceCommandTests {
+    @Test func jsonTraceOfTheVLANLab() throws {
+        let arp = FrameBuilder.arpRequest(from: h1, ip1, for: ip2)
+        let reply = FrameBuilder.ping(from: h2, ip2, to: h1, ip1, vlan: 10)
+        let hop = FrameBuilder.ping(from: h3, ip3, to: h1, ip1, vlan: 20)
+        let r = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw0", "--json", "--show-fdb",
+                             "--frame", "a1:" + hex(arp), "--frame", "t1:" + hex(reply), "--frame", "a2:" + hex(hop)])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[0] == #"{"action":"flood","frame":1,"out":[{"port":"a2","vlan":null},{"port":"t1","vlan":10}],"reason":"broadcast destination","vlan":10}"#)
+        #expect(lines[1] == #"{"action":"forward","frame":2,"out":[{"port":"a1","vlan":null}],"reason":"destination 02:00:00:00:00:01 learned on port a1 in VLAN 10","vlan":10}"#)
+        #expect(lines[2] == #"{"action":"drop","frame":3,"out":[],"reason":"tagged-on-access-port","vlan":null}"#)
+        #expect(lines[3].hasPrefix(#"{"fdb":[{"mac":"02:00:00:00:00:01","port":"a1","static":false,"vlan":10}"#))
+    }
+
+    @Test func badFramesAndPortsAreUsageErrors() throws {
+        let r = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw0", "--frame", "zz:ffff"])
+        #expect(r.status != 0 && r.stderr.contains("has no port \"zz\""))
+        let odd = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw0", "--frame", "a1:fff"])
+        #expect(odd.status != 0 && odd.stderr.contains("odd number of hex digits"))
+        let sw = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "nope", "--frame", "a1:ff"])
+        #expect(sw.status == 1 && sw.stderr.contains("no switch named nope"))
+        let runt = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw0", "--json", "--frame", "a1:ffff"])
+        #expect(runt.status == 0 && runt.stdout.contains(#""reason":"runt""#))
+    }
+}
+
+@Suite struct ReplayCommandTests {
+    /// Replays traffic into vlan-lab and reads every output back with tcpdump and tshark.
+    @Test func replayWritesEveryPortAndTheTopologyCaptures() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let t = UInt64(1_700_000_000_000_000_000)
+        let a1 = try PcapWriter(path: dir.file("a1.pcap"))
+        try a1.write(FrameBuilder.arpRequest(from: h1, ip1, for: ip2), timestampNanoseconds: t + 1)
+        try a1.write(FrameBuilder.ping(from: h1, ip1, to: h2, ip2), timestampNanoseconds: t + 3)
+        try a1.close()
+        let t1 = try PcapWriter(path: dir.file("t1.pcap"))
+        try t1.write(FrameBuilder.ping(from: h2, ip2, to: h1, ip1, vlan: 10), timestampNanoseconds: t + 2)
+        try t1.write(FrameBuilder.arpRequest(from: h3, ip3, for: IPv4Address(10, 20, 0, 9), vlan: 20), timestampNanoseconds: t + 4)
+        try t1.close()
+        let out = dir.file("out")
+        let r = try CLI.run(["replay", CLI.topology("vlan-lab.json"), "--inject", "sw0:a1=" + dir.file("a1.pcap"),
+                             "--inject", "sw0:t1=" + dir.file("t1.pcap"), "--out", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(#""injected":4"#))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(files == ["captures", "sw0-a1.pcap", "sw0-a2.pcap", "sw0-b1.pcap", "sw0-t1.pcap"])
+
+        let reader = { (name: String) in try PcapReader(path: out + "/" + name).readAll() }
+        // a1 gets the reply (forwarded, untagged); a2 the ARP flood; b1 the VLAN 20 ARP; t1 the ARP + the ping.
+        #expect(try reader("sw0-a1.pcap").count == 1)
+        #expect(try reader("sw0-a2.pcap").count == 1)
+        #expect(try reader("sw0-b1.pcap").count == 1)
+        #expect(try reader("sw0-t1.pcap").count == 2)
+        #expect(try reader("sw0-a1.pcap")[0].timestampNanoseconds == t + 2, "recorded time is kept")
+
+        guard let tcpdump = ExternalTool.require("tcpdump", for: "replay"),
+              let tshark = ExternalTool.require("tshark", for: "replay") else { return }
+        let dump = try tcpdump.run(["-r", out + "/sw0-t1.pcap", "-nn", "-e"])
+        #expect(dump.status == 0)
+        #expect(dump.output.contains("vlan 10") && dump.output.contains("ICMP echo request"), "\(dump.output)")
+        let a1dump = try tcpdump.run(["-r", out + "/sw0-a1.pcap", "-nn", "-e"])
+        #expect(!a1dump.output.contains("vlan") && a1dump.output.contains("ICMP echo request"), "untagged on an access port")
+        // The topology's trunk capture holds both directions on t1 with tags 10 and 20.
+        let tags = try tshark.run(["-r", out + "/captures/vlan-lab-t1.pcap", "-T", "fields", "-e", "vlan.id"])
+        #expect(tags.status == 0)
+        #expect(Set(tags.output.split(separator: "\n").map(String.init)) == ["10", "20"], "\(tags.output)")
+        // The mirror of VLAN 20 caught the frame that entered VLAN 20.
+        let mirror = try tshark.run(["-r", out + "/captures/vlan-lab-vlan20.pcap", "-T", "fields", "-e", "eth.src"])
+        #expect(mirror.output.split(separator: "\n") == ["02:00:00:00:00:03"])
+    }
+
+    @Test func unreadableInputIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try "not a pcap".write(toFile: dir.file("junk.pcap"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["replay", CLI.topology("vlan-lab.json"), "--inject", "sw0:a1=" + dir.file("junk.pcap"), "--out", dir.file("o")])
+        #expect(r.status == 1 && r.stderr.contains("junk.pcap"))
+        let port = try CLI.run(["replay", CLI.topology("vlan-lab.json"), "--inject", "sw0:zz=" + dir.file("junk.pcap"), "--out", dir.file("o")])
+        #expect(port.status != 0 && port.stderr.contains("no port zz"))
+    }
+}
+
+@Suite struct RunCommandTests {
+    @Test func runsForADurationAndClosesCaptures() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try CLI.run(["run", CLI.topology("quickstart.json"), "--duration", "0.3"], in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("stopped (duration elapsed)"))
+        let reader = try PcapReader(path: dir.file("captures/quickstart.pcap"))
+        #expect(try reader.next() == nil, "a valid, empty pcap file")
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func stopsOnSignals(_ signal: Int32) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try CLI.run(["run", CLI.topology("vlan-lab.json")], in: dir.path, signal: signal, signalAfter: 0.7)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(signal == SIGINT ? "stopped (interrupted)" : "stopped (terminated)"))
+        #expect(FileManager.default.fileExists(atPath: dir.file("captures/vlan-lab-t1.pcap")))
+    }
+}
+
+@Suite struct BenchCommandTests {
+    @Test func benchSwitchPrintsJSON() throws {
+        let r = try CLI.run(["bench", "switch", "--json", "--seconds", "0.2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let mpps = try #require(object?["mpps"] as? Double)
+        #expect(mpps > 0)
+        #expect(object?["dropped"] as? Int == 0 && object?["flooded"] as? Int == 0)
+    }
+
+    /// The root help, word for word: users and docs rely on it.
+    @Test func rootHelpWordForWord() throws {
+        let r = try CLI.run(["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout == """
+        OVERVIEW: A software-defined L2 virtual switch with its own VM host.
+
+        USAGE: switchboard <subcommand>
+
+        OPTIONS:
+          -h, --help              Show help information.
+
+        SUBCOMMANDS:
+          validate                Check topology files strictly; print every error.
+          run                     Run a topology until Ctrl-C, SIGTERM or --duration.
+          trace                   Show what a switch does with frames (ofproto/trace).
+          replay                  Replay pcap files through a topology, offline.
+          bench                   Run a benchmark beside its reference figures.
+
+          See 'switchboard help <subcommand>' for detailed help.
+
+        """)
+    }
+}
