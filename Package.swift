@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

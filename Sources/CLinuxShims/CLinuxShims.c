@@ -394,6 +394,12 @@ int sb_unix_listen(const char *path) {
     return fd;
 }
 
+int sb_unix_accept(int listen_fd) {
+    int fd;
+    do { fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
 int sb_unix_connect(const char *path) {
     struct sockaddr_un sun;
     int r = unix_address(&sun, path);

@@ -24,6 +24,8 @@ public final class Datapath: @unchecked Sendable {
     public var batchesPerWakeup = 8
     /// Nanoseconds between MAC table agings.
     public var agingInterval: Int64 = 1_000_000_000
+    /// Runs on the loop about once a second (after aging): flush captures, check timers.
+    public var tick: ((Datapath, Int64) -> Void)?
     /// Where events (ports going down) are reported.
     public var log: @Sendable (String) -> Void = { message in
         FileHandle.standardError.write(Data("switchboard: \(message)\n".utf8))
@@ -178,6 +180,7 @@ public final class Datapath: @unchecked Sendable {
         if now >= nextAging {
             fabric.age(now: now)
             nextAging = now + agingInterval
+            tick?(self, now)
         }
     }
 

@@ -101,6 +101,8 @@ int sb_stop_signal(void);
 
 /// Opens a Unix stream socket listening on `path` (an existing socket file is replaced).
 int sb_unix_listen(const char *path);
+/// Accepts a connection, non-blocking and close-on-exec (-EAGAIN when none waits).
+int sb_unix_accept(int listen_fd);
 /// Connects a Unix stream socket to `path`.
 int sb_unix_connect(const char *path);
 
