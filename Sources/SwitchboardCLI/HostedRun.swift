@@ -51,10 +51,13 @@ struct HostedRun {
                 try datapath.attach(host.port, at: try fabricPort(spec.switchName, spec.port))
             }
             let path = controlPath ?? ControlServer.defaultPath(topologyName: topology.name ?? "switchboard")
-            do {
-                server = try ControlServer(path: path, datapath: datapath) { request, dp in service.handle(request, dp) }
-            } catch where controlPath == nil {
-                // Another instance of the same topology has the default socket: run without one.
+            switch Result(catching: { () throws(HostNetworkingError) -> ControlServer in
+                try ControlServer(path: path, datapath: datapath) { request, dp in service.handle(request, dp) }
+            }) {
+            case .success(let s): server = s
+            case .failure(let error):
+                // Another instance of the same topology may hold the default socket: run without one.
+                guard controlPath == nil else { throw error }
                 printError("run: warning: \(error); this instance has no control socket")
             }
         } catch {
