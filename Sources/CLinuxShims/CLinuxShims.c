@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -365,6 +366,13 @@ int sb_install_stop_signals(int fd) {
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0
         || sigaction(SIGHUP, &sa, NULL) < 0) return -errno;
     signal(SIGPIPE, SIG_IGN);
+    // A parent may have started us with these blocked (threads of test runners block them).
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return 0;
 }
 
