@@ -1,7 +1,10 @@
 // PcapPort: a switch port on an existing interface through a live libpcap handle:
 // immediate mode, inbound frames only (PCAP_D_IN, so frames we inject are not read back),
-// non-blocking, polled through pcap_get_selectable_fd; frames leave with pcap_inject.
+// non-blocking, polled through pcap_get_selectable_fd. Frames leave in batches with sendmmsg
+// on the handle's own packet socket (what pcap_inject does one frame per system call); with
+// `batchedInjection` off, or if the batch call fails, they leave one by one with pcap_inject.
 
+import CLinuxShims
 import CPcap
 import Frames
 import Switching
@@ -19,6 +22,9 @@ public final class PcapPort: DatapathPort {
     private let handle: OpaquePointer
     private let scratch: UnsafeMutableRawPointer
     private let scratchSize: Int
+    private let tx = TransmitBatch()
+    /// Send whole batches with sendmmsg on the libpcap socket (default) instead of pcap_inject.
+    public var batchedInjection = true
     private var closed = false
 
     /// Opens `interface` (which must exist) in promiscuous, immediate, inbound-only mode.
@@ -98,6 +104,31 @@ public final class PcapPort: DatapathPort {
     }
 
     public func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
+        if batchedInjection {
+            var start = 0
+            while start < entries.count {
+                let end = Swift.min(entries.count, start + TransmitBatch.capacity)
+                tx.reset()
+                for i in start..<end { tx.append(entries[i], pool: pool) }
+                let sent = sb_send_batch(fileDescriptor, tx.iov, tx.iovCounts, UInt32(tx.count))
+                if sent < 0 {
+                    // Not a socket we can batch on (or the device failed): fall back to pcap_inject.
+                    batchedInjection = false
+                    inject(UnsafeBufferPointer(rebasing: entries[start..<end]), pool: pool)
+                } else {
+                    statistics.txFrames &+= UInt64(sent)
+                    statistics.txDropped &+= UInt64(tx.count - Int(sent))
+                    for i in start..<end { pool.release(entries[i].handle) }
+                }
+                start = end
+            }
+            return
+        }
+        inject(entries, pool: pool)
+    }
+
+    /// One pcap_inject per frame.
+    private func inject(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool) {
         for entry in entries {
             let length = Switch.materialize(entry, pool: pool, into: scratch)
             if pcap_inject(handle, scratch, length) < 0 {
