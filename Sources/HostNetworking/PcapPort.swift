@@ -65,6 +65,8 @@ public final class PcapPort: DatapathPort {
         if pcap_setnonblock(h, 1, &errbuf) != 0 { throw fail("set non-blocking") }
         let fd = pcap_get_selectable_fd(h)
         if fd < 0 { throw fail("no selectable descriptor") }
+        // Best effort: frames we send skip the qdisc, as on our own packet sockets.
+        _ = sb_packet_set_qdisc_bypass(fd)
         handle = h
         fileDescriptor = fd
         scratchSize = 65_536 + 64

@@ -50,7 +50,7 @@ struct ControlOptions: ParsableArguments {
 /// `switchboard fdb SWITCH`: the MAC table, as `ovs-appctl fdb/show`.
 struct FdbCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fdb", abstract: "Show a running switch's MAC table (ovs-appctl fdb/show).")
+        commandName: "fdb", abstract: "Show a running switch's MAC table (fdb/show).")
 
     @Argument(help: "The switch.")
     var switchName: String

@@ -174,6 +174,9 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           trace                   Show what a switch does with frames (ofproto/trace).
           replay                  Replay pcap files through a topology, offline.
           bench                   Run a benchmark beside its reference figures.
+          fdb                     Show a running switch's MAC table (fdb/show).
+          stats                   Show a running instance's switch and port counters.
+          capture                 Start, stop or list captures on a running instance.
 
           See 'switchboard help <subcommand>' for detailed help.
 

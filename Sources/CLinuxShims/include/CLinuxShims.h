@@ -52,6 +52,9 @@ int sb_ethtool_set(const char *name, enum sb_offload which, int on);
 /// PACKET_QDISC_BYPASS.
 int sb_packet_socket_open(unsigned ifindex);
 
+/// Sets PACKET_QDISC_BYPASS on an AF_PACKET socket (frames skip the qdisc on the way out).
+int sb_packet_set_qdisc_bypass(int fd);
+
 /// Receives up to `n` (<= SB_MAX_BATCH) datagrams with one recvmmsg into `bufs[i]` (each
 /// `bufsize` bytes, plus 4 spare bytes to reinsert a VLAN tag). `lens[i]` is the frame
 /// length, or 0 for a frame to skip (truncated, our own outgoing frame). Returns the number
