@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 with trap-and-emulate.
         .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
+        // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
+        .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
         .executableTarget(
             name: "SwitchboardCLI",
@@ -51,9 +53,12 @@ let package = Package(
         .testTarget(name: "FramesTests", dependencies: ["Frames"]),
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
-        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine"]),
+        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine", "CAllocationCounter"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
+        .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
     ]
 )

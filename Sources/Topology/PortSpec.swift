@@ -27,11 +27,11 @@ public struct PortSpec: Sendable, Equatable {
 
     /// Whether frames of `vlan` may cross this port: the access VLAN; on a trunk an allowed
     /// VLAN or the native VLAN.
-    public func carries(_ vlan: VLANID) -> Bool {
-        switch mode {
-        case .access(let access): return access == vlan
-        case .trunk(let allowed, let native): return allowed.contains(vlan) || native == vlan
-        }
+    public func carries(_ vlan: VLANID) -> Bool { configuration.carries(vlan) }
+
+    /// The switch's view of this port (everything but the attachment).
+    public var configuration: PortConfiguration {
+        PortConfiguration(name: name, mode: mode, learning: learning, learnLimit: learnLimit)
     }
 }
 

@@ -1,5 +1,6 @@
 // SwitchSpec: one L2 switch of a topology, with its ports, MAC table settings and mirrors.
 import Frames
+import Switching
 
 /// A switch: named ports, MAC table settings and port mirrors.
 public struct SwitchSpec: Sendable, Equatable {
@@ -54,19 +55,5 @@ public struct MACTableSpec: Sendable, Equatable {
     }
 }
 
-/// A static MAC table entry: frames to `mac` in `vlan` go out `port`.
-public struct StaticMACSpec: Sendable, Equatable {
-    /// A unicast address.
-    public var mac: MACAddress
-    /// A VLAN carried by `port`.
-    public var vlan: VLANID
-    /// A port of the same switch.
-    public var port: String
-
-    /// Creates a static entry.
-    public init(mac: MACAddress, vlan: VLANID, port: String) {
-        self.mac = mac
-        self.vlan = vlan
-        self.port = port
-    }
-}
+/// A static MAC table entry as the file states it: the switch's own `StaticEntry`.
+public typealias StaticMACSpec = StaticEntry

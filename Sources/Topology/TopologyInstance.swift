@@ -76,9 +76,7 @@ public final class TopologyInstance {
     /// the captures selecting this switch. Captures without a sink in `sinks` are left out.
     public static func switchConfiguration(_ spec: SwitchSpec, captures: [CaptureSpec],
                                            sinks: [String: any FrameObserverSink & Sendable]) -> SwitchConfiguration {
-        let ports = spec.ports.map {
-            PortConfiguration(name: $0.name, mode: $0.mode, learning: $0.learning, learnLimit: $0.learnLimit)
-        }
+        let ports = spec.ports.map(\.configuration)
         var observers: [ObserverConfiguration] = []
         for mirror in spec.mirrors {
             var selection = ObserverSelection(ingressPorts: Set(mirror.select.ingressPorts),
@@ -113,7 +111,7 @@ public final class TopologyInstance {
         return SwitchConfiguration(
             name: spec.name, ports: ports, macTableCapacity: spec.macTable.capacity,
             agingSeconds: spec.macTable.agingSeconds,
-            staticEntries: spec.macTable.staticEntries.map { StaticEntry(mac: $0.mac, vlan: $0.vlan, port: $0.port) },
+            staticEntries: spec.macTable.staticEntries,
             observers: observers)
     }
 

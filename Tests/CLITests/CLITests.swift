@@ -173,6 +173,7 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           run                     Run a topology until Ctrl-C, SIGTERM or --duration.
           trace                   Show what a switch does with frames (ofproto/trace).
           replay                  Replay pcap files through a topology, offline.
+          vm                      Run one RISC-V machine on the software CPU.
           bench                   Run a benchmark beside its reference figures.
           fdb                     Show a running switch's MAC table (fdb/show).
           stats                   Show a running instance's switch and port counters.

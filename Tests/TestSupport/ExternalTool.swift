@@ -66,6 +66,11 @@ public struct TemporaryDirectory {
 
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
 
+    /// File names in `path`, sorted.
+    public static func list(_ path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
     /// File names in the directory, sorted.
     public func contents() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).sorted()

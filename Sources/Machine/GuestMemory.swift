@@ -1,0 +1,208 @@
+// GuestMemory: the guest's RAM as mmap'd host regions, bounds-checked accessors and an optional
+// dirty-page bitmap (switched on for live migration).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors from guest memory setup and checked accesses.
+public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
+    /// The host refused to map the region.
+    case mapFailed(size: UInt64)
+    /// Regions overlap or have a size that is zero or not page aligned.
+    case badRegion(GuestPhysicalAddress, size: UInt64)
+    /// An access fell (partly) outside RAM.
+    case outOfBounds(GuestPhysicalAddress, length: UInt64)
+
+    /// A readable message.
+    public var description: String {
+        switch self {
+        case .mapFailed(let size): return "cannot map \(size) bytes of guest RAM"
+        case .badRegion(let a, let size): return "bad RAM region at \(a) size \(size)"
+        case .outOfBounds(let a, let n): return "guest-physical access \(a)+\(n) is outside RAM"
+        }
+    }
+}
+
+/// One contiguous RAM region backed by anonymous host memory.
+public struct GuestRAMRegion: Sendable {
+    /// Guest-physical start.
+    public let base: GuestPhysicalAddress
+    /// Size in bytes (a multiple of the page size).
+    public let size: UInt64
+    /// The host mapping; owned by the `GuestMemory` that created it.
+    public nonisolated(unsafe) let host: UnsafeMutableRawPointer
+    /// Index of this region's first page in the dirty bitmap.
+    public let firstPage: Int
+
+    /// True when `[address, address+length)` lies inside the region.
+    @inlinable public func contains(_ address: UInt64, length: UInt64 = 1) -> Bool {
+        address >= base.raw && length <= size && address - base.raw <= size - length
+    }
+}
+
+/// Guest RAM: regions, checked accessors and dirty-page logging.
+public final class GuestMemory: @unchecked Sendable {
+    /// Page size used for dirty logging (4 KiB).
+    public static let pageSize: UInt64 = 4096
+    /// The RAM regions, sorted by address.
+    public let regions: [GuestRAMRegion]
+    /// Total number of 4 KiB pages over all regions.
+    public let pageCount: Int
+    /// The dirty bitmap (one bit per page), valid while `dirtyLogging` is on.
+    @usableFromInline nonisolated(unsafe) var dirtyBits: UnsafeMutablePointer<UInt64>
+    /// Whether writes are being logged. Writers that cache host pointers must re-check
+    /// `isDirty` before caching a writable mapping while this is on.
+    public private(set) var dirtyLogging = false
+    /// Bumped whenever logging is switched or the bitmap is reset, so CPUs drop cached
+    /// writable mappings (their "write protection").
+    public private(set) var writeProtectGeneration: UInt64 = 0
+
+    /// Maps RAM regions given as (guest-physical base, size in bytes).
+    public init(regions spec: [(GuestPhysicalAddress, UInt64)]) throws {
+        var out: [GuestRAMRegion] = []
+        var pages = 0
+        for (base, size) in spec.sorted(by: { $0.0 < $1.0 }) {
+            guard size > 0, size % GuestMemory.pageSize == 0, base.raw % GuestMemory.pageSize == 0,
+                  base.raw &+ size > base.raw,
+                  out.last.map({ $0.base.raw + $0.size <= base.raw }) ?? true else {
+                for r in out { munmap(r.host, Int(r.size)) }
+                throw GuestMemoryError.badRegion(base, size: size)
+            }
+            // SAFETY: a fresh private anonymous mapping; unmapped in deinit.
+            let p = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let p, p != MAP_FAILED else {
+                for r in out { munmap(r.host, Int(r.size)) }
+                throw GuestMemoryError.mapFailed(size: size)
+            }
+            out.append(GuestRAMRegion(base: base, size: size, host: p, firstPage: pages))
+            pages += Int(size / GuestMemory.pageSize)
+        }
+        regions = out
+        pageCount = pages
+        let words = (pages + 63) / 64
+        dirtyBits = .allocate(capacity: max(words, 1))
+        dirtyBits.initialize(repeating: 0, count: max(words, 1))
+    }
+
+    /// Convenience: one region.
+    public convenience init(base: GuestPhysicalAddress, size: UInt64) throws {
+        try self.init(regions: [(base, size)])
+    }
+
+    deinit {
+        for r in regions { munmap(r.host, Int(r.size)) }
+        dirtyBits.deallocate()
+    }
+
+    /// The region holding `[address, address+length)`, if any.
+    @inlinable public func region(containing address: UInt64, length: UInt64 = 1) -> GuestRAMRegion? {
+        for r in regions where r.contains(address, length: length) { return r }
+        return nil
+    }
+
+    /// The host pointer for a guest-physical range, or nil when it is not entirely in one region.
+    @inlinable public func hostPointer(_ address: GuestPhysicalAddress, length: UInt64 = 1) -> UnsafeMutableRawPointer? {
+        guard let r = region(containing: address.raw, length: length) else { return nil }
+        return r.host + Int(address.raw - r.base.raw)
+    }
+
+    /// Global page index (for the dirty bitmap) of a RAM address, or nil outside RAM.
+    @inlinable public func pageIndex(_ address: UInt64) -> Int? {
+        guard let r = region(containing: address) else { return nil }
+        return r.firstPage + Int((address - r.base.raw) / GuestMemory.pageSize)
+    }
+
+    /// Copies bytes into guest RAM (marks pages dirty).
+    public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestPhysicalAddress) throws {
+        let n = UInt64(bytes.count)
+        if n == 0 { return }
+        guard let p = hostPointer(address, length: n), let src = bytes.baseAddress else {
+            throw GuestMemoryError.outOfBounds(address, length: n)
+        }
+        p.copyMemory(from: src, byteCount: bytes.count)
+        markDirty(address.raw, length: n)
+    }
+
+    /// Copies an array of bytes into guest RAM.
+    public func write(_ bytes: [UInt8], at address: GuestPhysicalAddress) throws {
+        try bytes.withUnsafeBytes { try write($0, at: address) }
+    }
+
+    /// Fills a range with zero bytes.
+    public func zero(at address: GuestPhysicalAddress, length: UInt64) throws {
+        if length == 0 { return }
+        guard let p = hostPointer(address, length: length) else {
+            throw GuestMemoryError.outOfBounds(address, length: length)
+        }
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: Int(length))
+        markDirty(address.raw, length: length)
+    }
+
+    /// Reads bytes out of guest RAM.
+    public func read(at address: GuestPhysicalAddress, count: Int) throws -> [UInt8] {
+        guard count >= 0, let p = hostPointer(address, length: UInt64(count)) else {
+            throw GuestMemoryError.outOfBounds(address, length: UInt64(max(count, 0)))
+        }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+
+    /// Reads a little-endian integer.
+    public func load<T: FixedWidthInteger>(_: T.Type, at address: GuestPhysicalAddress) throws -> T {
+        guard let p = hostPointer(address, length: UInt64(MemoryLayout<T>.size)) else {
+            throw GuestMemoryError.outOfBounds(address, length: UInt64(MemoryLayout<T>.size))
+        }
+        return T(littleEndian: p.loadUnaligned(as: T.self))
+    }
+
+    /// Writes a little-endian integer (marks the page dirty).
+    public func store<T: FixedWidthInteger>(_ value: T, at address: GuestPhysicalAddress) throws {
+        guard let p = hostPointer(address, length: UInt64(MemoryLayout<T>.size)) else {
+            throw GuestMemoryError.outOfBounds(address, length: UInt64(MemoryLayout<T>.size))
+        }
+        p.storeBytes(of: value.littleEndian, as: T.self)
+        markDirty(address.raw, length: UInt64(MemoryLayout<T>.size))
+    }
+
+    // MARK: dirty logging
+
+    /// Switches dirty logging on or off; switching on clears the bitmap.
+    public func setDirtyLogging(_ on: Bool) {
+        dirtyLogging = on
+        clearDirty()
+    }
+
+    /// Clears the bitmap (start of a new pre-copy round) and write-protects all pages again.
+    public func clearDirty() {
+        dirtyBits.update(repeating: 0, count: max((pageCount + 63) / 64, 1))
+        writeProtectGeneration &+= 1
+    }
+
+    /// Marks the pages of a written range dirty (no-op while logging is off).
+    @inlinable public func markDirty(_ address: UInt64, length: UInt64) {
+        guard dirtyLogging, length > 0 else { return }
+        var a = address & ~(GuestMemory.pageSize - 1)
+        while a < address &+ length {
+            if let i = pageIndex(a) { dirtyBits[i >> 6] |= 1 << UInt64(i & 63) }
+            a &+= GuestMemory.pageSize
+        }
+    }
+
+    /// Marks one page (global index) dirty.
+    @inlinable public func markPageDirty(_ index: Int) {
+        guard dirtyLogging, index >= 0, index < pageCount else { return }
+        dirtyBits[index >> 6] |= 1 << UInt64(index & 63)
+    }
+
+    /// Whether a page (global index) has been written since the last clear.
+    @inlinable public func isDirty(page index: Int) -> Bool {
+        guard index >= 0, index < pageCount else { return false }
+        return dirtyBits[index >> 6] & (1 << UInt64(index & 63)) != 0
+    }
+
+    /// Global indices of all dirty pages.
+    public func dirtyPages() -> [Int] {
+        (0..<pageCount).filter { isDirty(page: $0) }
+    }
+}

@@ -1,1 +1,0 @@
-// The Machine module. See docs/architecture.md.

@@ -1,0 +1,236 @@
+// Hart: the live state of one RV64IMAC hart (registers, CSRs, TLBs, decode cache) and its links
+// to guest memory, the MMIO bus and the CLINT. Execution, the MMU, CSRs and traps live in
+// extensions in their own files.
+import Dispatch
+import Machine
+
+/// How the M-mode side of the machine is provided.
+public enum FirmwareMode: Sendable, Equatable {
+    /// Real M-mode firmware (OpenSBI) runs in the guest, fully virtualized.
+    case firmware
+    /// The VMM implements the SBI; the guest kernel starts in S-mode.
+    case builtinSBI
+    /// No firmware: the kernel starts in M-mode.
+    case none
+}
+
+/// One RISC-V hart.
+public final class Hart {
+    /// x0...x31 plus a sink slot 32 that absorbs writes to x0.
+    public let x: UnsafeMutablePointer<UInt64>
+    /// The program counter.
+    public var pc: UInt64 = 0x8000_0000
+    /// The current privilege mode.
+    public internal(set) var privilege: PrivilegeMode = .machine
+    /// The hart id (mhartid).
+    public let hartID: UInt64
+
+    // CSRs
+    var mstatus: UInt64 = CSRBits.uxl | CSRBits.sxl
+    var medeleg: UInt64 = 0, mideleg: UInt64 = 0, mie: UInt64 = 0
+    /// Pending interrupts (mip). Timer and software bits are refreshed from the CLINT.
+    public var mip: UInt64 = 0
+    var mtvec: UInt64 = 0, mepc: UInt64 = 0, mcause: UInt64 = 0, mtval: UInt64 = 0, mscratch: UInt64 = 0
+    var mcounteren: UInt64 = 0, scounteren: UInt64 = 0, mcountinhibit: UInt64 = 0
+    var menvcfg: UInt64 = 0, senvcfg: UInt64 = 0
+    var stvec: UInt64 = 0, sepc: UInt64 = 0, scause: UInt64 = 0, stval: UInt64 = 0, sscratch: UInt64 = 0
+    var satp: UInt64 = 0
+    var pmp = PMP()
+    /// Instructions retired (minstret).
+    public internal(set) var instret: UInt64 = 0
+    var cycleOffset: UInt64 = 0
+    /// LR reservation (physical address) or `.max`.
+    var reservation: UInt64 = .max
+    /// The value the LR read (an SC fails when memory no longer holds it).
+    var reservationValue: UInt64 = 0
+
+    /// misa: RV64 with A, C, I, M, S, U.
+    public static let misa: UInt64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)
+
+    // Memory system
+    /// Guest RAM.
+    public let memory: GuestMemory
+    /// MMIO devices.
+    public let bus: MMIOBus
+    /// The core-local interruptor (timer and software interrupts).
+    public let clint: CLINT
+    /// The platform-level interrupt controller (external interrupts), when the board has one.
+    public var plic: PLIC? {
+        didSet { plic?.onAssert = { [wakeup] in wakeup.signal() } }
+    }
+    /// The SEIP bit the PLIC drove at the last refresh (software may set SEIP too).
+    var plicSEIP: UInt64 = 0
+    /// Signalled when an external interrupt rises, to end a WFI sleep early.
+    let wakeup = DispatchSemaphore(value: 0)
+    let readTLB = TLB(), writeTLB = TLB(), fetchTLB = TLB()
+    /// Decoded pages by global RAM page index (nil until code runs there).
+    let decodePages: UnsafeMutablePointer<UnsafeMutablePointer<DecodedInstruction>?>
+    /// Whether a page may hold live decoded entries (then it has no writable TLB entries).
+    let codePage: UnsafeMutablePointer<Bool>
+    /// Target of a decoded instruction that crosses a page boundary: slot 0 holds it, the
+    /// rest force a refetch.
+    let crossPage: UnsafeMutablePointer<DecodedInstruction>
+    var seenWriteProtectGeneration: UInt64 = 0
+
+    // Exits
+    /// Firmware mode (decides who handles S-mode ecalls and M-mode traps).
+    public var firmwareMode: FirmwareMode = .none
+    /// Exit counts.
+    public internal(set) var stats = ExitStatistics()
+    var pendingExit: ExitReason?
+    var exitInstruction = DecodedInstruction.undecoded
+    var mmioAddress: UInt64 = 0, mmioSize = 0, mmioValue: UInt64 = 0
+    /// Set by devices or the SBI to end the run (power off / reset).
+    public var shutdownRequest: VCPURunResult?
+    /// Console hooks for the SBI legacy putchar/getchar and DBCN.
+    public var consolePut: ((UInt8) -> Void)?
+    /// Returns the next input byte, or nil.
+    public var consoleGet: (() -> UInt8?)?
+    /// Deadline (in mtime ticks) of the S-mode timer set through the builtin SBI.
+    var sbiTimerDeadline: UInt64 = .max
+    /// An optional trace of exits, for debugging.
+    public var traceExits = false
+
+    /// A hart over `memory` and `bus`, reset to M-mode at `pc`.
+    public init(memory: GuestMemory, bus: MMIOBus, clint: CLINT, hartID: UInt64 = 0) {
+        self.memory = memory
+        self.bus = bus
+        self.clint = clint
+        self.hartID = hartID
+        x = .allocate(capacity: 33)
+        x.initialize(repeating: 0, count: 33)
+        decodePages = .allocate(capacity: max(memory.pageCount, 1))
+        decodePages.initialize(repeating: nil, count: max(memory.pageCount, 1))
+        codePage = .allocate(capacity: max(memory.pageCount, 1))
+        codePage.initialize(repeating: false, count: max(memory.pageCount, 1))
+        crossPage = .allocate(capacity: Hart.slotsPerPage)
+        crossPage.initialize(repeating: DecodedInstruction(op: .undecoded, rd: 32, rs1: 0, rs2: 0, length: 0, imm: 0),
+                             count: Hart.slotsPerPage)
+        seenWriteProtectGeneration = memory.writeProtectGeneration
+    }
+
+    deinit {
+        for i in 0..<memory.pageCount { decodePages[i]?.deallocate() }
+        decodePages.deallocate()
+        codePage.deallocate()
+        crossPage.deallocate()
+        x.deallocate()
+        readTLB.deallocate(); writeTLB.deallocate(); fetchTLB.deallocate()
+    }
+
+    /// Decode slots per 4 KiB page (one per 2 bytes).
+    static let slotsPerPage = 2048
+
+    /// Reads register `i` (0...31).
+    public func register(_ i: Int) -> UInt64 { i > 0 && i < 32 ? x[i] : 0 }
+
+    /// Writes register `i` (writes to x0 are ignored).
+    public func setRegister(_ i: Int, _ v: UInt64) { if i > 0 && i < 32 { x[i] = v } }
+
+    /// Drops all cached translations (satp, sfence.vma, privilege or mstatus changes).
+    public func flushTLB() {
+        readTLB.flush(); writeTLB.flush(); fetchTLB.flush()
+    }
+
+    /// Forgets decoded instructions of a guest-physical range the VMM wrote behind the CPU's
+    /// back (DMA, loaders).
+    public func invalidateCode(_ address: GuestPhysicalAddress, length: UInt64) {
+        var a = address.raw & ~0xFFF
+        while a < address.raw &+ length {
+            if let i = memory.pageIndex(a) { dropDecoded(page: i) }
+            a &+= 4096
+        }
+    }
+
+    /// Clears the decoded entries of a page (it was written).
+    func dropDecoded(page i: Int) {
+        if let p = decodePages[i] { p.update(repeating: .undecoded, count: Hart.slotsPerPage) }
+        codePage[i] = false
+    }
+
+    /// The decode page for a global page index, marking it as code: its writable TLB entries go,
+    /// so the next write to it takes the slow path and drops the decoded entries.
+    @inline(__always)
+    func codePageFor(_ i: Int) -> UnsafeMutablePointer<DecodedInstruction> {
+        if codePage[i], let p = decodePages[i] { return p }
+        return enterCodePage(i)
+    }
+
+    @inline(never)
+    func enterCodePage(_ i: Int) -> UnsafeMutablePointer<DecodedInstruction> {
+        let p: UnsafeMutablePointer<DecodedInstruction>
+        if let q = decodePages[i] {
+            p = q
+            p.update(repeating: .undecoded, count: Hart.slotsPerPage)
+        } else {
+            p = .allocate(capacity: Hart.slotsPerPage)
+            p.initialize(repeating: .undecoded, count: Hart.slotsPerPage)
+            decodePages[i] = p
+        }
+        codePage[i] = true
+        writeTLB.flush(physicalPage: i)
+        return p
+    }
+
+    /// Resets the hart as at power-on (M-mode, CSRs cleared, caches dropped); `pc` is set by
+    /// the caller. Exit statistics are kept.
+    public func reset() {
+        var s = HartState()
+        s.mstatus = CSRBits.uxl | CSRBits.sxl
+        s.pc = pc & ~1
+        // restoreState only fails on malformed arrays, which HartState() never has.
+        try? restoreState(s)
+        reservation = .max
+        sbiTimerDeadline = .max
+        shutdownRequest = nil
+        pendingExit = nil
+    }
+
+    /// Captures the architectural state.
+    public func saveState() -> HartState {
+        var s = HartState()
+        for i in 0..<32 { s.x[i] = register(i) }
+        s.pc = pc; s.privilege = privilege
+        s.mstatus = mstatus; s.medeleg = medeleg; s.mideleg = mideleg; s.mie = mie; s.mip = mip
+        s.mtvec = mtvec; s.mepc = mepc; s.mcause = mcause; s.mtval = mtval; s.mscratch = mscratch
+        s.mcounteren = mcounteren; s.scounteren = scounteren; s.mcountinhibit = mcountinhibit
+        s.menvcfg = menvcfg; s.senvcfg = senvcfg
+        s.stvec = stvec; s.sepc = sepc; s.scause = scause; s.stval = stval; s.sscratch = sscratch
+        s.satp = satp; s.pmpcfg = pmp.cfg; s.pmpaddr = pmp.addr
+        s.instret = instret; s.cycleOffset = cycleOffset; s.hartID = hartID
+        s.sbiTimerDeadline = sbiTimerDeadline
+        return s
+    }
+
+    /// Restores a state from `saveState`; throws when it is inconsistent.
+    public func restoreState(_ s: HartState) throws {
+        guard s.x.count == 32, s.pmpcfg.count == 16, s.pmpaddr.count == 16 else {
+            throw HartError.badState("register or PMP arrays have the wrong length")
+        }
+        guard s.pc & 1 == 0 else { throw HartError.badState("pc is odd") }
+        for i in 1..<32 { x[i] = s.x[i] }
+        pc = s.pc; privilege = s.privilege
+        mstatus = s.mstatus; medeleg = s.medeleg; mideleg = s.mideleg; mie = s.mie; mip = s.mip
+        mtvec = s.mtvec; mepc = s.mepc; mcause = s.mcause; mtval = s.mtval; mscratch = s.mscratch
+        mcounteren = s.mcounteren; scounteren = s.scounteren; mcountinhibit = s.mcountinhibit
+        menvcfg = s.menvcfg; senvcfg = s.senvcfg
+        stvec = s.stvec; sepc = s.sepc; scause = s.scause; stval = s.stval; sscratch = s.sscratch
+        satp = s.satp; pmp.cfg = s.pmpcfg; pmp.addr = s.pmpaddr
+        instret = s.instret; cycleOffset = s.cycleOffset
+        sbiTimerDeadline = s.sbiTimerDeadline
+        reservation = .max
+        flushTLB()
+        for i in 0..<memory.pageCount { dropDecoded(page: i) }
+    }
+}
+
+/// Errors from hart state handling.
+public enum HartError: Error, Equatable, CustomStringConvertible {
+    /// A saved state failed validation.
+    case badState(String)
+
+    /// A readable message.
+    public var description: String {
+        switch self { case .badState(let m): return "invalid hart state: \(m)" }
+    }
+}

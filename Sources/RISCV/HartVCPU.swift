@@ -1,0 +1,164 @@
+// The VMM side of the hart: the run loop that alternates between the interpreter and the
+// emulation of the exits it reports (CSRs, xRET, WFI, SFENCE.VMA, ECALL/SBI, MMIO), counting
+// every exit by reason, and injecting timer and software interrupts between budgets.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Machine
+
+extension Hart: VCPU {
+    /// The Codable state type.
+    public typealias State = HartState
+
+    /// Exit counts so far.
+    public var exitStatistics: ExitStatistics { stats }
+
+    /// Instructions retired so far.
+    public var instructionsRetired: UInt64 { instret }
+
+    /// Instructions run between interrupt checks.
+    static let chunk = 8192
+
+    /// Runs up to `budget` instructions, emulating exits. Returns early after a WFI sleep, on
+    /// power off, reset or a fatal condition.
+    public func run(budget: Int) -> VCPURunResult {
+        if memory.writeProtectGeneration != seenWriteProtectGeneration {
+            writeTLB.flush()
+            seenWriteProtectGeneration = memory.writeProtectGeneration
+        }
+        var left = budget
+        while left > 0 {
+            if let r = shutdownRequest { return r }
+            refreshInterrupts()
+            takePendingInterrupt()
+            pendingExit = nil
+            left -= execute(budget: min(left, Hart.chunk))
+            guard let e = pendingExit else {
+                stats.record(.budget)
+                continue
+            }
+            pendingExit = nil
+            stats.record(e)
+            if traceExits {
+                print("exit \(e.rawValue) pc=0x\(String(pc, radix: 16)) priv=\(privilege) op=\(exitInstruction.op)")
+            }
+            if handleExit(e) { return shutdownRequest ?? .continue }
+        }
+        return shutdownRequest ?? .continue
+    }
+
+    /// Updates mip from the CLINT (and the builtin SBI timer).
+    func refreshInterrupts() {
+        let now = clint.mtime
+        var m = mip & ~(CSRBits.mtip | CSRBits.msip)
+        if now >= clint.mtimecmp { m |= CSRBits.mtip }
+        if clint.msip & 1 != 0 { m |= CSRBits.msip }
+        if firmwareMode == .builtinSBI && now >= sbiTimerDeadline { m |= CSRBits.stip }
+        if let plic {
+            let external = plic.outputs
+            m = (m & ~(CSRBits.meip | plicSEIP)) | external
+            plicSEIP = external & CSRBits.seip
+        }
+        mip = m
+    }
+
+    /// Emulates one exit. Returns true when `run` should return now (slept in WFI).
+    func handleExit(_ e: ExitReason) -> Bool {
+        let d = exitInstruction
+        switch e {
+        case .systemRegister:
+            emulateCSR(d)
+        case .trapReturn:
+            if d.op == .mret {
+                guard privilege == .machine else { return illegal(d) }
+                doMret()
+            } else {
+                guard privilege == .machine || (privilege == .supervisor && mstatus & CSRBits.tsr == 0) else {
+                    return illegal(d)
+                }
+                doSret()
+            }
+        case .tlbFlush:
+            guard privilege == .machine || (privilege == .supervisor && mstatus & CSRBits.tvm == 0) else {
+                return illegal(d)
+            }
+            flushTLB()
+            pc &+= UInt64(d.length)
+        case .instructionFence:
+            pc &+= UInt64(d.length)
+        case .halt:
+            guard privilege == .machine || (privilege == .supervisor && mstatus & CSRBits.tw == 0) else {
+                return illegal(d)
+            }
+            pc &+= UInt64(d.length)
+            waitForInterrupt()
+            return true
+        case .hypercall:
+            if firmwareMode == .builtinSBI && privilege == .supervisor {
+                handleSBI()
+                pc &+= UInt64(d.length)
+            } else {
+                let cause: ExceptionCause
+                switch privilege {
+                case .user: cause = .ecallFromU
+                case .supervisor: cause = .ecallFromS
+                case .machine: cause = .ecallFromM
+                }
+                takeException(cause, tval: 0)
+            }
+        case .mmioRead:
+            let raw = bus.read(GuestPhysicalAddress(mmioAddress), size: mmioSize) ?? 0
+            let v: UInt64
+            switch d.op {
+            case .lb: v = UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: raw)))
+            case .lh: v = UInt64(bitPattern: Int64(Int16(truncatingIfNeeded: raw)))
+            case .lw: v = sext32(raw)
+            case .lbu: v = raw & 0xFF
+            case .lhu: v = raw & 0xFFFF
+            case .lwu: v = raw & 0xFFFF_FFFF
+            default: v = raw
+            }
+            x[Int(d.rd)] = v
+            pc &+= UInt64(d.length)
+            instret &+= 1
+        case .mmioWrite:
+            bus.write(GuestPhysicalAddress(mmioAddress), size: mmioSize, value: mmioValue)
+            pc &+= UInt64(d.length)
+            instret &+= 1
+        default:
+            break
+        }
+        return false
+    }
+
+    private func illegal(_ d: DecodedInstruction) -> Bool {
+        let raw: UInt64
+        switch d.op {
+        case .mret: raw = 0x3020_0073
+        case .sret: raw = 0x1020_0073
+        case .wfi: raw = 0x1050_0073
+        default: raw = 0x1200_0073 | UInt64(d.rs1) << 15 | UInt64(d.rs2) << 20
+        }
+        takeException(.illegalInstruction, tval: raw)
+        return false
+    }
+
+    /// WFI: sleeps the host thread until the next timer deadline (at most 10 ms, so the VMM can
+    /// poll devices and timeouts) unless an interrupt is already pending.
+    func waitForInterrupt() {
+        refreshInterrupts()
+        if mip & mie != 0 { return }
+        let now = clint.mtime
+        var deadline = UInt64.max
+        if mie & CSRBits.mtip != 0 { deadline = min(deadline, clint.mtimecmp) }
+        if firmwareMode == .builtinSBI && mie & CSRBits.stip != 0 { deadline = min(deadline, sbiTimerDeadline) }
+        let ticks = deadline > now ? deadline - now : 0
+        let nanos = min(ticks, 100_000) * 100 // 10 MHz ticks, capped at 10 ms
+        if nanos == 0 { return }
+        // An external interrupt (the PLIC's onAssert) ends the sleep early.
+        _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
+    }
+}

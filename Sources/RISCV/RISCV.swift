@@ -1,1 +1,0 @@
-// The RISCV module. See docs/architecture.md.

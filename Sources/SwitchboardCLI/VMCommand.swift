@@ -1,0 +1,156 @@
+// `switchboard vm`: boots the RISC-V virt board with OpenSBI, the builtin SBI or no firmware,
+// the console on stdout, and exits with the guest's power-off code.
+import ArgumentParser
+import Foundation
+import Machine
+import RISCV
+
+/// Runs one RISC-V guest on the software CPU.
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Run one RISC-V machine on the software CPU.")
+
+    @Option(help: "M-mode firmware ELF (e.g. OpenSBI fw_jump.elf), 'builtin' (the VMM implements the SBI) or 'none'.")
+    var firmware: String = "builtin"
+
+    @Option(help: "Kernel or payload ELF (S-mode at 0x80200000 with firmware; M-mode with 'none').")
+    var kernel: String?
+
+    @Option(help: "Guest RAM in MiB.")
+    var memory: Int = 128
+
+    @Option(help: "Kernel command line (/chosen/bootargs).")
+    var append: String = ""
+
+    @Option(help: "Stop with an error after this many seconds.")
+    var timeout: Double?
+
+    @Option(help: "Write the generated device tree blob to this file and exit (like QEMU's dumpdtb).")
+    var dumpdtb: String?
+
+    @Flag(help: "Print exit counts by reason (like kvm_stat) when the guest stops.")
+    var stats = false
+
+    func run() throws {
+        let console = ConsoleWriter()
+        let board = try VirtBoard(memoryMiB: memory) { console.put($0) }
+        let fw: VirtBoard.Firmware
+        switch firmware {
+        case "builtin": fw = .builtin
+        case "none": fw = .none
+        default:
+            guard let data = FileManager.default.contents(atPath: firmware) else {
+                throw ValidationError("cannot read firmware \(firmware)")
+            }
+            fw = .elf([UInt8](data))
+        }
+        var kernelBytes: [UInt8]?
+        if let kernel {
+            guard let data = FileManager.default.contents(atPath: kernel) else {
+                throw ValidationError("cannot read kernel \(kernel)")
+            }
+            kernelBytes = [UInt8](data)
+        }
+        if let dumpdtb {
+            try Data(board.makeDeviceTree(bootargs: append)).write(to: URL(fileURLWithPath: dumpdtb))
+            return
+        }
+        let input = ConsoleReader()
+        board.uart.pollInput = { input.take() }
+        input.start()
+        try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append)
+        board.hart.traceExits = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_EXITS"] != nil
+        let start = Date()
+        if let range = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_PCS"] {
+            // Debugging aid: one instruction per run, pc printed when inside lo-hi (hex).
+            let parts = range.split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            guard parts.count == 2 else { throw ValidationError("SWITCHBOARD_TRACE_PCS wants lo-hi in hex") }
+            var out = ""
+            for _ in 0..<200_000_000 {
+                let pc = board.hart.pc
+                if pc >= parts[0] && pc < parts[1] {
+                    out += String(pc, radix: 16) + "\n"
+                    if out.utf8.count > 1 << 16 { FileHandle.standardError.write(out); out = "" }
+                }
+                if board.hart.run(budget: 1) != .continue { break }
+            }
+            FileHandle.standardError.write(out)
+            return
+        }
+        let outcome = board.run(timeout: timeout)
+        console.flush()
+        let seconds = Date().timeIntervalSince(start)
+        if stats {
+            let n = board.hart.instructionsRetired
+            var err = FileHandle.standardError
+            print(board.hart.exitStatistics.formatted(title: "exits"), to: &err)
+            print("instructions \(n) in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(n) / seconds / 1e6)) MIPS)", to: &err)
+        }
+        switch outcome {
+        case .powerOff(let code):
+            if code != 0 { throw ExitCode(code) }
+        case .reset:
+            FileHandle.standardError.write("switchboard vm: guest requested a reset (not supported yet)\n".data(using: .utf8) ?? Data())
+            throw ExitCode(3)
+        case .timeout:
+            FileHandle.standardError.write("switchboard vm: timeout after \(timeout ?? 0) s, guest did not power off (pc 0x\(String(board.hart.pc, radix: 16)))\n".data(using: .utf8) ?? Data())
+            throw ExitCode(124)
+        case .failed(let m):
+            FileHandle.standardError.write("switchboard vm: \(m)\n".data(using: .utf8) ?? Data())
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Buffers console bytes and writes them to stdout at line ends.
+final class ConsoleWriter {
+    private var buffer: [UInt8] = []
+
+    /// Adds one byte.
+    func put(_ b: UInt8) {
+        buffer.append(b)
+        if b == 10 || buffer.count >= 4096 { flush() }
+    }
+
+    /// Writes out what is buffered.
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads the host's stdin on its own thread; the vCPU thread takes the bytes.
+final class ConsoleReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+
+    /// Starts the reader thread (it ends at end of input).
+    func start() {
+        let t = Thread { [self] in
+            while true {
+                let data = FileHandle.standardInput.availableData
+                if data.isEmpty { return }
+                lock.lock()
+                pending.append(contentsOf: data)
+                lock.unlock()
+            }
+        }
+        t.start()
+    }
+
+    /// Takes what has arrived so far.
+    func take() -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if pending.isEmpty { return [] }
+        let out = pending
+        pending.removeAll()
+        return out
+    }
+}
+
+extension FileHandle: @retroactive TextOutputStream {
+    public func write(_ string: String) { write(string.data(using: .utf8) ?? Data()) }
+}
