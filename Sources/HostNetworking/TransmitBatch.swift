@@ -53,12 +53,7 @@ public final class TransmitBatch {
         let src = pool.data(entry.handle)
         let length = pool.length(entry.handle)
         let tagged = length >= 16 && src.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian
-        var n: UInt32 = 0
-        func add(_ base: UnsafeMutableRawPointer, _ len: Int) {
-            iov[iovUsed] = iovec(iov_base: base, iov_len: len)
-            iovUsed += 1
-            n += 1
-        }
+        let first = iovUsed
         if let prefix { add(prefix, prefixLength) }
         switch entry.action {
         case .keep:
@@ -71,17 +66,25 @@ public final class TransmitBatch {
                 add(src, length)
             }
         case .tag:
-            let tag = tags + count
+            let tag = UnsafeMutableRawPointer(tags + count)
             // SAFETY: `tag` points at this frame's own 4 bytes in `tags`.
-            UnsafeMutableRawPointer(tag).storeBytes(of: EtherType.vlan.bigEndian, as: UInt16.self)
-            UnsafeMutableRawPointer(tag).storeBytes(of: entry.tci.bigEndian, toByteOffset: 2, as: UInt16.self)
+            tag.storeBytes(of: EtherType.vlan.bigEndian, as: UInt16.self)
+            tag.storeBytes(of: entry.tci.bigEndian, toByteOffset: 2, as: UInt16.self)
             add(src, 12)
-            add(UnsafeMutableRawPointer(tag), 4)
+            add(tag, 4)
             let rest = tagged ? 16 : 12
             add(src + rest, length - rest)
         }
+        let n = UInt32(iovUsed - first)
         iovCounts[count] = n
         count += 1
+    }
+
+    /// Appends one iovec to the current frame.
+    @inline(__always)
+    private func add(_ base: UnsafeMutableRawPointer, _ len: Int) {
+        iov[iovUsed] = iovec(iov_base: base, iov_len: len)
+        iovUsed += 1
     }
 
     /// The iovecs of frame `i` (for devices written one frame at a time).
