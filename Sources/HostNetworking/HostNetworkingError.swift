@@ -15,6 +15,7 @@ public enum HostNetworkingError: Error, Equatable, CustomStringConvertible {
     /// A value that cannot be used (an interface name too long, a bad address).
     case invalid(String)
 
+    /// The one-line message for the user.
     public var description: String {
         switch self {
         case .system(let operation, let subject, let errno):

@@ -8,7 +8,9 @@ import Switching
 
 /// A port reading and writing whole Ethernet frames on a datagram socket.
 public final class PacketSocketPort: DatapathPort {
+    /// A name for logs (see `DatapathPort.name`).
     public let name: String
+    /// The descriptor the datapath loop polls.
     public let fileDescriptor: Int32
     public private(set) var failure: String?
     public private(set) var statistics = PortIOStatistics()
@@ -34,6 +36,7 @@ public final class PacketSocketPort: DatapathPort {
 
     deinit { close() }
 
+    /// Receives up to `max` frames into fresh slots (see `DatapathPort.receive`).
     public func receive(into handles: UnsafeMutablePointer<PacketHandle>, max: Int, pool: PacketPool) -> Int {
         let taken = rx.take(max, from: pool)
         if taken == 0 { return 0 }
@@ -48,6 +51,7 @@ public final class PacketSocketPort: DatapathPort {
         return kept
     }
 
+    /// Sends the queued frames with their egress tags and releases every slot.
     public func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
         var start = 0
         while start < entries.count {
@@ -74,6 +78,7 @@ public final class PacketSocketPort: DatapathPort {
         }
     }
 
+    /// Closes the descriptor; idempotent.
     public func close() {
         if closed { return }
         closed = true

@@ -15,7 +15,9 @@ import Glibc
 
 /// A port reading an interface with libpcap and injecting into it.
 public final class PcapPort: DatapathPort {
+    /// A name for logs (see `DatapathPort.name`).
     public let name: String
+    /// The descriptor the datapath loop polls.
     public let fileDescriptor: Int32
     public private(set) var failure: String?
     public private(set) var statistics = PortIOStatistics()
@@ -78,6 +80,7 @@ public final class PcapPort: DatapathPort {
         scratch.deallocate()
     }
 
+    /// Receives up to `max` frames into fresh slots (see `DatapathPort.receive`).
     public func receive(into handles: UnsafeMutablePointer<PacketHandle>, max: Int, pool: PacketPool) -> Int {
         var n = 0
         var header: UnsafeMutablePointer<pcap_pkthdr>?
@@ -105,6 +108,7 @@ public final class PcapPort: DatapathPort {
         return n
     }
 
+    /// Sends the queued frames with their egress tags and releases every slot.
     public func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
         if batchedInjection {
             var start = 0
@@ -146,6 +150,7 @@ public final class PcapPort: DatapathPort {
         }
     }
 
+    /// Closes the descriptor; idempotent.
     public func close() {
         if closed { return }
         closed = true

@@ -13,7 +13,9 @@ import Glibc
 /// kernel removes it when the port closes (or the process dies); a device that existed
 /// before (made persistent with `ip tuntap add`) is left in place.
 public final class TapPort: DatapathPort {
+    /// A name for logs (see `DatapathPort.name`).
     public let name: String
+    /// The descriptor the datapath loop polls.
     public let fileDescriptor: Int32
     /// The device.
     public let interface: NetworkInterface
@@ -45,6 +47,7 @@ public final class TapPort: DatapathPort {
 
     deinit { close() }
 
+    /// Receives up to `max` frames into fresh slots (see `DatapathPort.receive`).
     public func receive(into handles: UnsafeMutablePointer<PacketHandle>, max: Int, pool: PacketPool) -> Int {
         var n = 0
         while n < max, let h = pool.allocate() {
@@ -67,6 +70,7 @@ public final class TapPort: DatapathPort {
         return n
     }
 
+    /// Sends the queued frames with their egress tags and releases every slot.
     public func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
         for entry in entries {
             tx.reset()
@@ -86,6 +90,7 @@ public final class TapPort: DatapathPort {
         }
     }
 
+    /// Closes the descriptor; idempotent.
     public func close() {
         if closed { return }
         closed = true

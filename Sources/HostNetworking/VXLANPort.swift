@@ -58,7 +58,9 @@ public enum VXLANHeader {
 /// Received datagrams are accepted only from the remote address, with the I flag set and
 /// the port's VNI; others are counted in `rxSkipped`.
 public final class VXLANPort: DatapathPort {
+    /// A name for logs (see `DatapathPort.name`).
     public let name: String
+    /// The descriptor the datapath loop polls.
     public let fileDescriptor: Int32
     /// The tunnel's addresses and VNI (`localPort` is the port actually bound).
     public let endpoint: VXLANEndpoint
@@ -97,6 +99,7 @@ public final class VXLANPort: DatapathPort {
         a.rawValue.bigEndian  // rawValue reads a.b.c.d as a number; in_addr holds the bytes in order
     }
 
+    /// Receives up to `max` frames into fresh slots (see `DatapathPort.receive`).
     public func receive(into handles: UnsafeMutablePointer<PacketHandle>, max: Int, pool: PacketPool) -> Int {
         let taken = rx.take(max, from: pool)
         if taken == 0 { return 0 }
@@ -117,6 +120,7 @@ public final class VXLANPort: DatapathPort {
         return kept
     }
 
+    /// Sends the queued frames with their egress tags and releases every slot.
     public func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
         var start = 0
         while start < entries.count {
@@ -136,6 +140,7 @@ public final class VXLANPort: DatapathPort {
         }
     }
 
+    /// Closes the descriptor; idempotent.
     public func close() {
         if closed { return }
         closed = true
