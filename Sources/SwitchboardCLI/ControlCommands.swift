@@ -68,7 +68,7 @@ struct FdbCommand: ParsableCommand {
         print(" " + "port".leftPad(width) + "  VLAN  MAC                Age")
         for e in entries {
             let age = e.age.map(String.init) ?? "static"
-            print(" " + e.port.leftPad(width) + "  " + String(e.vlan).leftPad(4) + "  " + e.mac + "  " + age.leftPad(6))
+            print(" " + e.port.leftPad(width) + "  " + String(e.vlan).leftPad(4) + "  " + e.mac + "  " + age.leftPad(3))
         }
     }
 }
