@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
         .target(name: "CAllocationCounter"),
+        .target(name: "CLinuxShims"),
 
         // Leaf: zero-copy frame views and builders.
         .target(name: "Frames", swiftSettings: hotPath),
@@ -30,6 +31,9 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
         .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV"]),
+        // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
+        .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
+                swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU protocol.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 with trap-and-emulate.
@@ -43,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -56,6 +60,7 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine", "CAllocationCounter"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "Switching", "Frames", "TestSupport"]),

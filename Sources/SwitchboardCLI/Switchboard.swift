@@ -7,5 +7,6 @@ struct Switchboard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A software-defined L2 virtual switch with its own VM host.",
-        subcommands: [ValidateCommand.self, RunCommand.self, TraceCommand.self, ReplayCommand.self, VMCommand.self, BenchCommand.self])
+        subcommands: [ValidateCommand.self, RunCommand.self, TraceCommand.self, ReplayCommand.self, VMCommand.self, BenchCommand.self,
+                      FdbCommand.self, StatsCommand.self, CaptureCommand.self])
 }

@@ -95,3 +95,12 @@ extension Switch {
         }
     }
 }
+
+extension Switch {
+    /// Replaces the switch's observers (the configuration's mirrors and captures plus any
+    /// added at run time, e.g. by `switchboard capture start`). Call on the datapath thread.
+    public func setObservers(_ list: [ObserverConfiguration]) throws(SwitchConfigurationError) {
+        try compileObservers(list)
+        rebuildFloodLists()
+    }
+}

@@ -175,6 +175,9 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           replay                  Replay pcap files through a topology, offline.
           vm                      Run one RISC-V machine on the software CPU.
           bench                   Run a benchmark beside its reference figures.
+          fdb                     Show a running switch's MAC table (fdb/show).
+          stats                   Show a running instance's switch and port counters.
+          capture                 Start, stop or list captures on a running instance.
 
           See 'switchboard help <subcommand>' for detailed help.
 

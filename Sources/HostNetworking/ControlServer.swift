@@ -1,0 +1,145 @@
+// ControlServer: the Unix socket of a running instance. It is served by the datapath loop
+// itself (the listening socket and each client are descriptors in its epoll set), so
+// requests read and change the switches on their own thread, between batches.
+
+import CLinuxShims
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Accepts control connections: one JSON request line in, one JSON reply line out.
+public final class ControlServer {
+    /// The socket's path.
+    public let path: String
+    private let listenFD: Int32
+    private var buffers: [Int32: [UInt8]] = [:]
+    private let handler: (ControlRequest, Datapath) -> ControlResponse
+    private var closed = false
+
+    /// The default path for a topology: $XDG_RUNTIME_DIR/switchboard/NAME.sock when set,
+    /// else /run/switchboard/NAME.sock.
+    public static func defaultPath(topologyName: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_RUNTIME_DIR"], !xdg.isEmpty { return xdg + "/switchboard/" + topologyName + ".sock" }
+        return "/run/switchboard/" + topologyName + ".sock"
+    }
+
+    /// Listens on `path` (its directory is created; a stale socket file is replaced) and
+    /// answers with `handler` on the datapath's thread.
+    public init(path: String, datapath: Datapath,
+                handler: @escaping (ControlRequest, Datapath) -> ControlResponse) throws(HostNetworkingError) {
+        self.path = path
+        self.handler = handler
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .invalid("control socket: cannot create directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        if let other = try? ControlClient.send(ControlRequest(command: "stats"), to: path), other.ok {
+            throw .invalid("control socket \(path) is in use by another running switchboard (use --control PATH)")
+        }
+        listenFD = try HostNetworkingError.check(sb_unix_listen(path), "listen on control socket", path)
+        _ = fcntl(listenFD, F_SETFL, O_NONBLOCK)
+        try datapath.watch(listenFD) { [unowned self] dp, _ in self.accept(dp) }
+    }
+
+    deinit { closeSocket() }
+
+    private func accept(_ datapath: Datapath) {
+        while true {
+            let fd = sb_unix_accept(listenFD)
+            if fd < 0 { return }
+            buffers[fd] = []
+            do {
+                try datapath.watch(fd) { [unowned self] dp, _ in self.read(fd, dp) }
+            } catch {
+                _ = Glibc.close(fd)
+                buffers[fd] = nil
+            }
+        }
+    }
+
+    private func read(_ fd: Int32, _ datapath: Datapath) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        if n > 0 { buffers[fd, default: []] += chunk[0..<n] }
+        let buffer = buffers[fd] ?? []
+        guard let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) ?? (n <= 0 && !buffer.isEmpty ? buffer.endIndex : nil) else {
+            if n <= 0 || buffer.count > 65_536 { finish(fd, datapath) }
+            return
+        }
+        let response: ControlResponse
+        do {
+            let request = try JSONDecoder().decode(ControlRequest.self, from: Data(buffer[..<newline]))
+            response = handler(request, datapath)
+        } catch {
+            response = .failure("malformed request: \(error)")
+        }
+        if var data = try? JSONEncoder().encode(response) {
+            data.append(UInt8(ascii: "\n"))
+            // The socket is non-blocking; replies are small, so retry briefly if full.
+            var offset = 0
+            var spins = 0
+            while offset < data.count && spins < 10_000 {
+                let w = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if w > 0 { offset += w } else if errno == EAGAIN || errno == EINTR { spins += 1; usleep(100) } else { break }
+            }
+        }
+        finish(fd, datapath)
+    }
+
+    private func finish(_ fd: Int32, _ datapath: Datapath) {
+        datapath.unwatch(fd)
+        _ = Glibc.close(fd)
+        buffers[fd] = nil
+    }
+
+    /// Stops listening and removes the socket file.
+    public func closeSocket() {
+        if closed { return }
+        closed = true
+        _ = Glibc.close(listenFD)
+        unlink(path)
+        for fd in buffers.keys { _ = Glibc.close(fd) }
+        buffers.removeAll()
+    }
+}
+
+/// The client side: `switchboard fdb`, `stats`, `capture`.
+public enum ControlClient {
+    /// Sends `request` to the instance listening on `path` and waits for its reply.
+    public static func send(_ request: ControlRequest, to path: String) throws(HostNetworkingError) -> ControlResponse {
+        let fd = sb_unix_connect(path)
+        if fd == -2 || fd == -111 {
+            throw .invalid("no switchboard is running with control socket \(path) (start one with `switchboard run`, or pass --control PATH)")
+        }
+        let socket = try HostNetworkingError.check(fd, "connect to control socket", path)
+        defer { _ = Glibc.close(socket) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard var data = try? JSONEncoder().encode(request) else { throw .invalid("cannot encode request") }
+        data.append(UInt8(ascii: "\n"))
+        let written = data.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
+        guard written == data.count else { throw .system(operation: "write to", subject: path, errno: errno) }
+        var reply = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .system(operation: "read reply from", subject: path, errno: errno) }
+            if n == 0 { break }
+            reply += chunk[0..<n]
+        }
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
+        } catch {
+            throw .invalid("malformed reply from \(path): \(error)")
+        }
+    }
+}

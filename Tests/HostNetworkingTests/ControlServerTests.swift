@@ -1,0 +1,75 @@
+// ControlServerTests: the control socket served by the datapath loop (no root needed):
+// fdb and stats replies, a capture started and stopped at run time, errors as replies.
+import Foundation
+import Testing
+import Frames
+import Switching
+import TestSupport
+@testable import HostNetworking
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct ControlServerTests {
+    /// Runs the loop on a thread while `body` talks to the socket.
+    func withServer(_ lab: SocketLab, _ body: (String) throws -> Void) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("sub/control.sock")
+        let service = ControlService()
+        let server = try ControlServer(path: path, datapath: lab.datapath) { request, dp in service.handle(request, dp) }
+        let datapath = lab.datapath
+        let thread = Thread { datapath.run() }
+        thread.start()
+        defer {
+            datapath.requestStop()
+            while !thread.isFinished { usleep(1000) }
+            server.closeSocket()
+            service.closeAll()
+        }
+        try body(path)
+    }
+
+    @Test func fdbAndStatsComeFromTheLoop() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0"), PortConfiguration(name: "p1", mode: .access(VLANID(unchecked: 1)))])
+        lab.send(frame(from: macA, to: macB), on: 0)
+        lab.pump()
+        try withServer(lab) { path in
+            let fdb = try ControlClient.send(ControlRequest(command: "fdb", switchName: "sw0"), to: path)
+            #expect(fdb.ok)
+            #expect(fdb.fdb == [FDBEntry(port: "p0", vlan: 1, mac: "02:00:00:00:00:0a", age: 0, isStatic: false)])
+            let stats = try ControlClient.send(ControlRequest(command: "stats"), to: path)
+            let p0 = stats.stats?.first?.ports.first
+            #expect(p0?.name == "p0" && p0?.rxFrames == 1 && p0?.device == "pair p0")
+            let bad = try ControlClient.send(ControlRequest(command: "fdb", switchName: "nope"), to: path)
+            #expect(!bad.ok && bad.error?.contains("no switch named nope") == true)
+            let unknown = try ControlClient.send(ControlRequest(command: "reboot"), to: path)
+            #expect(!unknown.ok)
+        }
+    }
+
+    @Test func captureStartedAtRunTimeWritesFrames() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0"), PortConfiguration(name: "p1")])
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let file = dir.file("live.pcap")
+        try withServer(lab) { path in
+            let start = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0", port: "p1",
+                                                              file: file, direction: "tx"), to: path)
+            #expect(start.ok, "\(start.error ?? "")")
+            lab.send(frame(from: macA, to: macB), on: 0)
+            usleep(100_000)
+            let stop = try ControlClient.send(ControlRequest(command: "capture-stop"), to: path)
+            #expect(stop.ok && stop.message?.contains("1 frames") == true, "\(stop.message ?? stop.error ?? "")")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+        #expect(size == 24 + 16 + 60)
+    }
+
+    @Test func clientSaysWhenNothingRuns() {
+        #expect(throws: HostNetworkingError.self) {
+            _ = try ControlClient.send(ControlRequest(command: "stats"), to: "/tmp/sb-no-such-dir/none.sock")
+        }
+    }
+}
