@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking", "VMHost", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -151,7 +151,13 @@ public final class VirtualMachine: @unchecked Sendable {
         do {
             if disk.qcow2 {
                 if let base = disk.base, !FileManager.default.fileExists(atPath: disk.path) {
-                    return try Qcow2Image.create(path: disk.path, backingFile: base.path, backingFormat: base.format)
+                    // A raw base of any length: the overlay rounds its size up to whole sectors
+                    // (reads past the base's end return zeros).
+                    var size: UInt64? = nil
+                    if base.format == "raw", let bytes = (try? FileManager.default.attributesOfItem(atPath: base.path))?[.size] as? UInt64 {
+                        size = (bytes + 511) / 512 * 512
+                    }
+                    return try Qcow2Image.create(path: disk.path, size: size, backingFile: base.path, backingFormat: base.format)
                 }
                 return try Qcow2Image(path: disk.path, readOnly: disk.readOnly)
             }
