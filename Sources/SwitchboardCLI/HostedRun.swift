@@ -95,9 +95,10 @@ struct HostedRun {
         fflush(nil)  // all streams: readers of a pipe see the setup lines now
 
         let captures = instance.captures
-        datapath.tick = { _, _ in
+        datapath.tick = { [vms] dp, now in
             for c in captures { try? c.writer.flush() }
             service.flush()
+            vms?.service(dp.fabric, now: now)  // a safety net: guests normally kick their NICs
         }
         if let duration {
             DispatchQueue.global().asyncAfter(deadline: .now() + duration) { [datapath] in datapath.requestStop() }

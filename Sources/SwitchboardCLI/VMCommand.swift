@@ -104,20 +104,40 @@ struct VMCommand: ParsableCommand {
 }
 
 /// Buffers console bytes and writes them to stdout at line ends.
-final class ConsoleWriter {
+final class ConsoleWriter: @unchecked Sendable {
+    private let lock = NSLock()
     private var buffer: [UInt8] = []
+    private var flusher: Thread?
 
-    /// Adds one byte.
+    /// Adds one byte; a full line is written at once, a partial one (a prompt) within 20 ms.
     func put(_ b: UInt8) {
+        lock.lock()
         buffer.append(b)
-        if b == 10 || buffer.count >= 4096 { flush() }
+        let now = b == 10 || buffer.count >= 4096
+        lock.unlock()
+        if now { flush() }
+        if flusher == nil { startFlusher() }
+    }
+
+    private func startFlusher() {
+        let t = Thread { [weak self] in
+            while let self {
+                usleep(20_000)
+                self.flush()
+            }
+        }
+        flusher = t
+        t.start()
     }
 
     /// Writes out what is buffered.
     func flush() {
-        guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer))
+        lock.lock()
+        let bytes = buffer
         buffer.removeAll(keepingCapacity: true)
+        lock.unlock()
+        guard !bytes.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(bytes))
     }
 }
 

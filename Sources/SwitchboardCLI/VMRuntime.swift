@@ -4,16 +4,27 @@
 
 import CLinuxShims
 import Foundation
+import Frames
 import HostNetworking
 import Switching
 import Topology
 import VMHost
 
 /// The VMs of one run.
+///
+/// Flow control: a guest's transmit ring is emptied only while no VM NIC on the fabric has
+/// more than `congestion` frames waiting for receive buffers. A sender faster than its
+/// receiver then finds its own ring full and waits, as QEMU's net queues make it wait,
+/// instead of the switch dropping what the receiver cannot take yet.
 final class VMRuntime: @unchecked Sendable {
     let vms: [VirtualMachine]
     let nics: [TopologyInstance.NICAttachment]
     private var eventFDs: [Int32] = []
+    private let batch = UnsafeMutableBufferPointer<PacketHandle>.allocate(capacity: 32)
+    /// Waiting frames at a receiver beyond which senders are held back.
+    var congestion = 128
+
+    deinit { batch.deallocate() }
 
     /// Builds the VMs (not started) and plugs their NICs into the fabric.
     init(instance: TopologyInstance, appliance: String?) throws {
@@ -28,15 +39,32 @@ final class VMRuntime: @unchecked Sendable {
             eventFDs.append(fd)
             let net = nic.vm.nics[nic.nic]
             net.kick = { _ = sb_eventfd_signal(fd) }
-            let vm = nic.vm, index = nic.nic, port = nic.port
-            try datapath.watch(fd) { dp, _ in
+            try datapath.watch(fd) { [unowned self] dp, _ in
                 _ = sb_eventfd_drain(fd)
-                let now = dp.clock.now()
-                vm.serviceNetwork(nic: index, switch: dp.fabric.switches[port.switchIndex], port: port.port, now: now)
-                dp.fabric.drain(now: now)
+                self.service(dp.fabric, now: dp.clock.now())
             }
         }
     }
+
+    /// Delivers waiting frames into posted receive buffers, then takes transmitted frames from
+    /// every guest in batches, round robin, while no receiver is congested.
+    func service(_ fabric: Fabric, now: Int64) {
+        for nic in nics { _ = nic.vm.nics[nic.nic].deliverPending() }
+        var progress = true
+        while progress {
+            progress = false
+            for nic in nics {
+                if congested { return }
+                let n = nic.vm.nics[nic.nic].collectTransmitted(into: batch)
+                guard n > 0 else { continue }
+                fabric.switches[nic.port.switchIndex].receive(port: nic.port.port, batch: UnsafeBufferPointer(rebasing: batch[0..<n]), now: now)
+                fabric.drain(now: now)
+                progress = true
+            }
+        }
+    }
+
+    private var congested: Bool { nics.contains { $0.vm.nics[$0.nic].pendingFrames >= congestion } }
 
     /// Starts every vCPU.
     func start() { vms.forEach { $0.start() } }

@@ -85,6 +85,7 @@ public final class VMConsole: @unchecked Sendable {
             if toStdout {
                 stdoutLock.lock()
                 print("\(name) | \(text)")
+                fflush(nil)  // a pipe reader (a test, a log collector) sees each line as it comes
                 stdoutLock.unlock()
             }
             onLine?(text)

@@ -219,6 +219,15 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         #expect(object?["dropped"] as? Int == 0 && object?["flooded"] as? Int == 0)
     }
 
+    @Test func benchVMPrintsThroughputAndBootTimes() throws {
+        let r = try CLI.run(["bench", "vm", "--json", "--count", "500", "--rounds", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let udp = try #require(object["switchboard_udp_64"] as? [String: Any])
+        #expect(udp["lost"] as? Int == 0 && (udp["pps"] as? Double ?? 0) > 0)
+        #expect((object["switchboard_ready_ms"] as? Double ?? 0) > 0)
+    }
+
     /// The root help, word for word: users and docs rely on it.
     @Test func rootHelpWordForWord() throws {
         let r = try CLI.run(["--help"])
