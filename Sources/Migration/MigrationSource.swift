@@ -63,7 +63,14 @@ struct SourceRun {
     func fail(_ reason: String) -> MigrationError { MigrationError(phase, reason) }
 
     func send(_ m: MigrationMessage) throws(MigrationError) {
-        do { try connection.send(m) } catch { throw fail("sending \(m.type): \(error)") }
+        do { try connection.send(m) } catch {
+            // The destination may have said why before closing.
+            if let reply = try? connection.poll(), reply.type == .abort || reply.type == .refuse {
+                throw MigrationError(phase, "destination \(reply.type == .abort ? "aborted" : "refused"): \(reply.text)",
+                                     refused: reply.type == .refuse)
+            }
+            throw fail("sending \(m.type): \(error)")
+        }
     }
 
     /// Fails when the destination sent an abort (or the stream broke) meanwhile.
