@@ -48,8 +48,14 @@ final class SwitchoverDatapath: @unchecked Sendable {
     /// Runs `body` on the datapath thread and waits for it.
     func sync(_ body: () -> Void) {
         withoutActuallyEscaping(body) { b in
+            // The task holds the body only through the box, emptied before `sync` returns.
+            let box = Cell<(() -> Void)?>(b)
             let finished = DispatchSemaphore(value: 0)
-            let task: () -> Void = { b(); finished.signal() }
+            let task: () -> Void = {
+                box.value?()
+                box.value = nil
+                finished.signal()
+            }
             lock.withLock { tasks.append(task) }
             finished.wait()
         }
