@@ -148,9 +148,9 @@ struct SourceRun {
 
         // (d) Stop and copy.
         phase = .stopAndCopy
-        let pausedAt = Date()
         guard vm.pause(timeout: options.timeout) else { throw fail("the vCPU did not pause") }
         paused = true
+        let pausedAt = Date()
         var last: [Int] = []
         hooks.onDatapath {
             hooks.quiesceNetwork()

@@ -48,21 +48,24 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
 }
 
 @Suite(.serialized) struct LiveMigrationTests {
-    @Test(arguments: [16, 64])
-    func flowSenderMigratesMidFlowOverTCPWithoutLoss(memoryMiB: Int) throws {
+    @Test(arguments: [(16, "flow"), (64, "flow"), (16, "sink"), (64, "sink")])
+    func anApplianceMigratesMidFlowOverTCPWithoutLoss(memoryMiB: Int, migrated role: String) throws {
         guard let elf = try Guests.appliance() else { return }
         let pool = PacketPool(capacity: 4096)
         let fabric = Fabric(pool: pool)
         fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
             PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
-        let flowConfig = Guests.configuration("flow", mac: 1, memoryMiB: memoryMiB,
+        let flowConfig = Guests.configuration("flow", mac: 1, memoryMiB: role == "flow" ? memoryMiB : 16,
                                               bootargs: "ip=10.0.0.1/24 role=flow peer=10.0.0.2 pings=1 rate=2000 count=5000 exit=1", elf: elf)
-        let sink = try VirtualMachine(Guests.configuration("sink", mac: 2, bootargs: "ip=10.0.0.2/24 role=sink flows=1 exit=1", elf: elf), pool: pool)
+        let sinkConfig = Guests.configuration("sink", mac: 2, memoryMiB: role == "sink" ? memoryMiB : 16,
+                                              bootargs: "ip=10.0.0.2/24 role=sink flows=1 exit=1", elf: elf)
+        let sink = try VirtualMachine(sinkConfig, pool: pool)
         let flow = try VirtualMachine(flowConfig, pool: pool)
         let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
-        let port = MigratablePort(target: flow.nics[0], pool: pool)
-        try fabric.attach(p1, sink: port)
-        try fabric.attach(p2, sink: sink.nics[0])
+        let (moving, movingConfig, movingPort, portName) = role == "flow" ? (flow, flowConfig, p1, "p1") : (sink, sinkConfig, p2, "p2")
+        let port = MigratablePort(target: moving.nics[0], pool: pool)
+        try fabric.attach(p1, sink: role == "flow" ? port : flow.nics[0])
+        try fabric.attach(p2, sink: role == "sink" ? port : sink.nics[0])
         let datapath = SwitchoverDatapath(fabric: fabric)
         datapath.attachments = [(flow, 0, p1), (sink, 0, p2)]
         datapath.start()
@@ -75,36 +78,102 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
 
         let listener = try MigrationListener()
         defer { listener.close() }
-        var hooks = MigrationDestinationHooks(pool: pool) { _ in flowConfig }
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in movingConfig }
         hooks.onDatapath = datapath.sync
         hooks.installSwitchState = { states in for s in states { try fabric.switches[0].restore(s) } }
         hooks.activate = { vm, received in
             port.release(to: vm.nics[0], droppingFirst: received[0])
-            datapath.attachments.append((vm, 0, p1))
+            datapath.attachments.append((vm, 0, movingPort))
         }
         let hooksBox = UnsafeTransfer(value: hooks)
         let destination = Background { () -> Result<IncomingMigration, MigrationError> in
             Result { () throws(MigrationError) in try listener.receive(hooks: hooksBox.value) }
         }
         let sourceHooks = MigrationSourceHooks.ports(
-            [port], vm: flow, onDatapath: datapath.sync,
-            stopServicing: { datapath.remove(flow) }, startServicing: { datapath.attachments.append((flow, 0, p1)) },
-            switchState: { [fabric.switches[0].saveState(now: SystemClock().now()).restricted(to: ["p1"])] })
-        let report = try migrate(vm: flow, to: "127.0.0.1", port: listener.port, hooks: sourceHooks)
+            [port], vm: moving, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(moving) }, startServicing: { datapath.attachments.append((moving, 0, movingPort)) },
+            switchState: { [fabric.switches[0].saveState(now: SystemClock().now()).restricted(to: [portName])] })
+        let report = try migrate(vm: moving, to: "127.0.0.1", port: listener.port, hooks: sourceHooks)
         let incoming = try destination.wait().get()
         defer { incoming.vm.stop() }
-        print("migration \(memoryMiB) MiB mid-flow: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
-        #expect(flow.state == .stopped)
+        print("migration of the \(role) (\(memoryMiB) MiB) mid-flow: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
+        #expect(moving.state == .stopped)
         #expect(report.pages >= incoming.vm.board.memory.pageCount && report.rounds >= 1 && report.lost == 0)
         #expect(incoming.pages == report.pages && incoming.zeroPages == report.zeroPages && incoming.queued == report.queued)
 
-        let finished = incoming.vm.wait(timeout: 90) && sink.wait(timeout: 30)
-        #expect(finished, "flow: \(incoming.vm.console.recentLines.suffix(5)) sink: \(sink.console.recentLines.suffix(5))")
-        #expect(incoming.vm.state == .poweredOff(code: 0), "\(incoming.vm.console.recentLines.suffix(8))")
-        #expect(sink.state == .poweredOff(code: 0), "\(sink.console.recentLines.suffix(8))")
-        let result = try #require(sink.reports.first)
+        let newFlow = role == "flow" ? incoming.vm : flow, newSink = role == "sink" ? incoming.vm : sink
+        let finished = newFlow.wait(timeout: 90) && newSink.wait(timeout: 30)
+        #expect(finished, "flow: \(newFlow.console.recentLines.suffix(5)) sink: \(newSink.console.recentLines.suffix(5))")
+        #expect(newFlow.state == .poweredOff(code: 0), "\(newFlow.console.recentLines.suffix(8))")
+        #expect(newSink.state == .poweredOff(code: 0), "\(newSink.console.recentLines.suffix(8))")
+        let result = try #require(newSink.reports.first ?? (role == "sink" ? nil : sink.reports.first))
         #expect(result.sent == 5000 && result.received == 5000 && result.lost == 0 && result.duplicated == 0, "\(result)")
         #expect(port.dropped == 0)
+    }
+
+    @Test func framesArrivingDuringThePauseAreHandedOver() throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 1024)
+        let fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
+            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
+        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        let vm = try VirtualMachine(config, pool: pool)
+        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
+        let port = MigratablePort(target: vm.nics[0], pool: pool)
+        try fabric.attach(p1, sink: port)
+        let datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(vm, 0, p1)]
+        datapath.start()
+        defer { datapath.finish() }
+        vm.start()
+        defer { vm.stop() }
+        #expect(waitUntil(30) { vm.bootSeconds != nil })
+
+        // UDP-sized frames to the VM's MAC from a host behind p2, numbered in byte 20.
+        func send(_ count: Int, from first: Int) {
+            for i in first..<first + count {
+                var frame = [UInt8](repeating: 0, count: 60)
+                frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
+                frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
+                frame[12] = 0x88; frame[13] = 0xB5 // local experimental EtherType: the guest ignores it
+                frame[20] = UInt8(i)
+                frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
+            }
+        }
+        var hooks = MigrationSourceHooks.ports(
+            [port], vm: vm, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(vm) }, startServicing: { datapath.attachments.append((vm, 0, p1)) })
+        let quiesce = hooks.quiesceNetwork, held = hooks.heldFrames
+        let calls = Cell(0)
+        hooks.quiesceNetwork = { quiesce(); send(10, from: 0) }
+        hooks.heldFrames = { sent in
+            calls.value += 1
+            if calls.value == 2 { send(5, from: 10) }  // arrive after the state went out
+            return held(sent)
+        }
+        let rxBefore = Cell<UInt64>(0)
+        var destinationHooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        destinationHooks.onDatapath = datapath.sync
+        destinationHooks.activate = { newVM, received in
+            port.release(to: newVM.nics[0], droppingFirst: received[0])
+            datapath.attachments.append((newVM, 0, p1))
+        }
+        let hooksBox = UnsafeTransfer(value: destinationHooks)
+        let (a, b) = MemoryByteStream.pair()
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        let report = try MigrationSource(vm: vm, connection: MigrationConnection(a), hooks: hooks).run()
+        let incoming = try destination.wait().get()
+        defer { incoming.vm.stop() }
+        rxBefore.value = vm.nics[0].counters.rxFrames
+        #expect(report.queued == 15 && incoming.queued == 15 && report.lost == 0 && incoming.lost == 0)
+        // Frames after the switchover reach the new VM directly.
+        datapath.sync { send(3, from: 15) }
+        #expect(waitUntil(10) { incoming.vm.nics[0].counters.rxFrames >= rxBefore.value + 18 },
+                "\(incoming.vm.nics[0].counters) vs \(rxBefore.value)")
+        #expect(incoming.vm.nics[0].counters.rxDrops == vm.nics[0].counters.rxDrops)
     }
 
     /// Where to break the connection, and the phase the source must name.
