@@ -151,6 +151,7 @@ struct SourceRun {
         guard vm.pause(timeout: options.timeout) else { throw fail("the vCPU did not pause") }
         paused = true
         let pausedAt = Date()
+        guard vm.state == .running || vm.state == .created else { throw fail("the VM stopped during migration (\(vm.state))") }
         var last: [Int] = []
         hooks.onDatapath {
             hooks.quiesceNetwork()

@@ -84,9 +84,7 @@ public enum MigrationTCP {
 /// A TCP server taking incoming migrations.
 public final class MigrationListener: @unchecked Sendable {
     private let server: any Channel
-    private let accepted = NSCondition()
-    private var pending: [NIOByteStream] = []
-    private var closed = false
+    private let accepted = AcceptQueue()
     /// The port it listens on (the one given, or the ephemeral one chosen).
     public let port: Int
     /// The address it listens on.
@@ -95,7 +93,7 @@ public final class MigrationListener: @unchecked Sendable {
     /// Listens on `host:port` (port 0: an ephemeral port).
     public init(host: String = "127.0.0.1", port: Int = 0) throws(StreamError) {
         self.host = host
-        let box = ListenerBox()
+        let accepted = self.accepted
         let bootstrap = ServerBootstrap(group: MigrationTCP.group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -103,7 +101,7 @@ public final class MigrationListener: @unchecked Sendable {
                 let queue = ChunkQueue()
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(InboundBytesHandler(queue: queue))
-                    box.listener?.enqueue(NIOByteStream(channel: channel, inbound: queue))
+                    accepted.enqueue(NIOByteStream(channel: channel, inbound: queue))
                 }
             }
         do {
@@ -112,30 +110,11 @@ public final class MigrationListener: @unchecked Sendable {
             throw .connect("cannot listen on \(host):\(port): \(error)")
         }
         self.port = server.localAddress?.port ?? port
-        box.listener = self
-    }
-
-    fileprivate func enqueue(_ stream: NIOByteStream) {
-        accepted.withLock {
-            if closed {
-                stream.close()
-                return
-            }
-            pending.append(stream)
-            accepted.broadcast()
-        }
     }
 
     /// The next incoming connection, waiting up to `timeout` seconds.
     public func accept(timeout: Double = 30) throws(StreamError) -> NIOByteStream {
-        accepted.lock()
-        defer { accepted.unlock() }
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        while pending.isEmpty {
-            if closed { throw .closed }
-            if !accepted.wait(until: deadline) && pending.isEmpty { throw .timeout }
-        }
-        return pending.removeFirst()
+        try accepted.next(timeout: timeout)
     }
 
     /// Accepts one migration and runs its destination side: the VM, running, or an error.
@@ -145,19 +124,49 @@ public final class MigrationListener: @unchecked Sendable {
         return try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: hooks).run()
     }
 
-    /// Stops listening.
+    /// Stops listening; connections not yet accepted are closed.
     public func close() {
-        accepted.withLock {
-            closed = true
-            accepted.broadcast()
-        }
+        accepted.close()
         server.close(promise: nil)
     }
 }
 
-/// Lets the child initializer reach the listener built after the bootstrap.
-private final class ListenerBox: @unchecked Sendable {
-    weak var listener: MigrationListener?
+/// Accepted connections waiting for `MigrationListener.accept`.
+private final class AcceptQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [NIOByteStream] = []
+    private var closed = false
+
+    func enqueue(_ stream: NIOByteStream) {
+        condition.withLock {
+            if closed {
+                stream.close()
+                return
+            }
+            pending.append(stream)
+            condition.broadcast()
+        }
+    }
+
+    func next(timeout: Double) throws(StreamError) -> NIOByteStream {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while pending.isEmpty {
+            if closed { throw .closed }
+            if !condition.wait(until: deadline) && pending.isEmpty { throw .timeout }
+        }
+        return pending.removeFirst()
+    }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            for s in pending { s.close() }
+            pending.removeAll()
+            condition.broadcast()
+        }
+    }
 }
 
 /// Migrates `vm` to the destination listening at `host:port` over TCP. On success the source
