@@ -52,6 +52,13 @@ struct SourceRun {
     var paused = false
     var quiesced = false
     var memory: GuestMemory { vm.board.memory }
+    /// `SWITCHBOARD_MIGRATION_TRACE=1`: print when each stop-and-copy step ended (stderr).
+    let tracing = ProcessInfo.processInfo.environment["SWITCHBOARD_MIGRATION_TRACE"] == "1"
+    var marks: [(String, Date)] = []
+
+    mutating func mark(_ label: String) {
+        if tracing { marks.append((label, Date())) }
+    }
 
     init(vm: VirtualMachine, connection: MigrationConnection, options: MigrationOptions, hooks: MigrationSourceHooks) {
         self.vm = vm
@@ -151,6 +158,7 @@ struct SourceRun {
         guard vm.pause(timeout: options.timeout) else { throw fail("the vCPU did not pause") }
         paused = true
         let pausedAt = Date()
+        mark("paused")
         guard vm.state == .running || vm.state == .created else { throw fail("the VM stopped during migration (\(vm.state))") }
         var last: [Int] = []
         hooks.onDatapath {
@@ -158,7 +166,9 @@ struct SourceRun {
             last = memory.dirtyPages()
         }
         quiesced = true
+        mark("quiesced, \(last.count) dirty")
         try sendPages(last, round: round, final: true)
+        mark("pages sent")
         let saved: VMState
         do { saved = try vm.saveState() } catch { throw fail("\(error)") }
         var switchStates: [SwitchState] = []
@@ -174,7 +184,9 @@ struct SourceRun {
         var sent = [Int](repeating: 0, count: vm.nics.count)
         for f in frames where f.nic < sent.count { sent[f.nic] += 1 }
         try send(MigrationMessage(.frames, FrameBatch.encode(frames)))
+        mark("state and \(frames.count) frames sent")
         _ = try expect(.ready)
+        mark("ready")
 
         // (e) Commit: frames that came meanwhile, then "run"; the VM stays paused here until
         // the destination says it runs.
@@ -184,8 +196,14 @@ struct SourceRun {
         for f in late where f.nic < sent.count { sent[f.nic] += 1 }
         if !late.isEmpty { try send(MigrationMessage(.frames, FrameBatch.encode(late))) }
         try send(MigrationMessage(.commit))
+        mark("commit sent")
         let ack = try expect(.ack)
         report.downtimeMs = Date().timeIntervalSince(pausedAt) * 1000
+        mark("ack")
+        if tracing {
+            let steps = marks.map { "\($0.0) +\(String(format: "%.2f", $0.1.timeIntervalSince(pausedAt) * 1000)) ms" }
+            FileHandle.standardError.write(Data(("migration stop-and-copy: " + steps.joined(separator: ", ") + "\n").utf8))
+        }
         let info = try? JSONDecoder().decode(AckInfo.self, from: Data(ack.payload))
         // Point of no return: the destination runs the VM.
         var dropped = 0
