@@ -156,10 +156,10 @@ public struct MigrationDestination {
             if installError == nil { hooks.activate(vm, received) }
         }
         if let installError { throw MigrationError(phase, "switch state refused: \(installError)") }
-        vm.start()
+        // Tell the source first: if that fails it resumes its VM, so this one must not start.
         let ack = (try? JSONEncoder().encode(AckInfo(lost: lost))).map { Array($0) } ?? []
-        // The VM runs here now; a failure to tell the source is reported, the VM stays.
-        try? connection.send(MigrationMessage(.ack, ack))
+        do { try connection.send(MigrationMessage(.ack, ack)) } catch { throw MigrationError(phase, "sending ack: \(error)") }
+        vm.start()
         return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
                                  queued: frames.count, lost: lost)
     }

@@ -82,7 +82,9 @@ public struct MigrationDestinationHooks {
     public var installSwitchState: ([SwitchState]) throws -> Void = { _ in }
     /// At commit, on the datapath thread, before the vCPU starts: attach the VM's NICs to
     /// their ports and service them. `received[nic]` frames held by the source were
-    /// handed over in the stream (a shared-fabric test drops as many from its port).
+    /// handed over in the stream (a shared-fabric test drops as many from its port). Should
+    /// the `ack` then fail to go out, the VM is discarded unstarted and the source takes its
+    /// ports back (`MigrationSourceHooks.resumeNetwork`).
     public var activate: (_ vm: VirtualMachine, _ received: [Int]) -> Void = { _, _ in }
 
     /// Hooks building machines with `configure` on `pool`.
