@@ -102,7 +102,8 @@ public struct MigrationDestination {
                         let page = r.host + (index - r.firstPage) * PageBatch.pageSize
                         if let bytes {
                             page.copyMemory(from: bytes.baseAddress!, byteCount: PageBatch.pageSize)
-                        } else {
+                        } else if !PageBatch.isZero(UnsafeRawPointer(page)) {
+                            // Reading first leaves never-touched pages unmapped.
                             page.initializeMemory(as: UInt8.self, repeating: 0, count: PageBatch.pageSize)
                         }
                         pages += 1
@@ -111,8 +112,12 @@ public struct MigrationDestination {
                 } catch { throw MigrationError(phase, "\(error)") }
             case .endOfRound:
                 rounds += 1
-                if let end = try? JSONDecoder().decode(RoundEnd.self, from: Data(m.payload)) {
-                    phase = end.final ? .stopAndCopy : .rounds
+                let end: RoundEnd
+                do { end = try JSONDecoder().decode(RoundEnd.self, from: Data(m.payload)) }
+                catch { throw MigrationError(phase, "unreadable end of round: \(error)") }
+                phase = end.final ? .stopAndCopy : .rounds
+                if !end.final {
+                    do { try connection.send(MigrationMessage(.roundDone)) } catch { throw MigrationError(phase, "\(error)") }
                 }
             case .state:
                 phase = .stopAndCopy
@@ -129,8 +134,14 @@ public struct MigrationDestination {
             }
         }
         guard let state else { throw MigrationError(phase, "no VM state before the queued frames") }
+        let framesAt = Date()
         do { try vm.restore(state, onDatapath: hooks.onDatapath) } catch { throw MigrationError(phase, "\(error)") }
+        let restoredAt = Date()
         var lost = deliver(frames, to: vm)
+        if ProcessInfo.processInfo.environment["SWITCHBOARD_MIGRATION_TRACE"] == "1" {
+            let ms = { (d: Date) in String(format: "%.2f", d.timeIntervalSince(framesAt) * 1000) }
+            FileHandle.standardError.write(Data("migration destination: restored +\(ms(restoredAt)) ms, frames delivered +\(ms(Date())) ms\n".utf8))
+        }
         var received = [Int](repeating: 0, count: vm.nics.count)
         for f in frames where f.nic < received.count { received[f.nic] += 1 }
         do { try connection.send(MigrationMessage(.ready)) } catch { throw MigrationError(phase, "\(error)") }

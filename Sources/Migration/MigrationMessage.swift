@@ -28,6 +28,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case ack = 11
     /// Either side: giving up, with a reason (UTF-8).
     case abort = 12
+    /// Destination -> source: every page of a pre-copy round is in RAM (empty payload), so
+    /// the source measures end-to-end bandwidth and never stops with a backlog in flight.
+    case roundDone = 13
 }
 
 /// A message: its type and payload bytes.

@@ -245,6 +245,7 @@ struct SourceRun {
         let end = RoundEnd(round: round, pages: pages.count, zeroPages: zeros, final: final)
         do { try send(MigrationMessage(.endOfRound, Array(JSONEncoder().encode(end)))) }
         catch let e as MigrationError { throw e } catch { throw fail("\(error)") }
+        if !final { _ = try expect(.roundDone) }
     }
 
     /// After a failure: tell the destination (best effort), give the network back, stop

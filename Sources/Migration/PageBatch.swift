@@ -10,19 +10,21 @@ public enum PageBatch {
     /// Flag in the index word marking a page of zeros.
     public static let zeroFlag: UInt32 = 1 << 31
 
+    /// Whether the 4 KiB at `page` are all zero.
+    public static func isZero(_ page: UnsafeRawPointer) -> Bool {
+        var i = 0
+        while i < pageSize {
+            if page.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        return true
+    }
+
     /// Appends page `index` to `out` (reading it from `page`); returns true when it was a
     /// zero page (sent as a marker).
     @discardableResult
     public static func append(index: Int, page: UnsafeRawPointer, to out: inout [UInt8]) -> Bool {
-        var zero = true
-        var i = 0
-        while i < pageSize {
-            if page.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 {
-                zero = false
-                break
-            }
-            i += 8
-        }
+        let zero = isZero(page)
         if zero {
             out.appendLE(UInt32(index) | zeroFlag)
         } else {
