@@ -352,6 +352,34 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         guard case .failure = destination.wait() else { Issue.record("accepted"); return }
     }
 
+    @Test func aTCPConnectionClosedMidRoundLeavesBothSidesClean() throws {
+        let pool = PacketPool(capacity: 64)
+        let config = Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier)
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        let listener = try MigrationListener()
+        defer { listener.close() }
+        let built = Cell<VirtualMachine?>(nil)
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        hooks.built = { built.value = $0 }
+        let hooksBox = UnsafeTransfer(value: hooks)
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try listener.receive(hooks: hooksBox.value, timeout: 10) }
+        }
+        let stream = FaultInjectingStream(try MigrationTCP.connect(host: "127.0.0.1", port: listener.port), at: .pages, occurrence: 5)
+        let error = #expect(throws: MigrationError.self) {
+            _ = try MigrationSource(vm: vm, connection: MigrationConnection(stream, timeout: 10)).run()
+        }
+        #expect(error?.phase == .round0 && stream.fired)
+        #expect(vm.state == .running && !vm.isPaused && Guests.progress(of: vm, over: 0.1) > 0)
+        guard case .failure(let e) = destination.wait() else {
+            Issue.record("the destination took the VM")
+            return
+        }
+        #expect(e.phase == .round0 && built.value?.state != .running, "\(e)")
+    }
+
     @Test func anUnreachableDestinationLeavesTheVMAlone() throws {
         let pool = PacketPool(capacity: 64)
         let vm = try VirtualMachine(Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier), pool: pool)
