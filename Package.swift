@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C shims: the only C in the project.
@@ -44,6 +45,13 @@ let package = Package(
         // VMs: board + virtio devices + console + vCPU thread.
         .target(name: "VMHost", dependencies: ["RISCV", "Virtio", "Machine", "Frames", "Switching"]),
 
+        // Live migration: wire format, pre-copy protocol, TCP transport (SwiftNIO).
+        .target(name: "Migration", dependencies: [
+            "VMHost", "RISCV", "Virtio", "Machine", "Switching", "Frames",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
@@ -64,5 +72,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )

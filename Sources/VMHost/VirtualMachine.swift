@@ -98,7 +98,13 @@ public final class VirtualMachine: @unchecked Sendable {
     private var thread: Thread?
     private var startedAt = 0.0
     private let finished = DispatchSemaphore(value: 0)
-    private let configuration: VMConfiguration
+    /// What the VM was built from (migration sends a description of it).
+    public let configuration: VMConfiguration
+    /// Pause handshake: `pauseRequested` asks the vCPU thread to park between `run` calls;
+    /// `parked` says it has; `pauseCondition` wakes either side.
+    private var pauseRequested = false
+    private var parked = false
+    private let pauseCondition = NSCondition()
 
     /// Builds the board, devices and console; nothing runs until `start`.
     public init(_ c: VMConfiguration, pool: PacketPool) throws(VMError) {
@@ -184,12 +190,13 @@ public final class VirtualMachine: @unchecked Sendable {
         thread.start()
     }
 
-    /// Asks the vCPU to stop and waits up to `timeout` seconds for it.
+    /// Asks the vCPU to stop and waits up to `timeout` seconds for it (a paused VM stops too).
     public func stop(timeout: Double = 5) {
         let wasRunning = lock.withLock { () -> Bool in
             stopRequested = true
             return _state == .running
         }
+        pauseCondition.withLock { pauseCondition.broadcast() }
         if wasRunning { _ = finished.wait(timeout: .now() + timeout) }
         console.flush()
     }
@@ -209,6 +216,7 @@ public final class VirtualMachine: @unchecked Sendable {
         var outcome: State = .stopped
         loop: while true {
             if lock.withLock({ stopRequested }) { break }
+            if pauseCondition.withLock({ pauseRequested }) && parkWhilePaused() { break }
             switch hart.run(budget: 2_000_000) {
             case .continue:
                 break
@@ -230,6 +238,47 @@ public final class VirtualMachine: @unchecked Sendable {
         lock.withLock { _state = outcome }
         finished.signal()
     }
+
+    /// Parks the vCPU thread until `resume` or `stop`; returns true when asked to stop.
+    private func parkWhilePaused() -> Bool {
+        pauseCondition.lock()
+        defer { pauseCondition.unlock() }
+        parked = true
+        pauseCondition.broadcast()
+        while pauseRequested && !lock.withLock({ stopRequested }) { pauseCondition.wait() }
+        parked = false
+        pauseCondition.broadcast()
+        return lock.withLock { stopRequested }
+    }
+
+    /// Stops the vCPU at an instruction boundary (between `run` calls) and waits up to
+    /// `timeout` seconds until it has. Returns true when the vCPU is parked, or the VM is not
+    /// running at all (created or finished), so its state may be read; false on timeout.
+    @discardableResult
+    public func pause(timeout: Double = 5) -> Bool {
+        pauseCondition.lock()
+        defer { pauseCondition.unlock() }
+        pauseRequested = true
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while !parked {
+            if state != .running { return true }
+            if !pauseCondition.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.01))) && Date() >= deadline {
+                return parked || state != .running
+            }
+        }
+        return true
+    }
+
+    /// Lets a paused vCPU run again (no effect on a VM that is not paused).
+    public func resume() {
+        pauseCondition.withLock {
+            pauseRequested = false
+            pauseCondition.broadcast()
+        }
+    }
+
+    /// Whether a pause was requested and the vCPU is parked.
+    public var isPaused: Bool { pauseCondition.withLock { pauseRequested && parked } }
 
     private func parse(_ line: String) {
         if let report = FlowReport(line: line) {

@@ -1,0 +1,205 @@
+// MigrationDestination: the destination side. It builds a paused machine from its own
+// configuration for the description it gets (or refuses), fills RAM from the rounds, installs
+// the CPU and device state and the frames queued during the pause, and runs the VM only when
+// the source commits. Whatever fails before the commit, the machine is discarded.
+
+import Foundation
+import Frames
+import Switching
+import VMHost
+
+/// A VM that arrived: running, with what came with it.
+public struct IncomingMigration {
+    /// The VM, running on this side.
+    public let vm: VirtualMachine
+    /// The switch state of its ports, as installed through the hooks.
+    public let switchStates: [SwitchState]
+    /// Rounds received (the stop-and-copy round included), pages and zero pages.
+    public let rounds: Int
+    public let pages: Int
+    public let zeroPages: Int
+    /// Frames handed over by the source and given to the NICs.
+    public let queued: Int
+    /// Handed-over frames the NICs could not take.
+    public let lost: Int
+}
+
+/// Runs the destination side of one migration over a connection.
+public struct MigrationDestination {
+    let connection: MigrationConnection
+    let hooks: MigrationDestinationHooks
+
+    /// The destination of a migration arriving on `connection`.
+    public init(connection: MigrationConnection, hooks: MigrationDestinationHooks) {
+        self.connection = connection
+        self.hooks = hooks
+    }
+
+    /// Receives the VM. Returns once it runs here; throws (naming the phase) otherwise, and
+    /// then no VM of this migration runs on this side.
+    public func run() throws(MigrationError) -> IncomingMigration {
+        var phase = MigrationPhase.description
+        var vm: VirtualMachine?
+        do {
+            let result = try receive(phase: &phase, vm: &vm)
+            connection.close()
+            return result
+        } catch {
+            // Discard: the machine was never started (stop() on a created VM is a no-op).
+            vm?.stop()
+            if !error.refused { try? connection.send(MigrationMessage(.abort, text: "destination: \(error.reason)")) }
+            connection.close()
+            throw error
+        }
+    }
+
+    private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?) throws(MigrationError) -> IncomingMigration {
+        func next() throws(MigrationError) -> MigrationMessage {
+            let m: MigrationMessage
+            do { m = try connection.receive() } catch { throw MigrationError(phase, "\(error)") }
+            if m.type == .abort { throw MigrationError(phase, "source aborted: \(m.text)") }
+            return m
+        }
+
+        // (a) Description -> build or refuse.
+        let hello = try next()
+        guard hello.type == .hello else { throw MigrationError(phase, "expected hello, got \(hello.type)") }
+        let description: MigrationDescription
+        do { description = try JSONDecoder().decode(MigrationDescription.self, from: Data(hello.payload)) }
+        catch { throw refuse(phase, "unreadable description: \(error)") }
+        guard description.formatVersion == Int(MigrationWire.version) else {
+            throw refuse(phase, "format version \(description.formatVersion) is not \(MigrationWire.version)")
+        }
+        let vm: VirtualMachine
+        do {
+            let configuration = try hooks.configure(description)
+            vm = try VirtualMachine(configuration, pool: hooks.pool)
+        } catch {
+            throw refuse(phase, "cannot build the machine: \(error)")
+        }
+        built = vm
+        if let why = description.incompatibility(with: MigrationDescription(of: vm)) {
+            throw refuse(phase, "incompatible machine: \(why)")
+        }
+        hooks.built(vm)
+        do { try connection.send(MigrationMessage(.accept)) } catch { throw MigrationError(phase, "\(error)") }
+
+        // (b, c, d) RAM rounds, then the state.
+        phase = .round0
+        let memory = vm.board.memory
+        var rounds = 0, pages = 0, zeroPages = 0
+        var state: VMState?
+        var switchStates: [SwitchState] = []
+        var frames: [QueuedFrame] = []
+        loop: while true {
+            let m = try next()
+            switch m.type {
+            case .pages:
+                do {
+                    try PageBatch.decode(m.payload, pageCount: memory.pageCount) { index, bytes in
+                        guard let r = memory.regions.last(where: { $0.firstPage <= index }) else { return }
+                        // SAFETY: `index` < pageCount lies in region `r`; the mapping lives with the VM.
+                        let page = r.host + (index - r.firstPage) * PageBatch.pageSize
+                        if let bytes {
+                            page.copyMemory(from: bytes.baseAddress!, byteCount: PageBatch.pageSize)
+                        } else if !PageBatch.isZero(UnsafeRawPointer(page)) {
+                            // Reading first leaves never-touched pages unmapped.
+                            page.initializeMemory(as: UInt8.self, repeating: 0, count: PageBatch.pageSize)
+                        }
+                        pages += 1
+                        if bytes == nil { zeroPages += 1 }
+                    }
+                } catch { throw MigrationError(phase, "\(error)") }
+            case .endOfRound:
+                rounds += 1
+                let end: RoundEnd
+                do { end = try JSONDecoder().decode(RoundEnd.self, from: Data(m.payload)) }
+                catch { throw MigrationError(phase, "unreadable end of round: \(error)") }
+                phase = end.final ? .stopAndCopy : .rounds
+                if !end.final {
+                    do { try connection.send(MigrationMessage(.roundDone)) } catch { throw MigrationError(phase, "\(error)") }
+                }
+            case .state:
+                phase = .stopAndCopy
+                do { state = try JSONDecoder().decode(VMState.self, from: Data(m.payload)) }
+                catch { throw MigrationError(phase, "unreadable VM state: \(error)") }
+            case .switchState:
+                do { switchStates = try JSONDecoder().decode([SwitchState].self, from: Data(m.payload)) }
+                catch { throw MigrationError(phase, "unreadable switch state: \(error)") }
+            case .frames:
+                do { frames = try FrameBatch.decode(m.payload) } catch { throw MigrationError(phase, "\(error)") }
+                break loop
+            default:
+                throw MigrationError(phase, "unexpected \(m.type)")
+            }
+        }
+        guard let state else { throw MigrationError(phase, "no VM state before the queued frames") }
+        let framesAt = Date()
+        do { try vm.restore(state, onDatapath: hooks.onDatapath) } catch { throw MigrationError(phase, "\(error)") }
+        let restoredAt = Date()
+        var lost = deliver(frames, to: vm)
+        if ProcessInfo.processInfo.environment["SWITCHBOARD_MIGRATION_TRACE"] == "1" {
+            let ms = { (d: Date) in String(format: "%.2f", d.timeIntervalSince(framesAt) * 1000) }
+            FileHandle.standardError.write(Data("migration destination: restored +\(ms(restoredAt)) ms, frames delivered +\(ms(Date())) ms\n".utf8))
+        }
+        var received = [Int](repeating: 0, count: vm.nics.count)
+        for f in frames where f.nic < received.count { received[f.nic] += 1 }
+        do { try connection.send(MigrationMessage(.ready)) } catch { throw MigrationError(phase, "\(error)") }
+
+        // (e) Commit.
+        phase = .commit
+        while true {
+            let m = try next()
+            if m.type == .frames {
+                let late: [QueuedFrame]
+                do { late = try FrameBatch.decode(m.payload) } catch { throw MigrationError(phase, "\(error)") }
+                lost += deliver(late, to: vm)
+                for f in late where f.nic < received.count { received[f.nic] += 1 }
+                frames += late
+                continue
+            }
+            guard m.type == .commit else { throw MigrationError(phase, "expected commit, got \(m.type)") }
+            break
+        }
+        var installError: String?
+        hooks.onDatapath {
+            do { try hooks.installSwitchState(switchStates) } catch { installError = "\(error)" }
+            if installError == nil { hooks.activate(vm, received) }
+        }
+        if let installError { throw MigrationError(phase, "switch state refused: \(installError)") }
+        // Tell the source first: if that fails it resumes its VM, so this one must not start.
+        let ack = (try? JSONEncoder().encode(AckInfo(lost: lost))).map { Array($0) } ?? []
+        do { try connection.send(MigrationMessage(.ack, ack)) } catch { throw MigrationError(phase, "sending ack: \(error)") }
+        vm.start()
+        return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
+                                 queued: frames.count, lost: lost)
+    }
+
+    /// Tells the source why not, and makes the error.
+    private func refuse(_ phase: MigrationPhase, _ reason: String) -> MigrationError {
+        try? connection.send(MigrationMessage(.refuse, text: reason))
+        return MigrationError(phase, reason, refused: true)
+    }
+
+    /// Gives handed-over frames to the VM's NICs in order (on the datapath thread); returns
+    /// how many they dropped.
+    private func deliver(_ frames: [QueuedFrame], to vm: VirtualMachine) -> Int {
+        guard !frames.isEmpty else { return 0 }
+        var lost = 0
+        hooks.onDatapath {
+            let before = vm.nics.map { $0.counters.rxDrops }
+            for f in frames {
+                guard f.nic < vm.nics.count, let h = hooks.pool.make(copying: f.bytes) else {
+                    lost += 1
+                    continue
+                }
+                var entry = TransmitEntry(handle: h, tci: 0, action: .keep)
+                withUnsafePointer(to: &entry) {
+                    vm.nics[f.nic].transmit(UnsafeBufferPointer(start: $0, count: 1), pool: hooks.pool, now: 0)
+                }
+            }
+            for (i, nic) in vm.nics.enumerated() { lost += Int(nic.counters.rxDrops - before[i]) }
+        }
+        return lost
+    }
+}

@@ -1,0 +1,106 @@
+// MigrationHooks: what the migration needs from whoever owns the datapath and the switches
+// (the lead's `run`, or a test): running code on the datapath thread, holding and handing over
+// the VM's frames, the switch state of its ports, and attaching the destination's NICs.
+
+import Frames
+import Switching
+import VMHost
+
+/// The source side's view of the network around the VM. Every closure but `onDatapath` is
+/// called inside `onDatapath`, i.e. on the thread that owns the pool and the switches.
+public struct MigrationSourceHooks {
+    /// Runs its argument synchronously on the datapath thread (default: right here).
+    public var onDatapath: (() -> Void) -> Void = { $0() }
+    /// The vCPU is paused for stop-and-copy: stop servicing the VM's NICs and hold the frames
+    /// addressed to it (e.g. `MigratablePort.hold()`).
+    public var quiesceNetwork: () -> Void = {}
+    /// Frames held so far, skipping the first `sent[nic]` of each NIC (already handed over).
+    public var heldFrames: (_ sent: [Int]) -> [QueuedFrame] = { _ in [] }
+    /// The migration failed after `quiesceNetwork`: give the held frames to the VM's own
+    /// NICs again and service them as before.
+    public var resumeNetwork: () -> Void = {}
+    /// The destination runs the VM: `sent[nic]` held frames went with it; release them.
+    public var handedOver: (_ sent: [Int]) -> Void = { _ in }
+    /// The switch state of the VM's ports (its MAC entries, VLANs, counters) to install on
+    /// the destination's switch (see `SwitchState.restricted(to:)`).
+    public var switchState: () -> [SwitchState] = { [] }
+    /// Frames the source side dropped while holding (counted as lost).
+    public var droppedFrames: () -> Int = { 0 }
+
+    /// Hooks that do nothing (a VM with no network, or none shared).
+    public init() {}
+
+    /// Hooks over one `MigratablePort` per NIC. `stopServicing` and `startServicing` are
+    /// called on the datapath thread to take the VM's NICs out of (and back into) the
+    /// datapath's service loop. On success, a port still holding (not taken over by a
+    /// destination on the same fabric) drops the handed-over frames and stops forwarding.
+    public static func ports(_ ports: [MigratablePort], vm: VirtualMachine,
+                             onDatapath: @escaping (() -> Void) -> Void,
+                             stopServicing: @escaping () -> Void, startServicing: @escaping () -> Void,
+                             switchState: @escaping () -> [SwitchState] = { [] }) -> MigrationSourceHooks {
+        var h = MigrationSourceHooks()
+        h.onDatapath = onDatapath
+        h.quiesceNetwork = {
+            stopServicing()
+            for p in ports { p.hold() }
+        }
+        h.heldFrames = { sent in
+            var out: [QueuedFrame] = []
+            for (i, p) in ports.enumerated() {
+                let skip = i < sent.count ? sent[i] : 0
+                out += p.heldFrames(from: skip).map { QueuedFrame(nic: i, bytes: $0) }
+            }
+            return out
+        }
+        h.resumeNetwork = {
+            for (i, p) in ports.enumerated() where i < vm.nics.count { p.release(to: vm.nics[i]) }
+            startServicing()
+        }
+        h.handedOver = { sent in
+            // Ports the destination did not take over (another host): the frames that went
+            // with the VM are released; any that came later have nowhere to go and count as lost.
+            for (i, p) in ports.enumerated() where p.holding { p.release(to: nil, droppingFirst: i < sent.count ? sent[i] : 0) }
+        }
+        h.switchState = switchState
+        h.droppedFrames = { ports.reduce(0) { $0 + $1.dropped } }
+        return h
+    }
+}
+
+/// The destination side's view: how to build the machine and plug it in.
+public struct MigrationDestinationHooks {
+    /// The packet pool the new VM's NICs use (the destination fabric's pool).
+    public var pool: PacketPool
+    /// The configuration to build the machine from for this description; throw (with a
+    /// reason) to refuse. The result must describe the same machine (checked).
+    public var configure: (MigrationDescription) throws -> VMConfiguration
+    /// Runs its argument synchronously on the datapath thread (default: right here).
+    public var onDatapath: (() -> Void) -> Void = { $0() }
+    /// Called with the machine once built (paused, not started).
+    public var built: (VirtualMachine) -> Void = { _ in }
+    /// Installs the VM's switch state (on the datapath thread), at commit.
+    public var installSwitchState: ([SwitchState]) throws -> Void = { _ in }
+    /// At commit, on the datapath thread, before the vCPU starts: attach the VM's NICs to
+    /// their ports and service them. `received[nic]` frames held by the source were
+    /// handed over in the stream (a shared-fabric test drops as many from its port). Should
+    /// the `ack` then fail to go out, the VM is discarded unstarted and the source takes its
+    /// ports back (`MigrationSourceHooks.resumeNetwork`).
+    public var activate: (_ vm: VirtualMachine, _ received: [Int]) -> Void = { _, _ in }
+
+    /// Hooks building machines with `configure` on `pool`.
+    public init(pool: PacketPool, configure: @escaping (MigrationDescription) throws -> VMConfiguration) {
+        self.pool = pool
+        self.configure = configure
+    }
+}
+
+extension SwitchState {
+    /// This state cut down to the named ports: their counters and up/down state, and the
+    /// MAC entries learned on them.
+    public func restricted(to portNames: Set<String>) -> SwitchState {
+        var s = self
+        s.ports = ports.filter { portNames.contains($0.name) }
+        s.entries = entries.filter { portNames.contains($0.port) }
+        return s
+    }
+}

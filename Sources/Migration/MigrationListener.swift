@@ -1,0 +1,94 @@
+// MigrationListener: the destination's TCP server (127.0.0.1 and an ephemeral port by default)
+// handing accepted connections to the destination side of the protocol.
+
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A TCP server taking incoming migrations.
+public final class MigrationListener: @unchecked Sendable {
+    private let server: any Channel
+    private let accepted = AcceptQueue()
+    /// The port it listens on (the one given, or the ephemeral one chosen).
+    public let port: Int
+    /// The address it listens on.
+    public let host: String
+
+    /// Listens on `host:port` (port 0: an ephemeral port).
+    public init(host: String = "127.0.0.1", port: Int = 0) throws(StreamError) {
+        self.host = host
+        let accepted = self.accepted
+        let bootstrap = ServerBootstrap(group: MigrationTCP.group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let queue = ChunkQueue()
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InboundBytesHandler(queue: queue))
+                    accepted.enqueue(NIOByteStream(channel: channel, inbound: queue))
+                }
+            }
+        do {
+            server = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            throw .connect("cannot listen on \(host):\(port): \(error)")
+        }
+        self.port = server.localAddress?.port ?? port
+    }
+
+    /// The next incoming connection, waiting up to `timeout` seconds.
+    public func accept(timeout: Double = 30) throws(StreamError) -> NIOByteStream {
+        try accepted.next(timeout: timeout)
+    }
+
+    /// Accepts one migration and runs its destination side: the VM, running, or an error.
+    public func receive(hooks: MigrationDestinationHooks, timeout: Double = 30) throws(MigrationError) -> IncomingMigration {
+        let stream: NIOByteStream
+        do { stream = try accept(timeout: timeout) } catch { throw MigrationError(.connect, "\(error)") }
+        return try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: hooks).run()
+    }
+
+    /// Stops listening; connections not yet accepted are closed.
+    public func close() {
+        accepted.close()
+        server.close(promise: nil)
+    }
+}
+
+/// Accepted connections waiting for `MigrationListener.accept`.
+private final class AcceptQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [NIOByteStream] = []
+    private var closed = false
+
+    func enqueue(_ stream: NIOByteStream) {
+        condition.withLock {
+            if closed {
+                stream.close()
+                return
+            }
+            pending.append(stream)
+            condition.broadcast()
+        }
+    }
+
+    func next(timeout: Double) throws(StreamError) -> NIOByteStream {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while pending.isEmpty {
+            if closed { throw .closed }
+            if !condition.wait(until: deadline) && pending.isEmpty { throw .timeout }
+        }
+        return pending.removeFirst()
+    }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            for s in pending { s.close() }
+            pending.removeAll()
+            condition.broadcast()
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// MigrationReport: what one migration measured, under the benchmark's JSON keys.
+
+/// The figures of one migration, as `bench migration` prints them.
+public struct MigrationReport: Codable, Sendable, Equatable {
+    /// From the first message to the destination's acknowledgement, milliseconds.
+    public var totalMs: Double = 0
+    /// From pausing the source vCPU to the destination's "running" acknowledgement, ms.
+    public var downtimeMs: Double = 0
+    /// Pre-copy rounds (round 0 included, the stop-and-copy round not).
+    public var rounds = 0
+    /// Pages sent (zero-page markers included), and how many of them were markers.
+    public var pages = 0
+    public var zeroPages = 0
+    /// Bytes written to the connection.
+    public var bytes = 0
+    /// Frames addressed to the VM that were queued during the pause and handed over.
+    public var queued = 0
+    /// Frames the VM should have received but did not (0 by design).
+    public var lost = 0
+
+    enum CodingKeys: String, CodingKey {
+        case totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages", bytes, queued, lost
+    }
+
+    /// An empty report.
+    public init() {}
+}

@@ -1,0 +1,43 @@
+// MigrationTCP: the shared SwiftNIO event loop group, the client connect, and `migrate(vm:to:port:)`,
+// the source side over TCP in one call.
+
+import NIOCore
+import NIOPosix
+import VMHost
+
+/// TCP for migrations: one small event loop group shared by clients and listeners.
+public enum MigrationTCP {
+    /// The event loops (one thread: a migration is one stream).
+    public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// Connects to a destination; throws `.connect` when nobody listens there.
+    public static func connect(host: String, port: Int, timeout: Double = 5) throws(StreamError) -> NIOByteStream {
+        let queue = ChunkQueue()
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.milliseconds(Int64(timeout * 1000)))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InboundBytesHandler(queue: queue))
+                }
+            }
+        do {
+            let channel = try bootstrap.connect(host: host, port: port).wait()
+            return NIOByteStream(channel: channel, inbound: queue)
+        } catch {
+            throw .connect("cannot connect to \(host):\(port): \(error)")
+        }
+    }
+}
+
+/// Migrates `vm` to the destination listening at `host:port` over TCP. On success the source
+/// VM is stopped and the report says what was measured; on failure the VM runs on here and
+/// the error names the phase.
+public func migrate(vm: VirtualMachine, to host: String, port: Int, options: MigrationOptions = MigrationOptions(),
+                    hooks: MigrationSourceHooks = MigrationSourceHooks()) throws(MigrationError) -> MigrationReport {
+    let stream: NIOByteStream
+    do { stream = try MigrationTCP.connect(host: host, port: port, timeout: min(options.timeout, 5)) }
+    catch { throw MigrationError(.connect, "\(error)") }
+    return try MigrationSource(vm: vm, connection: MigrationConnection(stream, timeout: options.timeout),
+                               options: options, hooks: hooks).run()
+}

@@ -1,0 +1,127 @@
+// VirtualMachine+State: the whole VM's saved state (hart, CLINT, UART, PLIC, every virtio
+// transport and device) as one Codable `VMState`, and its validating restore. Guest RAM is
+// not part of it: snapshots and live migration move RAM separately.
+
+import Foundation
+import RISCV
+import Virtio
+
+/// Everything but RAM needed to resume a paused VM on an identically built machine.
+public struct VMState: Codable, Sendable, Equatable {
+    /// The state format; `restore` refuses others.
+    public static let currentVersion = 1
+
+    /// One virtio slot: the transport and, for its kind, the device's own state.
+    public struct Slot: Codable, Sendable, Equatable {
+        public var transport: VirtioTransportState
+        public var net: VirtioNetState?
+        public var block: VirtioBlockState?
+    }
+
+    public var version: Int
+    /// The VM name it was saved from (informational).
+    public var name: String
+    public var hart: HartState
+    public var clint: CLINTState
+    public var uart: UARTState
+    public var plic: PLICState
+    /// Virtio slots in board order: NICs first, then disks.
+    public var slots: [Slot]
+}
+
+/// Why a `VMState` cannot be taken or installed.
+public enum VMStateError: Error, CustomStringConvertible, Equatable {
+    /// The vCPU is still running (pause it first).
+    case notPaused
+    /// The state does not fit this machine; nothing was changed.
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notPaused: return "the VM must be paused (or not started) to save or restore its state"
+        case .invalid(let m): return "invalid VM state: \(m)"
+        }
+    }
+}
+
+extension VirtualMachine {
+    /// The virtio-net transports, in NIC order.
+    var netTransports: [VirtioMMIOTransport<VirtioNet>] {
+        transports.compactMap { $0 as? VirtioMMIOTransport<VirtioNet> }
+    }
+
+    /// Captures the VM's state. The vCPU must be paused (or never started): the state is
+    /// read while nothing but the datapath (which takes the device locks) touches the VM.
+    public func saveState() throws(VMStateError) -> VMState {
+        guard isPaused || state != .running else { throw .notPaused }
+        var slots: [VMState.Slot] = []
+        for t in transports {
+            if let n = t as? VirtioMMIOTransport<VirtioNet> {
+                slots.append(.init(transport: n.saveState(), net: n.device.saveState(), block: nil))
+            } else if let b = t as? VirtioMMIOTransport<VirtioBlock> {
+                slots.append(.init(transport: b.saveState(), net: nil, block: b.device.saveState()))
+            }
+        }
+        return VMState(version: VMState.currentVersion, name: name, hart: board.hart.saveState(),
+                       clint: board.clint.saveState(), uart: board.uart.saveState(), plic: board.plic.saveState(),
+                       slots: slots)
+    }
+
+    /// Installs `s` into this (paused or never started) VM after its RAM has been filled.
+    /// Everything is checked first; when any part is refused, the parts already installed are
+    /// put back as they were, so a throw leaves the VM unchanged. `onDatapath` runs its
+    /// argument on the thread that owns the packet pool (virtio-net copies waiting frames into
+    /// it); pass `{ $0() }` when no datapath runs.
+    public func restore(_ s: VMState, onDatapath: (() -> Void) -> Void = { $0() }) throws(VMStateError) {
+        guard isPaused || state != .running else { throw .notPaused }
+        guard s.version == VMState.currentVersion else { throw .invalid("state version \(s.version), expected \(VMState.currentVersion)") }
+        guard s.slots.count == transports.count else {
+            throw .invalid("\(s.slots.count) virtio slots saved, this VM has \(transports.count)")
+        }
+        for (i, (slot, t)) in zip(s.slots, transports).enumerated() {
+            let isNet = t is VirtioMMIOTransport<VirtioNet>
+            guard isNet ? slot.net != nil && slot.block == nil : slot.block != nil && slot.net == nil else {
+                throw .invalid("slot \(i) holds a different kind of device")
+            }
+        }
+        let before: VMState
+        do { before = try saveState() } catch { throw error }
+        var failure: String?
+        do {
+            try board.hart.restoreState(s.hart)
+            try board.plic.restore(s.plic)
+            for (slot, t) in zip(s.slots, transports) {
+                if let n = t as? VirtioMMIOTransport<VirtioNet>, let net = slot.net {
+                    try n.restore(slot.transport)
+                    var netError: String?
+                    onDatapath {
+                        do { try n.device.restore(net) } catch { netError = "\(error)" }
+                    }
+                    if let netError { throw VMStateError.invalid(netError) }
+                } else if let b = t as? VirtioMMIOTransport<VirtioBlock>, let block = slot.block {
+                    try b.restore(slot.transport)
+                    try b.device.restore(block)
+                }
+            }
+        } catch {
+            failure = "\(error)"
+        }
+        if let failure {
+            // Put back what was installed; the old state passed these checks before.
+            try? board.hart.restoreState(before.hart)
+            try? board.plic.restore(before.plic)
+            for (slot, t) in zip(before.slots, transports) {
+                if let n = t as? VirtioMMIOTransport<VirtioNet>, let net = slot.net {
+                    try? n.restore(slot.transport)
+                    onDatapath { try? n.device.restore(net) }
+                } else if let b = t as? VirtioMMIOTransport<VirtioBlock>, let block = slot.block {
+                    try? b.restore(slot.transport)
+                    try? b.device.restore(block)
+                }
+            }
+            throw .invalid(failure)
+        }
+        board.clint.restoreState(s.clint)
+        board.uart.restoreState(s.uart)
+    }
+}

@@ -1,0 +1,419 @@
+// Live migration end to end: an appliance VM migrated mid-flow over loopback TCP with its
+// switch port handed over (lost=0 duplicated=0), a connection broken in every phase (the VM
+// runs on at the source, nothing runs at the destination), a memory-dirtying guest that hits
+// the round limit with RAM identical on both sides and migrates back, refused descriptions.
+
+import Foundation
+import Frames
+import Machine
+@testable import Migration
+import Switching
+import Testing
+import VMHost
+
+/// Moves a value into a thread (the tests own the threads they start).
+struct UnsafeTransfer<T>: @unchecked Sendable { var value: T }
+
+/// Runs `body` on its own thread; `wait` returns its result.
+final class Background<T>: @unchecked Sendable {
+    private var result: T?
+    private let done = DispatchSemaphore(value: 0)
+    init(_ body: @escaping () -> T) {
+        let transfer = UnsafeTransfer(value: body)
+        Thread { [self] in
+            result = transfer.value()
+            done.signal()
+        }.start()
+    }
+    func wait() -> T {
+        done.wait()
+        done.signal()
+        return result!
+    }
+}
+
+/// A mutable cell shared with closures.
+final class Cell<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
+
+@Suite(.serialized) struct LiveMigrationTests {
+    @Test(arguments: [(16, "flow"), (64, "flow"), (16, "sink"), (64, "sink")])
+    func anApplianceMigratesMidFlowOverTCPWithoutLoss(memoryMiB: Int, migrated role: String) throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 4096)
+        let fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
+            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
+        let flowConfig = Guests.configuration("flow", mac: 1, memoryMiB: role == "flow" ? memoryMiB : 16,
+                                              bootargs: "ip=10.0.0.1/24 role=flow peer=10.0.0.2 pings=1 rate=2000 count=5000 exit=1", elf: elf)
+        let sinkConfig = Guests.configuration("sink", mac: 2, memoryMiB: role == "sink" ? memoryMiB : 16,
+                                              bootargs: "ip=10.0.0.2/24 role=sink flows=1 exit=1", elf: elf)
+        let sink = try VirtualMachine(sinkConfig, pool: pool)
+        let flow = try VirtualMachine(flowConfig, pool: pool)
+        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
+        let (moving, movingConfig, movingPort, portName) = role == "flow" ? (flow, flowConfig, p1, "p1") : (sink, sinkConfig, p2, "p2")
+        let port = MigratablePort(target: moving.nics[0], pool: pool)
+        try fabric.attach(p1, sink: role == "flow" ? port : flow.nics[0])
+        try fabric.attach(p2, sink: role == "sink" ? port : sink.nics[0])
+        let datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(flow, 0, p1), (sink, 0, p2)]
+        datapath.start()
+        defer { datapath.finish() }
+        sink.start()
+        flow.start()
+        defer { sink.stop(); flow.stop() }
+        #expect(waitUntil(60) { flow.console.recentLines.contains { $0.hasPrefix("flow: id=") } }, "\(flow.console.recentLines.suffix(5))")
+        Thread.sleep(forTimeInterval: 0.3)
+
+        let listener = try MigrationListener()
+        defer { listener.close() }
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in movingConfig }
+        hooks.onDatapath = datapath.sync
+        hooks.installSwitchState = { states in for s in states { try fabric.switches[0].restore(s) } }
+        hooks.activate = { vm, received in
+            port.release(to: vm.nics[0], droppingFirst: received[0])
+            datapath.attachments.append((vm, 0, movingPort))
+        }
+        let hooksBox = UnsafeTransfer(value: hooks)
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try listener.receive(hooks: hooksBox.value) }
+        }
+        let sourceHooks = MigrationSourceHooks.ports(
+            [port], vm: moving, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(moving) }, startServicing: { datapath.attachments.append((moving, 0, movingPort)) },
+            switchState: { [fabric.switches[0].saveState(now: SystemClock().now()).restricted(to: [portName])] })
+        let report = try migrate(vm: moving, to: "127.0.0.1", port: listener.port, hooks: sourceHooks)
+        let incoming = try destination.wait().get()
+        defer { incoming.vm.stop() }
+        print("migration of the \(role) (\(memoryMiB) MiB) mid-flow: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
+        #expect(moving.state == .stopped)
+        #expect(report.pages >= incoming.vm.board.memory.pageCount && report.rounds >= 1 && report.lost == 0)
+        #expect(incoming.pages == report.pages && incoming.zeroPages == report.zeroPages && incoming.queued == report.queued)
+
+        let newFlow = role == "flow" ? incoming.vm : flow, newSink = role == "sink" ? incoming.vm : sink
+        let finished = newFlow.wait(timeout: 90) && newSink.wait(timeout: 30)
+        #expect(finished, "flow: \(newFlow.console.recentLines.suffix(5)) sink: \(newSink.console.recentLines.suffix(5))")
+        #expect(newFlow.state == .poweredOff(code: 0), "\(newFlow.console.recentLines.suffix(8))")
+        #expect(newSink.state == .poweredOff(code: 0), "\(newSink.console.recentLines.suffix(8))")
+        let result = try #require(newSink.reports.first ?? (role == "sink" ? nil : sink.reports.first))
+        #expect(result.sent == 5000 && result.received == 5000 && result.lost == 0 && result.duplicated == 0, "\(result)")
+        #expect(port.dropped == 0)
+    }
+
+    @Test func framesArrivingDuringThePauseAreHandedOver() throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 1024)
+        let fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
+            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
+        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        let vm = try VirtualMachine(config, pool: pool)
+        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
+        let port = MigratablePort(target: vm.nics[0], pool: pool)
+        try fabric.attach(p1, sink: port)
+        let datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(vm, 0, p1)]
+        datapath.start()
+        defer { datapath.finish() }
+        vm.start()
+        defer { vm.stop() }
+        #expect(waitUntil(30) { vm.bootSeconds != nil })
+
+        // UDP-sized frames to the VM's MAC from a host behind p2, numbered in byte 20.
+        func send(_ count: Int, from first: Int) {
+            for i in first..<first + count {
+                var frame = [UInt8](repeating: 0, count: 60)
+                frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
+                frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
+                frame[12] = 0x88; frame[13] = 0xB5 // local experimental EtherType: the guest ignores it
+                frame[20] = UInt8(i)
+                frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
+            }
+        }
+        var hooks = MigrationSourceHooks.ports(
+            [port], vm: vm, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(vm) }, startServicing: { datapath.attachments.append((vm, 0, p1)) })
+        let quiesce = hooks.quiesceNetwork, held = hooks.heldFrames
+        let calls = Cell(0)
+        hooks.quiesceNetwork = { quiesce(); send(10, from: 0) }
+        hooks.heldFrames = { sent in
+            calls.value += 1
+            if calls.value == 2 { send(5, from: 10) }  // arrive after the state went out
+            return held(sent)
+        }
+        let rxBefore = Cell<UInt64>(0)
+        var destinationHooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        destinationHooks.onDatapath = datapath.sync
+        destinationHooks.activate = { newVM, received in
+            port.release(to: newVM.nics[0], droppingFirst: received[0])
+            datapath.attachments.append((newVM, 0, p1))
+        }
+        let hooksBox = UnsafeTransfer(value: destinationHooks)
+        let (a, b) = MemoryByteStream.pair()
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        let report = try MigrationSource(vm: vm, connection: MigrationConnection(a), hooks: hooks).run()
+        let incoming = try destination.wait().get()
+        defer { incoming.vm.stop() }
+        rxBefore.value = vm.nics[0].counters.rxFrames
+        #expect(report.queued == 15 && incoming.queued == 15 && report.lost == 0 && incoming.lost == 0)
+        // Frames after the switchover reach the new VM directly.
+        datapath.sync { send(3, from: 15) }
+        #expect(waitUntil(10) { incoming.vm.nics[0].counters.rxFrames >= rxBefore.value + 18 },
+                "\(incoming.vm.nics[0].counters) vs \(rxBefore.value)")
+        #expect(incoming.vm.nics[0].counters.rxDrops == vm.nics[0].counters.rxDrops)
+    }
+
+    /// Where to break the connection, and the phase the source must name.
+    struct Breakage: Sendable, CustomStringConvertible {
+        var type: MessageType
+        var occurrence: Int
+        var phase: MigrationPhase?
+        var fault: FaultInjectingStream.Fault = .close
+        var description: String { "\(fault) at \(type) #\(occurrence)" }
+    }
+
+    static let breakages: [Breakage] = [
+        Breakage(type: .hello, occurrence: 1, phase: .description),
+        Breakage(type: .pages, occurrence: 3, phase: .round0),
+        Breakage(type: .endOfRound, occurrence: 2, phase: .rounds),
+        Breakage(type: .state, occurrence: 1, phase: .stopAndCopy),
+        Breakage(type: .frames, occurrence: 1, phase: .stopAndCopy),
+        Breakage(type: .commit, occurrence: 1, phase: .commit),
+        Breakage(type: .pages, occurrence: 2, phase: nil, fault: .corrupt),
+    ]
+
+    @Test(arguments: breakages)
+    func aBrokenConnectionLeavesTheVMRunningOnTheSource(breakage: Breakage) throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 1024)
+        let fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [PortConfiguration(name: "p1")]), pool: pool))
+        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        let vm = try VirtualMachine(config, pool: pool)
+        let p1 = try fabric.port("sw0", "p1")
+        let port = MigratablePort(target: vm.nics[0], pool: pool)
+        try fabric.attach(p1, sink: port)
+        let datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(vm, 0, p1)]
+        datapath.start()
+        defer { datapath.finish() }
+        vm.start()
+        defer { vm.stop() }
+        #expect(waitUntil(30) { vm.bootSeconds != nil })
+
+        let (a, b) = MemoryByteStream.pair()
+        let built = Cell<VirtualMachine?>(nil)
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        hooks.onDatapath = datapath.sync
+        hooks.built = { built.value = $0 }
+        let hooksBox = UnsafeTransfer(value: hooks)
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in
+                try MigrationDestination(connection: MigrationConnection(b, timeout: 10), hooks: hooksBox.value).run()
+            }
+        }
+        var options = MigrationOptions()
+        options.timeout = 10
+        if breakage.type == .endOfRound { options.downtimeBudget = -1; options.maxRounds = 3 }
+        let stream = FaultInjectingStream(a, at: breakage.type, occurrence: breakage.occurrence, fault: breakage.fault)
+        let sourceHooks = MigrationSourceHooks.ports(
+            [port], vm: vm, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(vm) }, startServicing: { datapath.attachments.append((vm, 0, p1)) })
+        let error = #expect(throws: MigrationError.self) {
+            _ = try MigrationSource(vm: vm, connection: MigrationConnection(stream, timeout: 10), options: options, hooks: sourceHooks).run()
+        }
+        #expect(stream.fired)
+        if let phase = breakage.phase { #expect(error?.phase == phase, "\(String(describing: error))") }
+        if breakage.fault == .corrupt { #expect(error?.reason.contains("checksum") == true, "\(String(describing: error))") }
+        // The source VM runs on, unpaused, without dirty logging, and its guest makes progress.
+        #expect(vm.state == .running && !vm.isPaused && !vm.board.memory.dirtyLogging)
+        #expect(Guests.progress(of: vm, over: 0.2) > 0)
+        datapath.sync { #expect(!port.holding && port.target === vm.nics[0] && datapath.attachments.count == 1) }
+        // The destination gave up and runs nothing.
+        guard case .failure = destination.wait() else {
+            Issue.record("the destination took the VM")
+            return
+        }
+        #expect(built.value.map { $0.state != .running } ?? true)
+    }
+
+    @Test func aMemoryDirtyingGuestStopsAtTheRoundLimitArrivesIdenticalAndMigratesBack() throws {
+        let pool = PacketPool(capacity: 64)
+        let config = Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier)
+        let a = try VirtualMachine(config, pool: pool)
+        a.start()
+        defer { a.stop() }
+        Thread.sleep(forTimeInterval: 0.2)
+        var options = MigrationOptions()
+        options.maxRounds = 4
+
+        func hop(from source: VirtualMachine) throws -> (IncomingMigration, MigrationReport, Bool) {
+            let listener = try MigrationListener()
+            defer { listener.close() }
+            let identical = Cell(false)
+            var hooks = MigrationDestinationHooks(pool: pool) { _ in config }
+            // At commit, before the vCPU starts: the source is paused on its final state.
+            hooks.activate = { vm, _ in
+                identical.value = Guests.sameRAM(source, vm) && Guests.sameState(source, vm)
+            }
+            let hooksBox = UnsafeTransfer(value: hooks)
+            let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+                Result { () throws(MigrationError) in try listener.receive(hooks: hooksBox.value) }
+            }
+            let report = try migrate(vm: source, to: "127.0.0.1", port: listener.port, options: options)
+            return (try destination.wait().get(), report, identical.value)
+        }
+
+        let (there, report, identical) = try hop(from: a)
+        defer { there.vm.stop() }
+        print("migration of a guest dirtying 8 MiB: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
+        #expect(report.rounds == options.maxRounds + 1)
+        #expect(identical, "RAM or device state differs between source and destination")
+        #expect(a.state == .stopped)
+        #expect(Guests.progress(of: there.vm, over: 0.2) > 0)
+
+        let (back, reportBack, identicalBack) = try hop(from: there.vm)
+        defer { back.vm.stop() }
+        #expect(identicalBack && reportBack.rounds >= 1)
+        #expect(there.vm.state == .stopped)
+        #expect(Guests.progress(of: back.vm, over: 0.2) > 0)
+    }
+
+    @Test func anIdleApplianceConvergesBeforeTheRoundLimit() throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 256)
+        let config = Guests.configuration("idle", mac: 1, memoryMiB: 64, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        #expect(waitUntil(30) { vm.bootSeconds != nil })
+        let (a, b) = MemoryByteStream.pair()
+        let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        let report = try MigrationSource(vm: vm, connection: MigrationConnection(a)).run()
+        let incoming = try destination.wait().get()
+        defer { incoming.vm.stop() }
+        print("migration of an idle 64 MiB appliance (in memory): \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
+        #expect(report.rounds < MigrationOptions().maxRounds + 1)
+        #expect(report.zeroPages > report.pages / 2)
+        #expect(incoming.vm.state == .running && vm.state == .stopped)
+    }
+
+    @Test func incompatibleOrUnbuildableMachinesAreRefused() throws {
+        let pool = PacketPool(capacity: 64)
+        let config = Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier)
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        var bigger = config
+        bigger.memoryMiB = 32
+        struct NoSuchVM: Error {}
+        for (configure, words) in [({ (_: MigrationDescription) throws -> VMConfiguration in bigger }, "memory size differs"),
+                                   ({ (_: MigrationDescription) throws -> VMConfiguration in throw NoSuchVM() }, "NoSuchVM")] {
+            let (a, b) = MemoryByteStream.pair()
+            let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool, configure: configure))
+            let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+                Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+            }
+            let error = #expect(throws: MigrationError.self) { _ = try MigrationSource(vm: vm, connection: MigrationConnection(a)).run() }
+            #expect(error?.phase == .description && error?.refused == true && error?.reason.contains(words) == true, "\(String(describing: error))")
+            guard case .failure(let e) = destination.wait() else { Issue.record("accepted"); continue }
+            #expect(e.refused)
+        }
+        #expect(vm.state == .running && !vm.isPaused && Guests.progress(of: vm, over: 0.1) > 0)
+
+        // A description in a format version the destination does not speak.
+        let (a, b) = MemoryByteStream.pair()
+        let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        var description = MigrationDescription(of: vm)
+        description.formatVersion = 99
+        let source = MigrationConnection(a)
+        try source.send(MigrationMessage(.hello, Array(try JSONEncoder().encode(description))))
+        let reply = try source.receive()
+        #expect(reply.type == .refuse && reply.text.contains("format version 99"), "\(reply.text)")
+        guard case .failure = destination.wait() else { Issue.record("accepted"); return }
+    }
+
+    @Test func aTCPConnectionClosedMidRoundLeavesBothSidesClean() throws {
+        let pool = PacketPool(capacity: 64)
+        let config = Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier)
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        let listener = try MigrationListener()
+        defer { listener.close() }
+        let built = Cell<VirtualMachine?>(nil)
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        hooks.built = { built.value = $0 }
+        let hooksBox = UnsafeTransfer(value: hooks)
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try listener.receive(hooks: hooksBox.value, timeout: 10) }
+        }
+        let stream = FaultInjectingStream(try MigrationTCP.connect(host: "127.0.0.1", port: listener.port), at: .pages, occurrence: 5)
+        let error = #expect(throws: MigrationError.self) {
+            _ = try MigrationSource(vm: vm, connection: MigrationConnection(stream, timeout: 10)).run()
+        }
+        #expect(error?.phase == .round0 && stream.fired)
+        #expect(vm.state == .running && !vm.isPaused && Guests.progress(of: vm, over: 0.1) > 0)
+        guard case .failure(let e) = destination.wait() else {
+            Issue.record("the destination took the VM")
+            return
+        }
+        #expect(e.phase == .round0 && built.value?.state != .running, "\(e)")
+    }
+
+    @Test func anUnreachableDestinationLeavesTheVMAlone() throws {
+        let pool = PacketPool(capacity: 64)
+        let vm = try VirtualMachine(Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier), pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        let listener = try MigrationListener()
+        let port = listener.port
+        listener.close()
+        Thread.sleep(forTimeInterval: 0.05)
+        let error = #expect(throws: MigrationError.self) { _ = try migrate(vm: vm, to: "127.0.0.1", port: port) }
+        #expect(error?.phase == .connect)
+        #expect(vm.state == .running && Guests.progress(of: vm, over: 0.1) > 0)
+    }
+
+    @Test func stateIsTakenOnlyWhilePausedAndBadStateChangesNothing() throws {
+        let pool = PacketPool(capacity: 64)
+        let vm = try VirtualMachine(Guests.configuration("dirtier", mac: 1, bootargs: "", elf: Guests.dirtier), pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        #expect(throws: VMStateError.notPaused) { _ = try vm.saveState() }
+        #expect(vm.pause())
+        let saved = try vm.saveState()
+        var bad = saved
+        bad.slots = []
+        #expect(throws: VMStateError.self) { try vm.restore(bad) }
+        bad = saved
+        bad.hart.pc = 0x8000_0001
+        #expect(throws: VMStateError.self) { try vm.restore(bad) }
+        bad = saved
+        bad.slots[0].net?.mac = 0x1234
+        #expect(throws: VMStateError.self) { try vm.restore(bad) }
+        let after = try vm.saveState()
+        #expect(after.hart == saved.hart && after.plic == saved.plic && after.slots == saved.slots && after.uart == saved.uart)
+        vm.resume()
+        #expect(Guests.progress(of: vm, over: 0.1) > 0)
+    }
+}

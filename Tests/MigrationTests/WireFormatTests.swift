@@ -1,0 +1,75 @@
+// The migration wire format: CRC32C, framing, checks on every header field and payload.
+
+import Foundation
+import Testing
+@testable import Migration
+
+@Suite struct WireFormatTests {
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA) // RFC 3720 B.4
+        #expect(CRC32C.checksum([]) == 0)
+    }
+
+    @Test func messagesSurviveArbitraryChunking() throws {
+        let messages = [MigrationMessage(.hello, Array("{}".utf8)), MigrationMessage(.pages, (0..<5000).map { UInt8($0 & 0xFF) }),
+                        MigrationMessage(.commit), MigrationMessage(.abort, text: "why")]
+        let bytes = messages.flatMap(MigrationWire.encode)
+        var decoder = MessageDecoder()
+        var out: [MigrationMessage] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(7 + i % 13, bytes.count - i)
+            decoder.feed(Array(bytes[i..<i + n]))
+            i += n
+            while let m = try decoder.next() { out.append(m) }
+        }
+        #expect(out == messages)
+    }
+
+    @Test func everyBadHeaderAndPayloadIsRefused() {
+        let good = MigrationWire.encode(MigrationMessage(.pages, [1, 2, 3, 4]))
+        func decode(_ b: [UInt8]) -> WireError? {
+            var d = MessageDecoder()
+            d.feed(b)
+            do { _ = try d.next(); return nil } catch { return error }
+        }
+        var b = good; b[0] ^= 1
+        #expect({ if case .badMagic = decode(b) { true } else { false } }())
+        b = good; b[4] = 9
+        #expect(decode(b) == .unsupportedVersion(9))
+        b = good; b[6] = 99
+        #expect(decode(b) == .unknownType(99))
+        b = good; b[b.count - 1] ^= 0xFF
+        #expect({ if case .checksumMismatch = decode(b) { true } else { false } }())
+        b = good; b[11] = 0x7F
+        #expect({ if case .tooLong = decode(b) { true } else { false } }())
+        #expect(decode(good) == nil)
+    }
+
+    @Test func pageBatchesRoundTripAndRejectGarbage() throws {
+        var payload: [UInt8] = []
+        payload.appendLE(UInt32(2))
+        var page = [UInt8](repeating: 0, count: 4096)
+        page.withUnsafeBytes { #expect(PageBatch.append(index: 3, page: $0.baseAddress!, to: &payload)) }
+        page[100] = 7
+        page.withUnsafeBytes { #expect(!PageBatch.append(index: 5, page: $0.baseAddress!, to: &payload)) }
+        #expect(payload.count == 4 + 4 + 4 + 4096)
+        var seen: [(Int, Bool)] = []
+        try PageBatch.decode(payload, pageCount: 16) { i, bytes in seen.append((i, bytes == nil)) }
+        #expect(seen.map(\.0) == [3, 5] && seen.map(\.1) == [true, false])
+        #expect(throws: WireError.self) { try PageBatch.decode(payload, pageCount: 4) { _, _ in } }
+        #expect(throws: WireError.self) { try PageBatch.decode(Array(payload.dropLast()), pageCount: 16) { _, _ in } }
+        #expect(throws: WireError.self) { try PageBatch.decode(payload + [0], pageCount: 16) { _, _ in } }
+        let frames = [QueuedFrame(nic: 0, bytes: [1, 2, 3]), QueuedFrame(nic: 1, bytes: Array(repeating: 9, count: 60))]
+        #expect(try FrameBatch.decode(FrameBatch.encode(frames)) == frames)
+        #expect(throws: WireError.self) { try FrameBatch.decode(Array(FrameBatch.encode(frames).dropLast())) }
+    }
+
+    @Test func reportUsesTheBenchmarkKeys() throws {
+        let json = String(decoding: try JSONEncoder().encode(MigrationReport()), as: UTF8.self)
+        for key in ["total_ms", "downtime_ms", "rounds", "pages", "zero_pages", "bytes", "queued", "lost"] {
+            #expect(json.contains("\"\(key)\""), "\(key) missing in \(json)")
+        }
+    }
+}
