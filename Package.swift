@@ -30,7 +30,7 @@ let package = Package(
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
-        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture"]),
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV"]),
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
                 swiftSettings: hotPath),
@@ -41,10 +41,13 @@ let package = Package(
         // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
+        // VMs: board + virtio devices + console + vCPU thread.
+        .target(name: "VMHost", dependencies: ["RISCV", "Virtio", "Machine", "Frames", "Switching"]),
+
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking", "VMHost", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,5 +63,6 @@ let package = Package(
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "Switching", "Frames", "TestSupport"]),
     ]
 )

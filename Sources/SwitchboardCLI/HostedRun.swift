@@ -15,6 +15,10 @@ struct HostedRun {
     let file: String
     let duration: Double?
     let controlPath: String?
+    /// The guest appliance ELF for VMs that boot it (nil: none needed or not found).
+    let appliance: String?
+    /// End with one JSON summary object on stdout.
+    let json: Bool
 
     /// Runs until SIGINT/SIGTERM/SIGHUP or the duration; returns the lines of errors met at close.
     func run() throws {
@@ -28,8 +32,10 @@ struct HostedRun {
         datapath.installStopSignals()
         var hosts: [NamespaceHost] = []
         var server: ControlServer?
+        var vms: VMRuntime?
         let service = ControlService()
         func cleanup() {
+            vms?.stop(datapath: datapath)
             datapath.closeAll()
             for host in hosts { host.destroy() }
             server?.closeSocket()
@@ -49,6 +55,11 @@ struct HostedRun {
                 let host = try NamespaceHost(spec.namespaceConfiguration)
                 hosts.append(host)
                 try datapath.attach(host.port, at: try fabricPort(spec.switchName, spec.port))
+            }
+            if !topology.vms.isEmpty {
+                let runtime = try VMRuntime(instance: instance, appliance: appliance)
+                vms = runtime
+                try runtime.attach(to: datapath)
             }
             let path = controlPath ?? ControlServer.defaultPath(topologyName: topology.name ?? "switchboard")
             switch Result(catching: { () throws(HostNetworkingError) -> ControlServer in
@@ -76,6 +87,10 @@ struct HostedRun {
         for h in hosts {
             print("  host \(h.configuration.name): namespace \(h.configuration.namespace), \(h.configuration.address)")
         }
+        for spec in topology.vms {
+            let nics = spec.nics.map { "\($0.mac) on \($0.switchName):\($0.port)" }.joined(separator: ", ")
+            print("  vm \(spec.name): \(spec.memoryMiB) MiB" + (nics.isEmpty ? "" : ", NIC \(nics)"))
+        }
         if let server { print("  control socket \(server.path)") }
         fflush(nil)  // all streams: readers of a pipe see the setup lines now
 
@@ -87,16 +102,40 @@ struct HostedRun {
         if let duration {
             DispatchQueue.global().asyncAfter(deadline: .now() + duration) { [datapath] in datapath.requestStop() }
         }
+        // A run with VMs ends when every VM has powered off (or failed), when every expect
+        // script has ended, or at the duration.
+        var watcher: DispatchSourceTimer? = nil
+        if let vms {
+            // (A timer source must be resumed before it is released: only make one when used.)
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            watcher = timer
+            timer.schedule(deadline: .now() + 0.05, repeating: 0.05)
+            // After the scripts end, VMs get a second to act on the last line (a poweroff).
+            nonisolated(unsafe) var scriptsEnded: DispatchTime? = nil
+            timer.setEventHandler { [datapath] in
+                if vms.allFinished { datapath.requestStop(); return }
+                if vms.scriptsFinished {
+                    if scriptsEnded == nil { scriptsEnded = .now() }
+                    if let t = scriptsEnded, DispatchTime.now() > t + 1 { datapath.requestStop() }
+                }
+            }
+            timer.resume()
+            vms.start()
+        }
         datapath.run()
-        let stopReason: String
+        watcher?.cancel()
+        var stopReason: String
         switch datapath.stopSignal {
         case SIGINT: stopReason = "interrupted"
         case SIGTERM: stopReason = "terminated"
         case SIGHUP: stopReason = "hung up"
-        default: stopReason = "duration elapsed"
+        default:
+            if vms?.allFinished == true { stopReason = "every VM powered off" }
+            else if vms?.scriptsFinished == true { stopReason = "every expect script ended" }
+            else { stopReason = "duration elapsed" }
         }
         cleanup()
-        let errors = instance.closeCaptures()
+        var errors = instance.closeCaptures()
         print("switchboard: stopped (\(stopReason))")
         for sw in fabric.switches {
             print("  \(sw.name): \(sw.macTable.count) MAC entries")
@@ -106,6 +145,24 @@ struct HostedRun {
             }
         }
         for c in instance.captures { print("  capture \(c.spec.name): \(c.writer.framesWritten) frames -> \(c.writer.basePath)") }
+        if let vms {
+            vms.statusLines.forEach { print($0) }
+            vms.flowLines.forEach { print($0) }
+            errors += vms.expectFailures
+        }
+        if json {
+            let (vmSummary, flows) = vms?.summary ?? ([], [])
+            let switches = fabric.switches.map { sw in
+                RunSummary.SwitchSummary(name: sw.name, macEntries: sw.macTable.count, ports: (0..<sw.portCount).map { p in
+                    let c = sw.counters(port: p)
+                    return RunSummary.Port(name: sw.portNames[p], rxFrames: c.rxFrames, txFrames: c.txFrames, drops: c.totalDrops)
+                })
+            }
+            let summary = RunSummary(topology: name, stopReason: stopReason, vms: vmSummary, flows: flows,
+                                     switches: switches, ok: errors.isEmpty)
+            print((try? jsonLine(summary)) ?? "{}")
+        }
+        fflush(nil)
         if !errors.isEmpty {
             errors.forEach { printError("run: \($0)") }
             throw ExitCode(1)

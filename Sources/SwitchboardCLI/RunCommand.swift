@@ -22,6 +22,13 @@ struct RunCommand: ParsableCommand {
         valueName: "path"))
     var control: String?
 
+    @Flag(help: "End with one JSON object: each VM's state, each flow's counters, each port's counters.")
+    var json = false
+
+    @Option(help: ArgumentHelp("The guest appliance ELF (default: built from Tools/appliance in the source checkout).",
+                               valueName: "path"))
+    var appliance: String?
+
     func validate() throws {
         if let duration, !(duration > 0 && duration < 1e9) { throw ValidationError("--duration must be a positive number of seconds") }
     }
@@ -33,13 +40,17 @@ struct RunCommand: ParsableCommand {
             printError("run: \(error)")
             throw ExitCode(1)
         }
-        // Host attachments and namespace hosts run on HostedRun's datapath loop; VMs not yet.
-        let unsupported = instance.unsupportedParts.filter { $0.hasPrefix("VM ") }
-        if !unsupported.isEmpty {
-            for part in unsupported { printError("run: \(file): \(part) cannot run in this build yet") }
-            _ = instance.closeCaptures()
-            throw ExitCode(1)
+        var applianceELF: String? = nil
+        if topology.vms.contains(where: { $0.kernel == .appliance }) {
+            switch ApplianceLocator.locate(explicit: appliance) {
+            case .success(let path): applianceELF = path
+            case .failure(let error):
+                printError("run: \(error)")
+                _ = instance.closeCaptures()
+                throw ExitCode(1)
+            }
         }
-        try HostedRun(instance: instance, topology: topology, file: file, duration: duration, controlPath: control).run()
+        try HostedRun(instance: instance, topology: topology, file: file, duration: duration, controlPath: control,
+                      appliance: applianceELF, json: json).run()
     }
 }

@@ -15,8 +15,9 @@ public struct TopologyInstanceError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// The running form of a `Topology` (the parts this build runs: switches, links, mirrors,
-/// captures). Use from one thread, the datapath's.
+/// The running form of a `Topology`: switches in a fabric, links, mirrors and captures; VMs
+/// come from `makeVirtualMachines`, host devices from HostNetworking. Use from one thread,
+/// the datapath's.
 public final class TopologyInstance {
     /// How to instantiate.
     public struct Options: Sendable {
@@ -115,19 +116,6 @@ public final class TopologyInstance {
             observers: observers)
     }
 
-    /// Parts of the topology this build does not run yet, one line each.
-    public var unsupportedParts: [String] {
-        var parts: [String] = []
-        for sw in topology.switches {
-            for port in sw.ports where port.attach != nil {
-                parts.append("port \(sw.name):\(port.name) has a host attachment (\(port.attach!.kindName))")
-            }
-        }
-        parts += topology.vms.map { "VM \($0.name)" }
-        parts += topology.hosts.map { "Linux host \($0.name)" }
-        return parts
-    }
-
     /// Flushes and closes every capture; returns the errors met, one line each.
     public func closeCaptures() -> [String] {
         captures.compactMap { recorder in recorder.close().map { "capture \(recorder.spec.name): \($0)" } }
@@ -149,17 +137,6 @@ public final class TopologyInstance {
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw TopologyInstanceError("cannot create directory \(current): \(String(cString: strerror(errno)))")
             }
-        }
-    }
-}
-
-extension AttachSpec {
-    /// "tap", "pcap" or "vxlan".
-    public var kindName: String {
-        switch self {
-        case .tap: return "tap"
-        case .pcap: return "pcap"
-        case .vxlan: return "vxlan"
         }
     }
 }

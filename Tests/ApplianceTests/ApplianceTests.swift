@@ -201,7 +201,7 @@ struct ApplianceTests {
                                        "-append", "ip=10.0.0.1/24 role=sink", "-nographic"])
         try #require(dump.status == 0 && FileManager.default.fileExists(atPath: dtb))
         let fuzz = ExternalTool(path: "/bin/bash")
-        let result = try fuzz.run([ApplianceBuild.packageRoot + "/Tools/appliance/host/fuzz.sh",
+        let result = try fuzz.run([ApplianceImage.packageRoot + "/Tools/appliance/host/fuzz.sh",
                                    build.directory.file("fuzz"), dtb, "100000"])
         if result.status == 77 {
             print("skipping stackAndDeviceTreeReaderSurviveFuzzing: no clang with sanitizers")

@@ -128,18 +128,81 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
     @Test func runsForADurationAndClosesCaptures() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let r = try CLI.run(["run", CLI.topology("quickstart.json"), "--duration", "0.3"], in: dir.path)
+        let r = try CLI.run(["run", CLI.topology("vlan-lab.json"), "--duration", "0.3", "--control", dir.file("c.sock")], in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("stopped (duration elapsed)"))
-        let reader = try PcapReader(path: dir.file("captures/quickstart.pcap"))
+        let reader = try PcapReader(path: dir.file("captures/vlan-lab-t1.pcap"))
         #expect(try reader.next() == nil, "a valid, empty pcap file")
+    }
+
+    /// The README's default: two appliance VMs ping and run a lossless flow through the switch.
+    @Test func quickstartVMsRunALosslessFlow() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try CLI.run(["run", CLI.topology("quickstart.json"), "--duration", "60", "--json", "--control", dir.file("c.sock")],
+                            in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("vm1 | ping: 3 transmitted, 3 received, 0 lost"))
+        #expect(r.stdout.contains("stopped (every VM powered off)"))
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(summary["ok"] as? Bool == true)
+        let flows = try #require(summary["flows"] as? [[String: Any]])
+        let sink = try #require(flows.first { $0["vm"] as? String == "vm2" })
+        #expect(sink["sent"] as? Int == 5000 && sink["received"] as? Int == 5000)
+        #expect(sink["lost"] as? Int == 0 && sink["duplicated"] as? Int == 0)
+        let vms = try #require(summary["vms"] as? [[String: Any]])
+        #expect(vms.map { $0["exit_code"] as? Int } == [0, 0])
+        // The capture holds the ARP exchange and the pings, as tshark reads them.
+        if let tshark = ExternalTool.require("tshark", for: "quickstartVMsRunALosslessFlow") {
+            let icmp = try tshark.run(["-r", dir.file("captures/quickstart.pcap"), "-Y", "icmp.type == 0", "-T", "fields", "-e", "ip.src"])
+            #expect(icmp.output.split(separator: "\n") == ["10.0.0.2", "10.0.0.2", "10.0.0.2"], "\(icmp.output)")
+        }
+    }
+
+    /// Debian's OpenSBI and U-Boot on our VMM ping the appliance, driven by the expect script.
+    @Test func ubootPingsTheAppliance() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"),
+              FileManager.default.fileExists(atPath: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf") else {
+            print("skipping ubootPingsTheAppliance: u-boot-qemu or opensbi is not installed")
+            return
+        }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try CLI.run(["run", CLI.topology("uboot-ping.json"), "--duration", "120", "--json", "--control", dir.file("c.sock")],
+                            in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("uboot | host 10.0.0.1 is alive"))
+        #expect(r.stdout.contains("uboot | Device 0: QEMU VirtIO Block Device"))
+        #expect(r.stdout.contains("8 blocks read: OK"))
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        #expect(last.contains(#""expect":"passed""#) && last.contains(#""ok":true"#))
+        // The overlay we wrote is a qcow2 image qemu-img accepts.
+        if let qemuImg = ExternalTool.require("qemu-img", for: "ubootPingsTheAppliance") {
+            #expect(try qemuImg.run(["check", dir.file("vm-data/uboot-ping.qcow2")]).status == 0)
+        }
+    }
+
+    @Test func aFailedExpectScriptFailsTheRun() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let topology = dir.file("t.json")
+        try #"""
+        {"version": 1, "switches": [{"name": "sw0", "ports": [{"name": "p1"}]}],
+         "vms": [{"name": "a", "firmware": "none", "kernel": "appliance", "bootargs": "ip=10.0.0.1/24",
+                  "nics": [{"mac": "52:54:00:00:00:01", "switch": "sw0", "port": "p1"}],
+                  "expect": [{"wait": "this never appears", "timeout_seconds": 1}]}]}
+        """#.write(toFile: topology, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", topology, "--duration", "30", "--control", dir.file("c.sock")], in: dir.path)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("VM a: expect step 1 timed out waiting for \"this never appears\""), "\(r.stderr)")
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
     func stopsOnSignals(_ signal: Int32) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let r = try CLI.run(["run", CLI.topology("vlan-lab.json")], in: dir.path, signal: signal, signalAfter: 0.7)
+        let r = try CLI.run(["run", CLI.topology("vlan-lab.json"), "--control", dir.file("c.sock")], in: dir.path, signal: signal, signalAfter: 0.7)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains(signal == SIGINT ? "stopped (interrupted)" : "stopped (terminated)"))
         #expect(FileManager.default.fileExists(atPath: dir.file("captures/vlan-lab-t1.pcap")))

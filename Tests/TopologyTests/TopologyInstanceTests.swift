@@ -93,15 +93,6 @@ import TestSupport
         }
     }
 
-    @Test func unsupportedPartsAreListed() throws {
-        let json = #"""
-        {"version": 1, "switches": [{"name": "sw0", "ports": [{"name": "p1", "attach": {"type": "tap", "device": "sbtap0"}}, {"name": "p2"}]}],
-         "hosts": [{"name": "h1", "switch": "sw0", "port": "p2", "ip": "10.0.0.1/24"}]}
-        """#
-        let instance = try TopologyInstance(try Topology.decode(Array(json.utf8), file: "x.json"))
-        #expect(instance.unsupportedParts == ["port sw0:p1 has a host attachment (tap)", "Linux host h1"])
-    }
-
     @Test func captureIntoAMissingDirectoryIsCreatedAndABadPathIsAnError() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -127,6 +127,7 @@ typedef struct {
     int has_ip, has_peer, has_mac, has_size, has_count, has_duration;
     uint8_t mac[6];
     uint64_t rate, count, duration_s, report_s, interval_ms, timeout_s, flows;
+    uint64_t pings; /* role=flow: ping the peer this many times before the flow */
     uint32_t port, size, flow_id;
     int exit_when_done, confirm;
 } config_t;
@@ -136,6 +137,7 @@ extern config_t cfg;
 typedef enum { ROLE_RUNNING, ROLE_PASS, ROLE_FAIL } role_status;
 extern int role_fail_code;
 void ping_start(void);
+void ping_begin(uint64_t count);
 role_status ping_poll(uint64_t now);
 void ping_status(void);
 void flow_start(void);

@@ -121,6 +121,9 @@ static int set_option(const char *key, const char *value) {
     } else if (str_eq(key, "id")) {
         if (!numeric || n > 0xffffffffULL) return bad(key, value);
         cfg.flow_id = (uint32_t)n;
+    } else if (str_eq(key, "pings")) {
+        if (!numeric || n > 65535) return bad(key, value);
+        cfg.pings = n;
     } else if (str_eq(key, "confirm")) {
         if (!numeric || n > 1) return bad(key, value);
         cfg.confirm = (int)n;
@@ -239,7 +242,10 @@ void appliance_main(uint64_t hartid, const void *fdt) {
             role_names[cfg.role], ticks_to_us(now - boot));
     arp_announce();
 
+    /* role=flow with pings=N: ping the peer first, start the flow when every ping came back. */
+    int ping_prelude = cfg.role == ROLE_FLOW && cfg.pings > 0;
     if (cfg.role == ROLE_PING) ping_start();
+    else if (ping_prelude) ping_begin(cfg.pings);
     else if (cfg.role == ROLE_FLOW) flow_start();
 
     uint64_t start = now;
@@ -255,7 +261,18 @@ void appliance_main(uint64_t hartid, const void *fdt) {
             role_status st = ROLE_RUNNING;
             switch (cfg.role) {
             case ROLE_PING: st = ping_poll(now); break;
-            case ROLE_FLOW: st = flow_poll(now); break;
+            case ROLE_FLOW:
+                if (ping_prelude) {
+                    st = ping_poll(now);
+                    if (st == ROLE_PASS) {
+                        ping_prelude = 0;
+                        flow_start();
+                        st = ROLE_RUNNING;
+                    }
+                } else {
+                    st = flow_poll(now);
+                }
+                break;
             case ROLE_SINK:
                 st = sink_poll(now);
                 if (st == ROLE_RUNNING && run_until && now >= run_until) {

@@ -21,21 +21,27 @@ static struct {
 #define PEER_ARP_TIMEOUT_MS 20000
 
 void ping_start(void) {
+    uint64_t count;
+    if (cfg.has_count) count = cfg.count;
+    else if (cfg.has_duration) count = cfg.duration_s * 1000 / (cfg.interval_ms ? cfg.interval_ms : 1);
+    else count = 4;
+    ping_begin(count);
+}
+
+/* Starts `count` pings of the peer (role=ping, or the pings= prelude of role=flow). */
+void ping_begin(uint64_t count) {
     p.phase = P_RESOLVE;
     p.start = time_now();
-    p.payload = cfg.has_size ? cfg.size : 56;
+    p.payload = (cfg.has_size && cfg.role == ROLE_PING) ? cfg.size : 56;
     if (p.payload < 8) p.payload = 8;
-    if (cfg.has_count) p.count = cfg.count;
-    else if (cfg.has_duration) p.count = cfg.duration_s * 1000 / (cfg.interval_ms ? cfg.interval_ms : 1);
-    else p.count = 4;
-    if (p.count == 0) p.count = 1;
+    p.count = count ? count : 1;
     p.rtt_min = ~0ULL;
     kprintf("PING %I: %u data bytes\n", cfg.peer, p.payload);
 }
 
 void ping_on_reply(uint32_t src_ip, uint16_t id, uint16_t seq, const uint8_t *payload, uint32_t len) {
     uint64_t now = time_now();
-    if (cfg.role != ROLE_PING || (p.phase != P_SEND && p.phase != P_WAIT) || src_ip != cfg.peer || id != PING_ID) return;
+    if ((p.phase != P_SEND && p.phase != P_WAIT) || src_ip != cfg.peer || id != PING_ID) return;
     if (seq == 0 || seq > p.sent || len < 8) return;
     uint64_t stamp = be64(payload);
     if (stamp > now) return;

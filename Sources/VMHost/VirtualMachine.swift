@@ -1,0 +1,253 @@
+// VirtualMachine: one guest on the software CPU: the virt board, its virtio-net NICs (switch
+// ports) and virtio-blk disks, its console, and the thread that runs its vCPU.
+//
+// Threads. The vCPU runs on the VM's own thread, which also performs every MMIO access
+// (virtio registers, block I/O, the UART and the console's expect script). Network frames
+// move on the datapath thread, which owns the packet pool and the switches: it calls
+// `serviceNetwork` when a NIC's `kick` fires. The virtio devices serialise the two with a
+// lock per device. A VM that loops, crashes or powers off affects only its own thread.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Frames
+import Machine
+import RISCV
+import Switching
+import Virtio
+
+/// Why a VM could not be built or started.
+public enum VMError: Error, CustomStringConvertible, Equatable {
+    case configuration(String)
+    public var description: String {
+        switch self { case .configuration(let m): return m }
+    }
+}
+
+/// Everything needed to build a VM (files already read).
+public struct VMConfiguration: Sendable {
+    /// A disk as the VM sees it.
+    public struct Disk: Sendable {
+        public var path: String
+        public var qcow2: Bool
+        public var readOnly: Bool
+        /// For a qcow2 overlay that does not exist yet: its base image and the base's format.
+        public var base: (path: String, format: String)?
+        public init(path: String, qcow2: Bool, readOnly: Bool, base: (path: String, format: String)? = nil) {
+            self.path = path
+            self.qcow2 = qcow2
+            self.readOnly = readOnly
+            self.base = base
+        }
+    }
+
+    public var name: String
+    public var memoryMiB: Int
+    public var firmware: VirtBoard.Firmware
+    public var kernel: [UInt8]?
+    public var bootargs: String
+    public var nicMACs: [MACAddress]
+    public var disks: [Disk]
+    public var consoleLog: String?
+    public var consoleToStdout: Bool
+    public var expect: [ExpectStep]
+
+    public init(name: String, memoryMiB: Int, firmware: VirtBoard.Firmware, kernel: [UInt8]?, bootargs: String,
+                nicMACs: [MACAddress], disks: [Disk], consoleLog: String?, consoleToStdout: Bool, expect: [ExpectStep]) {
+        self.name = name
+        self.memoryMiB = memoryMiB
+        self.firmware = firmware
+        self.kernel = kernel
+        self.bootargs = bootargs
+        self.nicMACs = nicMACs
+        self.disks = disks
+        self.consoleLog = consoleLog
+        self.consoleToStdout = consoleToStdout
+        self.expect = expect
+    }
+}
+
+/// A running (or finished) virtual machine.
+public final class VirtualMachine: @unchecked Sendable {
+    /// Where the VM is in its life.
+    public enum State: Equatable, Sendable {
+        case created
+        case running
+        /// Powered off through the test device or SBI, with the guest's code.
+        case poweredOff(code: Int32)
+        /// The VMM stopped it (a fatal trap, a failed reset).
+        case failed(String)
+        /// The host stopped it (end of the run).
+        case stopped
+    }
+
+    public let name: String
+    public let board: VirtBoard
+    public let nics: [VirtioNet]
+    public let transports: [any MMIODevice]
+    public let console: VMConsole
+    /// Wall-clock seconds from `start` to the appliance's `ready` line, when it printed one.
+    public private(set) var readySeconds: Double?
+    /// Final flow reports the guest printed, by flow id.
+    public private(set) var flowReports: [Int: FlowReport] = [:]
+
+    private let lock = NSLock()
+    private var _state: State = .created
+    private var stopRequested = false
+    private var thread: Thread?
+    private var startedAt = 0.0
+    private let finished = DispatchSemaphore(value: 0)
+    private let configuration: VMConfiguration
+
+    /// Builds the board, devices and console; nothing runs until `start`.
+    public init(_ c: VMConfiguration, pool: PacketPool) throws(VMError) {
+        name = c.name
+        configuration = c
+        let console: VMConsole
+        do {
+            console = try VMConsole(name: c.name, logPath: c.consoleLog, toStdout: c.consoleToStdout,
+                                    expect: c.expect, now: monotonicSeconds())
+        }
+        self.console = console
+        do {
+            board = try VirtBoard(memoryMiB: c.memoryMiB) { console.put($0) }
+        } catch {
+            throw .configuration("VM \(c.name): \(error)")
+        }
+        var slot = 0
+        var nics: [VirtioNet] = []
+        var transports: [any MMIODevice] = []
+        do {
+            for mac in c.nicMACs {
+                let net = VirtioNet(memory: board.memory, mac: mac, pool: pool)
+                let transport = VirtioMMIOTransport(device: net)
+                transport.interruptLine = try board.attachVirtio(transport, slot: slot)
+                slot += 1
+                nics.append(net)
+                transports.append(transport)
+            }
+            for (i, disk) in c.disks.enumerated() {
+                let backend = try Self.openDisk(disk, vm: c.name)
+                let block = VirtioBlock(memory: board.memory, disk: backend, identifier: "\(c.name)-disk\(i)")
+                let transport = VirtioMMIOTransport(device: block)
+                transport.interruptLine = try board.attachVirtio(transport, slot: slot)
+                slot += 1
+                transports.append(transport)
+            }
+            try board.boot(firmware: c.firmware, kernel: c.kernel, bootargs: c.bootargs)
+        } catch let error as VMError {
+            throw error
+        } catch {
+            throw .configuration("VM \(c.name): \(error)")
+        }
+        self.nics = nics
+        self.transports = transports
+        console.type = { [unowned board] bytes in board.uart.feed(bytes) }
+        console.onLine = { [unowned self] line in self.parse(line) }
+    }
+
+    static func openDisk(_ disk: VMConfiguration.Disk, vm: String) throws -> any DiskBackend {
+        do {
+            if disk.qcow2 {
+                if let base = disk.base, !FileManager.default.fileExists(atPath: disk.path) {
+                    // A raw base of any length: the overlay rounds its size up to whole sectors
+                    // (reads past the base's end return zeros).
+                    var size: UInt64? = nil
+                    if base.format == "raw", let bytes = (try? FileManager.default.attributesOfItem(atPath: base.path))?[.size] as? UInt64 {
+                        size = (bytes + 511) / 512 * 512
+                    }
+                    return try Qcow2Image.create(path: disk.path, size: size, backingFile: base.path, backingFormat: base.format)
+                }
+                return try Qcow2Image(path: disk.path, readOnly: disk.readOnly)
+            }
+            return try RawDiskImage(path: disk.path, readOnly: disk.readOnly)
+        } catch {
+            throw VMError.configuration("VM \(vm): disk \(disk.path): \(error)")
+        }
+    }
+
+    /// The VM's state.
+    public var state: State { lock.withLock { _state } }
+
+    /// Starts the vCPU thread.
+    public func start() {
+        lock.withLock {
+            guard _state == .created else { return }
+            _state = .running
+            startedAt = monotonicSeconds()
+        }
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "vcpu-\(name)"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Asks the vCPU to stop and waits up to `timeout` seconds for it.
+    public func stop(timeout: Double = 5) {
+        let wasRunning = lock.withLock { () -> Bool in
+            stopRequested = true
+            return _state == .running
+        }
+        if wasRunning { _ = finished.wait(timeout: .now() + timeout) }
+        console.flush()
+    }
+
+    /// Waits until the VM is no longer running (powered off, failed or stopped).
+    public func wait(timeout: Double) -> Bool {
+        guard state == .running else { return true }
+        if finished.wait(timeout: .now() + timeout) == .success {
+            finished.signal()
+            return true
+        }
+        return false
+    }
+
+    private func runLoop() {
+        let hart = board.hart
+        var outcome: State = .stopped
+        loop: while true {
+            if lock.withLock({ stopRequested }) { break }
+            switch hart.run(budget: 2_000_000) {
+            case .continue:
+                break
+            case .powerOff(let code):
+                outcome = .poweredOff(code: code)
+                break loop
+            case .reset:
+                do { try board.reboot() } catch {
+                    outcome = .failed("reset failed: \(error)")
+                    break loop
+                }
+            case .failed(let message):
+                outcome = .failed(message)
+                break loop
+            }
+            console.checkTimeout(now: monotonicSeconds())
+        }
+        console.flush()
+        lock.withLock { _state = outcome }
+        finished.signal()
+    }
+
+    private func parse(_ line: String) {
+        if let report = FlowReport(line: line) {
+            lock.withLock { flowReports[report.id] = report }
+        } else if fields(of: line, after: "appliance: ready ") != nil {
+            lock.withLock { if readySeconds == nil { readySeconds = monotonicSeconds() - startedAt } }
+        }
+    }
+
+    /// Flow reports so far, by flow id.
+    public var reports: [FlowReport] { lock.withLock { flowReports.values.sorted { $0.id < $1.id } } }
+
+    /// Seconds from start to the appliance's ready line.
+    public var bootSeconds: Double? { lock.withLock { readySeconds } }
+
+    /// Moves frames between NIC `index` and its switch port (on the datapath thread).
+    @discardableResult
+    public func serviceNetwork(nic index: Int, switch sw: Switch, port: Int, now: Int64) -> Int {
+        nics[index].service(switch: sw, port: port, now: now)
+    }
+}
