@@ -152,6 +152,11 @@ int sb_packet_set_qdisc_bypass(int fd) {
     return setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0 ? -errno : 0;
 }
 
+int sb_packet_ignore_outgoing(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0 ? -errno : 0;
+}
+
 // Puts back the 802.1Q tag the kernel moved into the auxiliary data.
 static uint32_t reinsert_tag(struct msghdr *msg, uint8_t *frame, uint32_t len) {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {

@@ -40,7 +40,7 @@ public final class ControlServer {
                 throw .invalid("control socket: cannot create directory \(directory): \(error.localizedDescription)")
             }
         }
-        if let other = try? ControlClient.send(ControlRequest(command: "stats"), to: path), other.ok {
+        if let other = try? ControlClient.send(ControlRequest(command: "stats"), to: path, timeoutSeconds: 1), other.ok {
             throw .invalid("control socket \(path) is in use by another running switchboard (use --control PATH)")
         }
         listenFD = try HostNetworkingError.check(sb_unix_listen(path), "listen on control socket", path)
@@ -113,15 +113,17 @@ public final class ControlServer {
 
 /// The client side: `switchboard fdb`, `stats`, `capture`.
 public enum ControlClient {
-    /// Sends `request` to the instance listening on `path` and waits for its reply.
-    public static func send(_ request: ControlRequest, to path: String) throws(HostNetworkingError) -> ControlResponse {
+    /// Sends `request` to the instance listening on `path` and waits up to `timeoutSeconds`
+    /// for its reply.
+    public static func send(_ request: ControlRequest, to path: String,
+                            timeoutSeconds: Int = 10) throws(HostNetworkingError) -> ControlResponse {
         let fd = sb_unix_connect(path)
         if fd == -2 || fd == -111 {
             throw .invalid("no switchboard is running with control socket \(path) (start one with `switchboard run`, or pass --control PATH)")
         }
         let socket = try HostNetworkingError.check(fd, "connect to control socket", path)
         defer { _ = Glibc.close(socket) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard var data = try? JSONEncoder().encode(request) else { throw .invalid("cannot encode request") }
         data.append(UInt8(ascii: "\n"))

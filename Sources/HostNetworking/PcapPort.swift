@@ -69,6 +69,8 @@ public final class PcapPort: DatapathPort {
         if fd < 0 { throw fail("no selectable descriptor") }
         // Best effort: frames we send skip the qdisc, as on our own packet sockets.
         _ = sb_packet_set_qdisc_bypass(fd)
+        // Inbound only: also spare the kernel cloning every frame we send back into the ring.
+        _ = sb_packet_ignore_outgoing(fd)
         handle = h
         fileDescriptor = fd
         scratchSize = 65_536 + 64

@@ -86,7 +86,7 @@ func writeTopology(_ json: String, named name: String, in directory: TemporaryDi
         #expect(try tap.mtu() == 1400)
         #expect(try tap.isUp())
         IPCommand.attempt(["link", "delete", "sbtapT"])
-        usleep(300_000)
+        #expect(NamespaceLab.waitUntil { NamespaceLab.portUp(run, "sw0", "t") == false })
         let stats = try run.request(ControlRequest(command: "stats"))
         let t = stats.stats?.first?.ports.first { $0.name == "t" }
         #expect(t?.up == false, "\(String(describing: t))")

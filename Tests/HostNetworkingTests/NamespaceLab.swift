@@ -32,8 +32,15 @@ enum NamespaceLab {
         else if IPCommand.path == nil { reason = "iproute2's ip not found" }
         else if !FileManager.default.isExecutableFile(atPath: binary) { reason = "switchboard binary not built at \(binary)" }
         else if let missing = tools.first(where: { ExternalTool.find($0) == nil }) { reason = "\(missing) not found" }
-        else if !IPCommand.attempt(["netns", "add", "sb-probe"]) { reason = "cannot create network namespaces" }
-        else { IPCommand.attempt(["netns", "delete", "sb-probe"]) }
+        else {
+            // A name of its own: suites probe in parallel.
+            let probe = "sb-probe-\(getpid())-\(UInt32.random(in: 0...999_999))"
+            if IPCommand.attempt(["netns", "add", probe]) {
+                IPCommand.attempt(["netns", "delete", probe])
+            } else {
+                reason = "cannot create network namespaces"
+            }
+        }
         if let reason { print("skipping \(test): \(reason)") }
         return reason
     }
@@ -70,6 +77,22 @@ enum NamespaceLab {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Polls `condition` every 50 ms for up to `seconds`; returns its last value.
+    static func waitUntil(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// Whether switch `sw`'s port `port` of the instance at `run` is up (nil: no answer).
+    static func portUp(_ run: SwitchboardRun, _ sw: String, _ port: String) -> Bool? {
+        let stats = try? run.request(ControlRequest(command: "stats", switchName: sw))
+        return stats?.stats?.first?.ports.first { $0.name == port }?.up
     }
 
     /// Namespaces that exist now.

@@ -55,6 +55,10 @@ int sb_packet_socket_open(unsigned ifindex);
 /// Sets PACKET_QDISC_BYPASS on an AF_PACKET socket (frames skip the qdisc on the way out).
 int sb_packet_set_qdisc_bypass(int fd);
 
+/// Sets PACKET_IGNORE_OUTGOING on an AF_PACKET socket: the kernel no longer clones every
+/// frame sent on the interface into it.
+int sb_packet_ignore_outgoing(int fd);
+
 /// Receives up to `n` (<= SB_MAX_BATCH) datagrams with one recvmmsg into `bufs[i]` (each
 /// `bufsize` bytes, plus 4 spare bytes to reinsert a VLAN tag). `lens[i]` is the frame
 /// length, or 0 for a frame to skip (truncated, our own outgoing frame). Returns the number
