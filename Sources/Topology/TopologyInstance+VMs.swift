@@ -81,8 +81,9 @@ extension TopologyInstance {
             }
             disks.append(.init(path: path, qcow2: disk.format == .qcow2, readOnly: disk.readOnly, base: base))
         }
-        let log = spec.console.log.map { resolve($0, against: directory) }
-        if let log { try makeParentDirectories(of: log) }
+        // Every VM's console goes to a log file: the one named, else vm-data/NAME.log.
+        let log = resolve(spec.console.log ?? "vm-data/\(spec.name).log", against: directory)
+        try makeParentDirectories(of: log)
         return VMConfiguration(
             name: spec.name, memoryMiB: spec.memoryMiB, firmware: firmware, kernel: kernel,
             bootargs: spec.bootargs ?? "", nicMACs: spec.nics.map(\.mac), disks: disks,
