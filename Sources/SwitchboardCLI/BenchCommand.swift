@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark beside its reference figures.",
-        subcommands: [BenchSwitchCommand.self, BenchCPUCommand.self, BenchVMCommand.self])
+        subcommands: [BenchSwitchCommand.self, BenchCPUCommand.self, BenchVMCommand.self, BenchMigrationCommand.self])
 }
 
 /// `switchboard bench switch`: the in-process L2 pipeline.
