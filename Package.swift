@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "Switching", "Frames", "TestSupport"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "Switching", "Frames", "Machine", "TestSupport"]),
+        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )

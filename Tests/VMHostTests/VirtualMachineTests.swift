@@ -2,6 +2,7 @@
 
 import Foundation
 import Frames
+import RISCV
 import Switching
 import Testing
 import TestSupport
@@ -85,7 +86,7 @@ final class TestDatapath: @unchecked Sendable {
 
     @Test func aLoopingGuestIsStoppedAndOthersAreUnaffected() throws {
         // A kernel that is an infinite loop: `j .` at the entry.
-        let loop = ELFImage.loop()
+        let loop = GuestELF.endlessLoop
         let pool = PacketPool(capacity: 256)
         let vm = try VirtualMachine(VMConfiguration(name: "spin", memoryMiB: 16, firmware: .none, kernel: loop, bootargs: "",
                                                     nicMACs: [], disks: [], consoleLog: nil, consoleToStdout: false,
@@ -115,21 +116,5 @@ final class TestDatapath: @unchecked Sendable {
                 == FlowReport(line: "flow-report id=1 sent=10 received=9 lost=1 duplicated=0 reordered=2"))
         #expect(FlowReport(line: "flow-report id=1 sent=10") == nil)
         #expect(FlowReport(line: "status uptime_ms=1") == nil)
-    }
-}
-
-/// Tiny ELF images made in the test.
-enum ELFImage {
-    /// A 64-bit RISC-V ELF whose only segment at 0x8000_0000 is `j .` (an endless loop).
-    static func loop() -> [UInt8] {
-        var e = [UInt8](repeating: 0, count: 64 + 56 + 4)
-        func put(_ v: UInt64, _ at: Int, _ n: Int) { for i in 0..<n { e[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
-        e[0] = 0x7f; e[1] = 0x45; e[2] = 0x4c; e[3] = 0x46; e[4] = 2; e[5] = 1; e[6] = 1
-        put(2, 16, 2); put(243, 18, 2); put(1, 20, 4); put(0x8000_0000, 24, 8); put(64, 32, 8)
-        put(64, 52, 2); put(56, 54, 2); put(1, 56, 2)
-        put(1, 64, 4); put(5, 68, 4); put(120, 72, 8); put(0x8000_0000, 80, 8); put(0x8000_0000, 88, 8)
-        put(4, 96, 8); put(4, 104, 8); put(4, 112, 8)
-        put(0x0000_006f, 120, 4) // jal x0, 0
-        return e
     }
 }
