@@ -1,6 +1,7 @@
-// `switchboard bench cpu`: builds a compute-bound guest (CRC-32, integer matrix multiply, memory
-// shuffles) with the Swift toolchain's clang at run time, runs it on the software CPU and, when
-// installed, on QEMU TCG (-icount shift=0) in the same run, and prints guest MIPS for both.
+// `switchboard bench cpu`: builds the compute-bound guest Tools/riscv/bench.c (CRC-32, integer
+// matrix multiply, memory shuffles) with Tools/riscv/build.sh at run time, runs it on the
+// software CPU and, when installed, on QEMU TCG (-icount shift=0) in the same run, and prints
+// guest MIPS for both.
 import ArgumentParser
 import Foundation
 import Machine
@@ -107,79 +108,28 @@ struct BenchCPUCommand: ParsableCommand {
         return (String(decoding: data, as: UTF8.self), Date().timeIntervalSince(t0))
     }
 
+    /// Builds Tools/riscv/bench.c (with its start code and runtime) through Tools/riscv/build.sh
+    /// of the source checkout this binary was built in, with `rounds` workload rounds.
     private func buildGuest(in dir: URL, rounds: Int, name: String) throws -> URL {
-        let src = dir.appendingPathComponent("\(name).c"), obj = dir.appendingPathComponent("\(name).o")
-        let ld = dir.appendingPathComponent("link.ld"), elf = dir.appendingPathComponent("\(name).elf")
-        try BenchCPUCommand.guestSource.write(to: src, atomically: true, encoding: .utf8)
-        try BenchCPUCommand.linkerScript.write(to: ld, atomically: true, encoding: .utf8)
-        try tool(clang, ["--target=riscv64", "-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-mcmodel=medany",
-                         "-mno-relax", "-nostdlib", "-ffreestanding", "-fno-builtin", "-O2", "-DROUNDS=\(rounds)",
-                         "-c", src.path, "-o", obj.path])
-        try tool(lld, ["-static", "-nostdlib", "--no-relax", "-T", ld.path, "-o", elf.path, obj.path])
-        return elf
-    }
-
-    private func tool(_ path: String, _ args: [String]) throws {
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("\(path) not found") }
+        guard let root = ApplianceLocator.packageRoot() else {
+            throw ValidationError("cannot find Tools/riscv/build.sh: run bench cpu from a source checkout")
+        }
+        let toolchain = URL(fileURLWithPath: clang).deletingLastPathComponent().path
+        guard URL(fileURLWithPath: lld).deletingLastPathComponent().path == toolchain else {
+            throw ValidationError("--clang and --lld must be in the same directory (Tools/riscv/build.sh takes one toolchain)")
+        }
+        let out = dir.appendingPathComponent(name)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = [root + "/Tools/riscv/build.sh", out.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BENCH_ROUNDS"] = String(rounds)
+        environment["SWIFT_TOOLCHAIN_BIN"] = toolchain
+        p.environment = environment
+        p.standardOutput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ValidationError("\(path) failed (status \(p.terminationStatus))") }
+        guard p.terminationStatus == 0 else { throw ValidationError("Tools/riscv/build.sh failed (status \(p.terminationStatus))") }
+        return out.appendingPathComponent("bench.elf")
     }
-
-    static let linkerScript = """
-        ENTRY(_start)
-        SECTIONS {
-            . = 0x80000000;
-            .text : { *(.text.start) *(.text .text.*) }
-            .rodata : { *(.rodata .rodata.* .srodata .srodata.*) }
-            .data : { *(.data .data.* .sdata .sdata.*) }
-            .bss : { *(.sbss .sbss.* .bss .bss.* COMMON) }
-        }
-        """
-
-    /// The guest: a copy of Tools/riscv/bench.c with its start code and UART/test-device I/O.
-    static let guestSource = #"""
-        #include <stdint.h>
-        __asm__(".section .text.start,\"ax\"\n.globl _start\n_start:\n la sp, stack_top\n call main\n"
-                " li t0, 0x100000\n li t1, 0x5555\n sw t1, 0(t0)\n1: j 1b\n"
-                ".bss\n.balign 16\n.space 65536\nstack_top:\n.text\n");
-        static void putch(char c) { volatile uint8_t *u = (uint8_t *)0x10000000; while (!(u[5] & 0x20)) {} u[0] = (uint8_t)c; }
-        static void puts_(const char *s) { while (*s) putch(*s++); }
-        static void put_dec(uint64_t v) { char b[24]; int n = 0; do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v); while (n) putch(b[--n]); }
-        static uint64_t instret(void) { uint64_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }
-        #define N 48
-        static uint32_t table[256];
-        static int32_t A[N][N], B[N][N], C[N][N];
-        static uint8_t buf[65536];
-        static uint32_t crc32(const uint8_t *p, int n) {
-            uint32_t c = 0xffffffffu;
-            for (int i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-            return ~c;
-        }
-        int main(void) {
-            uint64_t start = instret();
-            for (uint32_t i = 0; i < 256; i++) { uint32_t c = i; for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1; table[i] = c; }
-            uint64_t seed = 88172645463325252ull;
-            for (int i = 0; i < (int)sizeof buf; i++) { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; buf[i] = (uint8_t)seed; }
-            uint32_t sum = 0;
-            for (int round = 0; round < ROUNDS; round++) {
-                sum ^= crc32(buf, sizeof buf);
-                for (int i = 0; i < N; i++) for (int j = 0; j < N; j++) { A[i][j] = (int32_t)(i * 7 + j + round); B[i][j] = (int32_t)(i - j * 3 + sum); }
-                for (int i = 0; i < N; i++) for (int j = 0; j < N; j++) { int32_t acc = 0; for (int k = 0; k < N; k++) acc += A[i][k] * B[k][j]; C[i][j] = acc; }
-                for (int i = 0; i < N; i++) sum += (uint32_t)C[i][(i + round) % N];
-                for (int i = sizeof buf - 1; i > 0; i--) {
-                    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-                    int j = (int)(seed % (uint64_t)(i + 1));
-                    uint8_t t = buf[i]; buf[i] = buf[j]; buf[j] = t;
-                }
-            }
-            uint64_t n = instret() - start;
-            puts_("checksum "); put_dec(sum); putch('\n');
-            puts_("instret "); put_dec(n); putch('\n');
-            return 0;
-        }
-        """#
 }
