@@ -21,12 +21,18 @@ public struct PortConfiguration: Equatable, Sendable {
     public var learning: Bool
     /// At most this many MACs are learned on the port (new ones are not learned beyond it).
     public var learnLimit: Int?
+    /// Split horizon: a frame flooded from one split-horizon port is not flooded to another.
+    /// The tunnels joining the segments of a switch that spans hypervisors are split-horizon
+    /// ports, so a full mesh of tunnels never loops a broadcast (as VXLAN ingress replication).
+    public var splitHorizon: Bool
 
-    public init(name: String, mode: VLANMode = .access(.defaultVLAN), learning: Bool = true, learnLimit: Int? = nil) {
+    public init(name: String, mode: VLANMode = .access(.defaultVLAN), learning: Bool = true, learnLimit: Int? = nil,
+                splitHorizon: Bool = false) {
         self.name = name
         self.mode = mode
         self.learning = learning
         self.learnLimit = learnLimit
+        self.splitHorizon = splitHorizon
     }
 
     /// Whether the port carries `vlan`.

@@ -100,13 +100,15 @@ extension Switch {
             return drop(.linkLocalDestination, port: inPort, vlan: vid)
         }
 
-        // 4. Flood within the VLAN, never back out of the ingress port.
+        // 4. Flood within the VLAN, never back out of the ingress port, and from a
+        //    split-horizon port (a tunnel) never to another one.
         let start = Int(floodStart[Int(vid)])
         let end = Int(floodStart[Int(vid) &+ 1])
+        let fromTunnel = splitHorizon[inPort]
         var i = start
         while i < end {
             let p = Int(floodPorts[i])
-            if p != inPort && portUp[p] {
+            if p != inPort && portUp[p] && !(fromTunnel && splitHorizon[p]) {
                 enqueue(handle, port: p, vlan: vid, inTagged: inTagged, inTCI: inTCI, length: length, now: now)
             }
             i &+= 1

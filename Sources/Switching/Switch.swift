@@ -40,6 +40,7 @@ public final class Switch {
     @usableFromInline let nativeVLAN: UnsafeMutablePointer<UInt16>     // 0 = none
     @usableFromInline let allowedBits: UnsafeMutablePointer<UInt64>    // 64 words per port
     @usableFromInline let learning: UnsafeMutablePointer<Bool>
+    @usableFromInline let splitHorizon: UnsafeMutablePointer<Bool>
     @usableFromInline let portUp: UnsafeMutablePointer<Bool>
     @usableFromInline let isMirrorOutput: UnsafeMutablePointer<Bool>
     @usableFromInline let rxObserved: UnsafeMutablePointer<Bool>
@@ -84,6 +85,7 @@ public final class Switch {
         allowedBits = .allocate(capacity: n * 64)
         allowedBits.initialize(repeating: 0, count: n * 64)
         learning = .allocate(capacity: n)
+        splitHorizon = .allocate(capacity: n)
         portUp = .allocate(capacity: n)
         portUp.initialize(repeating: true, count: n)
         isMirrorOutput = .allocate(capacity: n)
@@ -105,6 +107,7 @@ public final class Switch {
 
         for (p, port) in configuration.ports.enumerated() {
             learning[p] = port.learning
+            splitHorizon[p] = port.splitHorizon
             macTable.setLearningLimit(port: p, port.learnLimit)
             switch port.mode {
             case .access(let v):
@@ -131,7 +134,7 @@ public final class Switch {
     deinit {
         for p in 0..<portCount { clearTransmitQueue(port: p, releasing: true) }
         accessVLAN.deallocate(); nativeVLAN.deallocate(); allowedBits.deallocate()
-        learning.deallocate(); portUp.deallocate(); isMirrorOutput.deallocate()
+        learning.deallocate(); splitHorizon.deallocate(); portUp.deallocate(); isMirrorOutput.deallocate()
         rxObserved.deallocate(); txObserved.deallocate(); counterWords.deallocate()
         queues.deallocate(); queueCounts.deallocate(); decisions.deallocate()
         scratch.deallocate(); floodStart.deallocate(); floodPorts.deallocate()

@@ -13,6 +13,25 @@ import Frames
         #expect(tagOf(out["t1"]![0]) == 10)
     }
 
+    @Test func splitHorizonPortsDoNotFloodToEachOther() {
+        let all = VLANSet(Array(1...4094).map { vlan($0) })
+        let tunnels = ["vxlan@b", "vxlan@c"].map {
+            PortConfiguration(name: $0, mode: .trunk(allowed: all, native: nil), splitHorizon: true)
+        }
+        let sw = vlanLab(extraPorts: tunnels)
+        // From a tunnel: to the local ports of the VLAN only, never to the other tunnel.
+        sw.inject(frame(from: mac(1), to: .broadcast, tag: 10), on: "vxlan@b")
+        #expect(Set(sw.drain().keys) == ["a1", "a2", "t1"])
+        // From a local port: to every tunnel, tagged.
+        sw.inject(frame(from: mac(2), to: .broadcast), on: "a1")
+        let out = sw.drain()
+        #expect(Set(out.keys) == ["a2", "t1", "vxlan@b", "vxlan@c"])
+        #expect(tagOf(out["vxlan@c"]![0]) == 10)
+        // Unicast between tunnels is still forwarded (a learned path is never a loop).
+        let d = sw.inject(frame(from: mac(3), to: mac(1), tag: 10), on: "vxlan@c")
+        #expect(d.action == .forward && Array(sw.drain().keys) == ["vxlan@b"])
+    }
+
     @Test func learnedDestinationIsForwarded() {
         let sw = vlanLab()
         sw.inject(frame(from: mac(1), to: mac(2)), on: "a1")
