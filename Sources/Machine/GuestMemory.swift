@@ -201,8 +201,81 @@ public final class GuestMemory: @unchecked Sendable {
         return dirtyBits[index >> 6] & (1 << UInt64(index & 63)) != 0
     }
 
-    /// Global indices of all dirty pages.
+    /// Global indices of all dirty pages (the bitmap is scanned a word at a time, so a large
+    /// idle guest costs one load per 64 pages).
     public func dirtyPages() -> [Int] {
-        (0..<pageCount).filter { isDirty(page: $0) }
+        var out: [Int] = []
+        for w in 0..<(pageCount + 63) / 64 {
+            var word = dirtyBits[w]
+            while word != 0 {
+                let bit = word.trailingZeroBitCount
+                let index = w << 6 | bit
+                if index < pageCount { out.append(index) }
+                word &= word &- 1
+            }
+        }
+        return out
+    }
+
+    /// Number of dirty pages.
+    public var dirtyCount: Int {
+        var n = 0
+        for w in 0..<(pageCount + 63) / 64 { n += dirtyBits[w].nonzeroBitCount }
+        return n
+    }
+
+    // MARK: populated pages
+
+    /// Which pages may hold data: one bit per page, set when the host has the page in memory
+    /// or in swap. A clear bit is a page no one ever wrote (or that was discarded), which an
+    /// anonymous mapping reads as zeros, so migration can send it as zero without reading it
+    /// (reading would fault it in). Read from /proc/self/pagemap (present and swapped bits,
+    /// which need no privilege); nil when that file cannot be read.
+    public func populatedPages() -> [UInt64]? {
+        let fd = open("/proc/self/pagemap", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bits = [UInt64](repeating: 0, count: max((pageCount + 63) / 64, 1))
+        let hostPage = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        guard hostPage == GuestMemory.pageSize else { return nil }
+        let chunk = 65_536
+        let entries = UnsafeMutablePointer<UInt64>.allocate(capacity: chunk)
+        defer { entries.deallocate() }
+        for r in regions {
+            let pages = Int(r.size / GuestMemory.pageSize)
+            var done = 0
+            while done < pages {
+                let n = min(chunk, pages - done)
+                let virtualPage = UInt64(UInt(bitPattern: r.host)) / hostPage + UInt64(done)
+                // SAFETY: `entries` holds `chunk` >= n words; pread writes at most n * 8 bytes.
+                let got = pread(fd, entries, n * 8, off_t(virtualPage * 8))
+                guard got == n * 8 else { return nil }
+                for i in 0..<n where entries[i] & (0b11 << 62) != 0 {
+                    let index = r.firstPage + done + i
+                    bits[index >> 6] |= 1 << UInt64(index & 63)
+                }
+                done += n
+            }
+        }
+        return bits
+    }
+
+    /// Gives pages `range` (global indices) back to the host: they read as zeros afterwards
+    /// and cost no memory until written (MADV_DONTNEED on a private anonymous mapping). The
+    /// pages count as written for dirty logging.
+    public func discard(pages range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        for r in regions {
+            let pages = Int(r.size / GuestMemory.pageSize)
+            let lo = max(range.lowerBound, r.firstPage), hi = min(range.upperBound, r.firstPage + pages)
+            guard lo < hi else { continue }
+            let start = r.host + (lo - r.firstPage) * Int(GuestMemory.pageSize)
+            let length = (hi - lo) * Int(GuestMemory.pageSize)
+            // SAFETY: the range lies inside region `r`'s own mapping.
+            if madvise(start, length, MADV_DONTNEED) != 0 {
+                start.initializeMemory(as: UInt8.self, repeating: 0, count: length)
+            }
+            if dirtyLogging { for i in lo..<hi { dirtyBits[i >> 6] |= 1 << UInt64(i & 63) } }
+        }
     }
 }
