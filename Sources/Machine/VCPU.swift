@@ -26,4 +26,7 @@ public protocol VCPU: AnyObject {
     func saveState() -> State
     /// Restores a state captured by `saveState`; throws if it is inconsistent.
     func restoreState(_ state: State) throws
+    /// Asks a `run` in progress on another thread to return soon (within a few thousand
+    /// instructions), as KVM's `immediate_exit` and a signal do; safe from any thread.
+    func requestExit()
 }

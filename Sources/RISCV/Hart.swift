@@ -3,6 +3,7 @@
 // extensions in their own files.
 import Dispatch
 import Machine
+import Synchronization
 
 /// How the M-mode side of the machine is provided.
 public enum FirmwareMode: Sendable, Equatable {
@@ -82,6 +83,8 @@ public final class Hart {
     var mmioAddress: UInt64 = 0, mmioSize = 0, mmioValue: UInt64 = 0
     /// Set by devices or the SBI to end the run (power off / reset).
     public var shutdownRequest: VCPURunResult?
+    /// Set from another thread (`requestExit`) to end the current `run` at the next chunk.
+    let exitRequested = Atomic<Bool>(false)
     /// Console hooks for the SBI legacy putchar/getchar and DBCN.
     public var consolePut: ((UInt8) -> Void)?
     /// Returns the next input byte, or nil.

@@ -32,6 +32,10 @@ extension Hart: VCPU {
         var left = budget
         while left > 0 {
             if let r = shutdownRequest { return r }
+            if exitRequested.load(ordering: .relaxed) {
+                exitRequested.store(false, ordering: .relaxed)
+                return .continue
+            }
             refreshInterrupts()
             takePendingInterrupt()
             pendingExit = nil
@@ -48,6 +52,13 @@ extension Hart: VCPU {
             if handleExit(e) { return shutdownRequest ?? .continue }
         }
         return shutdownRequest ?? .continue
+    }
+
+    /// Ends a `run` in progress after its current chunk (from any thread): a pause for
+    /// migration then waits microseconds, not a whole budget.
+    public func requestExit() {
+        exitRequested.store(true, ordering: .relaxed)
+        wakeup.signal()
     }
 
     /// Updates mip from the CLINT (and the builtin SBI timer).
