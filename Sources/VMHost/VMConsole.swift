@@ -53,9 +53,10 @@ public final class VMConsole: @unchecked Sendable {
     /// Called for every complete line (the VM parses appliance reports).
     var onLine: ((String) -> Void)?
 
-    /// `logPath` nil: no log file. Throws when the log cannot be created.
+    /// `logPath` nil: no log file. Throws when the log cannot be created. With `appendLog`
+    /// the log is continued rather than truncated (a VM arriving by migration).
     public init(name: String, logPath: String?, toStdout: Bool, expect: [ExpectStep], keepLines: Int = 200,
-                now: Double) throws(VMError) {
+                appendLog: Bool = false, now: Double) throws(VMError) {
         self.name = name
         self.toStdout = toStdout
         self.keepLines = keepLines
@@ -63,7 +64,7 @@ public final class VMConsole: @unchecked Sendable {
         stepStarted = now
         status = expect.isEmpty ? .none : .waiting(index: 0)
         if let logPath {
-            guard let f = fopen(logPath, "w") else {
+            guard let f = fopen(logPath, appendLog ? "a" : "w") else {
                 throw .configuration("VM \(name): cannot create console log \(logPath): \(String(cString: strerror(errno)))")
             }
             log = f
@@ -132,6 +133,35 @@ public final class VMConsole: @unchecked Sendable {
 
     /// Flushes the log file.
     public func flush() { lock.withLock { if let log { fflush(log) } } }
+
+    /// The console's state (lines, expect position); the VM adds what it parsed.
+    func saveState(now: Double) -> ConsoleState {
+        lock.withLock {
+            var failed: Int? = nil
+            if case .failed(let i, _) = status { failed = i }
+            return ConsoleState(partialLine: line, lines: lines, window: window, stepIndex: stepIndex,
+                                failedStep: failed, stepElapsed: max(0, now - stepStarted))
+        }
+    }
+
+    /// Continues from a saved state: the same script must be loaded (the position is checked
+    /// against it), so a console of another script is refused and left unchanged.
+    func restore(_ s: ConsoleState, now: Double) throws(VMStateError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard s.stepIndex >= 0, s.stepIndex <= steps.count, s.failedStep.map({ $0 >= 0 && $0 < steps.count }) ?? true else {
+            throw .invalid("console expect position \(s.stepIndex) does not fit a script of \(steps.count) steps")
+        }
+        line = Array(s.partialLine.prefix(4096))
+        lines = Array(s.lines.suffix(keepLines))
+        window = Array(s.window.suffix(65536))
+        stepIndex = s.stepIndex
+        stepStarted = now - max(0, s.stepElapsed)
+        if steps.isEmpty { status = .none }
+        else if let f = s.failedStep { status = .failed(index: f, pattern: steps[f].wait) }
+        else if stepIndex == steps.count { status = .passed }
+        else { status = .waiting(index: stepIndex) }
+    }
 }
 
 /// Seconds on the monotonic clock.

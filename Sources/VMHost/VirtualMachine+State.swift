@@ -27,6 +27,8 @@ public struct VMState: Codable, Sendable, Equatable {
     public var plic: PLICState
     /// Virtio slots in board order: NICs first, then disks.
     public var slots: [Slot]
+    /// The console and what was parsed from it (absent in states saved before it existed).
+    public var console: ConsoleState?
 }
 
 /// Why a `VMState` cannot be taken or installed.
@@ -64,7 +66,7 @@ extension VirtualMachine {
         }
         return VMState(version: VMState.currentVersion, name: name, hart: board.hart.saveState(),
                        clint: board.clint.saveState(), uart: board.uart.saveState(), plic: board.plic.saveState(),
-                       slots: slots)
+                       slots: slots, console: saveConsoleState())
     }
 
     /// Installs `s` into this (paused or never started) VM after its RAM has been filled.
@@ -86,6 +88,8 @@ extension VirtualMachine {
         }
         let before: VMState
         do { before = try saveState() } catch { throw error }
+        // The console goes first: it changes nothing when it refuses.
+        if let console = s.console { try restoreConsoleState(console) }
         var failure: String?
         do {
             try board.hart.restoreState(s.hart)
@@ -119,6 +123,7 @@ extension VirtualMachine {
                     try? b.device.restore(block)
                 }
             }
+            if let console = before.console { try? restoreConsoleState(console) }
             throw .invalid(failure)
         }
         board.clint.restoreState(s.clint)

@@ -52,6 +52,8 @@ public struct VMConfiguration: Sendable {
     public var consoleLog: String?
     public var consoleToStdout: Bool
     public var expect: [ExpectStep]
+    /// Continue the console log instead of truncating it (a VM arriving by migration).
+    public var consoleAppend = false
 
     public init(name: String, memoryMiB: Int, firmware: VirtBoard.Firmware, kernel: [UInt8]?, bootargs: String,
                 nicMACs: [MACAddress], disks: [Disk], consoleLog: String?, consoleToStdout: Bool, expect: [ExpectStep]) {
@@ -97,6 +99,8 @@ public final class VirtualMachine: @unchecked Sendable {
     private var stopRequested = false
     private var thread: Thread?
     private var startedAt = 0.0
+    /// Seconds the VM ran before it was restored here (a migrated VM's clock goes on).
+    private var runningBefore = 0.0
     private let finished = DispatchSemaphore(value: 0)
     /// What the VM was built from (migration sends a description of it).
     public let configuration: VMConfiguration
@@ -113,7 +117,7 @@ public final class VirtualMachine: @unchecked Sendable {
         let console: VMConsole
         do {
             console = try VMConsole(name: c.name, logPath: c.consoleLog, toStdout: c.consoleToStdout,
-                                    expect: c.expect, now: monotonicSeconds())
+                                    expect: c.expect, appendLog: c.consoleAppend, now: monotonicSeconds())
         }
         self.console = console
         do {
@@ -181,7 +185,7 @@ public final class VirtualMachine: @unchecked Sendable {
         lock.withLock {
             guard _state == .created else { return }
             _state = .running
-            startedAt = monotonicSeconds()
+            startedAt = monotonicSeconds() - runningBefore
         }
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "vcpu-\(name)"
@@ -259,6 +263,7 @@ public final class VirtualMachine: @unchecked Sendable {
         pauseCondition.lock()
         defer { pauseCondition.unlock() }
         pauseRequested = true
+        board.hart.requestExit()
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !parked {
             if state != .running { return true }
@@ -293,6 +298,28 @@ public final class VirtualMachine: @unchecked Sendable {
 
     /// Seconds from start to the appliance's ready line.
     public var bootSeconds: Double? { lock.withLock { readySeconds } }
+
+    /// What the console and the host's parsing of it hold (part of `VMState`).
+    func saveConsoleState() -> ConsoleState {
+        let now = monotonicSeconds()
+        var s = console.saveState(now: now)
+        lock.withLock {
+            s.reports = flowReports.values.sorted { $0.id < $1.id }
+            s.readySeconds = readySeconds
+            s.runningSeconds = _state == .running ? now - startedAt : runningBefore
+        }
+        return s
+    }
+
+    /// Continues the console and the parsed reports from `s` (before `start`).
+    func restoreConsoleState(_ s: ConsoleState) throws(VMStateError) {
+        try console.restore(s, now: monotonicSeconds())
+        lock.withLock {
+            flowReports = Dictionary(s.reports.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+            readySeconds = s.readySeconds
+            runningBefore = max(0, s.runningSeconds)
+        }
+    }
 
     /// Moves frames between NIC `index` and its switch port (on the datapath thread).
     @discardableResult
