@@ -126,6 +126,9 @@ public final class FaultInjectingStream: ByteStream, @unchecked Sendable {
         case close
         /// Send it with one payload byte flipped (a checksum mismatch at the peer).
         case corrupt
+        /// Report it sent, but close the connection instead: the message is lost in flight
+        /// and the sender learns of it only at its next read or write.
+        case lose
     }
 
     private let inner: any ByteStream
@@ -160,6 +163,9 @@ public final class FaultInjectingStream: ByteStream, @unchecked Sendable {
                 throw .closed
             case .corrupt:
                 if out.count > MigrationWire.headerLength { out[out.count - 1] ^= 0x5A } else { out[12] ^= 0x5A }
+            case .lose:
+                inner.close()
+                return
             }
         }
         try inner.write(out)

@@ -30,6 +30,10 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
     /// NIC MAC addresses, in slot order.
     public var nicMACs: [String]
     public var disks: [Disk]
+    /// A unique id of this migration (the source's `MigrationOutcomes` key).
+    public var id: String?
+    /// Where the source's listener answers `resolve` ("host:port"), when it runs one.
+    public var resolveAddress: String?
 
     /// The description of `vm`.
     public init(of vm: VirtualMachine) {
@@ -53,6 +57,8 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         bootargs = c.bootargs
         nicMACs = c.nicMACs.map { "\($0)" }
         disks = c.disks.map { Disk(path: $0.path, qcow2: $0.qcow2, readOnly: $0.readOnly) }
+        id = nil
+        resolveAddress = nil
     }
 
     /// Why a machine built from `other` could not take this VM, or nil when it can.

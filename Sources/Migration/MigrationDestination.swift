@@ -28,11 +28,15 @@ public struct IncomingMigration {
 public struct MigrationDestination {
     let connection: MigrationConnection
     let hooks: MigrationDestinationHooks
+    let hello: MigrationMessage?
 
-    /// The destination of a migration arriving on `connection`.
-    public init(connection: MigrationConnection, hooks: MigrationDestinationHooks) {
+    /// The destination of a migration arriving on `connection`; `hello` is its first
+    /// message when the caller already read it (a listener telling migrations from
+    /// `resolve` questions).
+    public init(connection: MigrationConnection, hooks: MigrationDestinationHooks, hello: MigrationMessage? = nil) {
         self.connection = connection
         self.hooks = hooks
+        self.hello = hello
     }
 
     /// Receives the VM. Returns once it runs here; throws (naming the phase) otherwise, and
@@ -62,7 +66,8 @@ public struct MigrationDestination {
         }
 
         // (a) Description -> build or refuse.
-        let hello = try next()
+        let hello: MigrationMessage
+        if let first = self.hello { hello = first } else { hello = try next() }
         guard hello.type == .hello else { throw MigrationError(phase, "expected hello, got \(hello.type)") }
         let description: MigrationDescription
         do { description = try JSONDecoder().decode(MigrationDescription.self, from: Data(hello.payload)) }
@@ -96,7 +101,7 @@ public struct MigrationDestination {
             switch m.type {
             case .pages:
                 do {
-                    try PageBatch.decode(m.payload, pageCount: memory.pageCount) { index, bytes in
+                    try PageBatch.decode(m.payload, pageCount: memory.pageCount, { index, bytes in
                         guard let r = memory.regions.last(where: { $0.firstPage <= index }) else { return }
                         // SAFETY: `index` < pageCount lies in region `r`; the mapping lives with the VM.
                         let page = r.host + (index - r.firstPage) * PageBatch.pageSize
@@ -108,7 +113,12 @@ public struct MigrationDestination {
                         }
                         pages += 1
                         if bytes == nil { zeroPages += 1 }
-                    }
+                    }, run: { range in
+                        // Handing the pages back zeroes them without touching them.
+                        memory.discard(pages: range)
+                        pages += range.count
+                        zeroPages += range.count
+                    })
                 } catch { throw MigrationError(phase, "\(error)") }
             case .endOfRound:
                 rounds += 1
@@ -167,12 +177,64 @@ public struct MigrationDestination {
             if installError == nil { hooks.activate(vm, received) }
         }
         if let installError { throw MigrationError(phase, "switch state refused: \(installError)") }
-        // Tell the source first: if that fails it resumes its VM, so this one must not start.
         let ack = (try? JSONEncoder().encode(AckInfo(lost: lost))).map { Array($0) } ?? []
-        do { try connection.send(MigrationMessage(.ack, ack)) } catch { throw MigrationError(phase, "sending ack: \(error)") }
+        do { try connection.send(MigrationMessage(.ack, ack)) } catch {
+            hooks.onDatapath { hooks.deactivate(vm) }
+            throw MigrationError(phase, "sending ack: \(error)")
+        }
+
+        // (f) Switchover: the VM starts only on the source's word, so it never runs on both
+        // sides. Should the connection break first, the source (whose decision it is) is asked.
+        phase = .switchover
+        var afterAck = 0
+        var confirmed = false
+        while !confirmed {
+            let m: MigrationMessage
+            do { m = try connection.receive(timeout: hooks.confirmTimeout) } catch { break }
+            switch m.type {
+            case .frames:
+                guard let late = try? FrameBatch.decode(m.payload) else { break }
+                lost += deliver(late, to: vm)
+                afterAck += late.count
+                frames += late
+            case .confirm:
+                confirmed = true
+            default:
+                break
+            }
+            if m.type != .frames && m.type != .confirm { break }
+        }
+        if !confirmed {
+            switch askSource(description) {
+            case .committed(let held):
+                let missing = Array(held.dropFirst(afterAck))
+                lost += deliver(missing, to: vm)
+                frames += missing
+            case .aborted, .unknown, .inProgress:
+                hooks.onDatapath { hooks.deactivate(vm) }
+                throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
+            }
+        }
+        hooks.onDatapath { hooks.confirmed(vm) }
         vm.start()
         return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
                                  queued: frames.count, lost: lost)
+    }
+
+    /// Asks the source, until `confirmTimeout`, what became of this migration; `.unknown` when
+    /// it cannot be asked (no id or address) or never answers with a decision.
+    private func askSource(_ description: MigrationDescription) -> MigrationOutcome {
+        guard let id = description.id, let address = description.resolveAddress else { return .unknown }
+        let deadline = Date(timeIntervalSinceNow: hooks.confirmTimeout)
+        while true {
+            let answer = hooks.resolve(id, address)
+            switch answer {
+            case .committed, .aborted: return answer
+            case .inProgress, .unknown:
+                if Date() >= deadline { return answer }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 
     /// Tells the source why not, and makes the error.

@@ -8,6 +8,8 @@ public enum MigrationPhase: String, Codable, Sendable, CustomStringConvertible {
     case rounds = "later rounds"
     case stopAndCopy = "stop-and-copy"
     case commit
+    /// After the destination's `ack`: the source lets go and confirms.
+    case switchover
 
     public var description: String { rawValue }
 }

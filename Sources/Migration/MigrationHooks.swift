@@ -26,6 +26,9 @@ public struct MigrationSourceHooks {
     public var switchState: () -> [SwitchState] = { [] }
     /// Frames the source side dropped while holding (counted as lost).
     public var droppedFrames: () -> Int = { 0 }
+    /// Progress reports, from the migration's own thread (not the datapath): after every
+    /// round and every few hundred page batches of a round.
+    public var progress: (MigrationProgress) -> Void = { _ in }
 
     /// Hooks that do nothing (a VM with no network, or none shared).
     public init() {}
@@ -86,6 +89,20 @@ public struct MigrationDestinationHooks {
     /// the `ack` then fail to go out, the VM is discarded unstarted and the source takes its
     /// ports back (`MigrationSourceHooks.resumeNetwork`).
     public var activate: (_ vm: VirtualMachine, _ received: [Int]) -> Void = { _, _ in }
+    /// On the datapath thread, after the source confirmed (or answered `resolve` with a
+    /// commit), just before the vCPU starts: release frames held at the VM's ports, service
+    /// its NICs, announce its MACs.
+    public var confirmed: (VirtualMachine) -> Void = { _ in }
+    /// On the datapath thread, when the source kept the VM after all (after `activate`):
+    /// undo `activate`, sending frames held at the VM's ports back towards the source.
+    public var deactivate: (VirtualMachine) -> Void = { _ in }
+    /// Asks the source what became of migration `id` at `address` ("host:port") when the
+    /// connection broke after the `ack`. Default: a `resolve` over TCP.
+    public var resolve: (_ id: String, _ address: String) -> MigrationOutcome = { id, address in
+        MigrationTCP.resolve(id: id, at: address)
+    }
+    /// Seconds to wait for the `confirm`, and then to keep asking the source for the outcome.
+    public var confirmTimeout: Double = 10
 
     /// Hooks building machines with `configure` on `pool`.
     public init(pool: PacketPool, configure: @escaping (MigrationDescription) throws -> VMConfiguration) {

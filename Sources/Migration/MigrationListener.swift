@@ -48,6 +48,24 @@ public final class MigrationListener: @unchecked Sendable {
         return try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: hooks).run()
     }
 
+    /// Serves one accepted connection: a `resolve` question is answered from `outcomes`
+    /// (returns nil); a migration runs its destination side (the VM, running, or an error).
+    public static func serve(_ stream: any ByteStream, hooks: MigrationDestinationHooks, timeout: Double = 30,
+                             outcomes: MigrationOutcomes = .shared) throws(MigrationError) -> IncomingMigration? {
+        let connection = MigrationConnection(stream, timeout: timeout)
+        let first: MigrationMessage
+        do { first = try connection.receive() } catch {
+            connection.close()
+            throw MigrationError(.connect, "reading the first message: \(error)")
+        }
+        if first.type == .resolve {
+            try? connection.send(MigrationMessage(.outcome, outcomes.outcome(first.text).payload))
+            connection.close()
+            return nil
+        }
+        return try MigrationDestination(connection: connection, hooks: hooks, hello: first).run()
+    }
+
     /// Stops listening; connections not yet accepted are closed.
     public func close() {
         accepted.close()

@@ -31,6 +31,13 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     /// Destination -> source: every page of a pre-copy round is in RAM (empty payload), so
     /// the source measures end-to-end bandwidth and never stops with a backlog in flight.
     case roundDone = 13
+    /// Source -> destination, after the `ack`: the source has let the VM go; start it.
+    case confirm = 14
+    /// Destination -> the source's listener, on a new connection when the one of the
+    /// migration broke after the `ack`: what became of migration `id` (UTF-8)?
+    case resolve = 15
+    /// The source's listener -> destination: the answer to `resolve` (`MigrationOutcome`).
+    case outcome = 16
 }
 
 /// A message: its type and payload bytes.
@@ -58,7 +65,7 @@ public enum MigrationWire {
     /// "SBMG" as a little-endian word.
     public static let magic: UInt32 = 0x474D_4253
     /// The format version this build speaks.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// Header bytes: magic 4, version 2, type 2, length 4, CRC32C 4.
     public static let headerLength = 16
     /// Largest payload accepted (a page batch of 256 pages is ~1 MiB).

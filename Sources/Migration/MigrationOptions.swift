@@ -12,6 +12,13 @@ public struct MigrationOptions: Sendable {
     public var pagesPerMessage = 64
     /// Seconds to wait for any reply.
     public var timeout: Double = 30
+    /// The migration's id (default: a fresh UUID), the key of its `MigrationOutcomes` entry.
+    public var id: String?
+    /// Where this process's listener answers `resolve` ("host:port"); sent in the hello so
+    /// a destination that lost the connection after its `ack` can ask what to do.
+    public var resolveAddress: String?
+    /// Where outcomes are recorded (default: the process's registry).
+    public var outcomes: MigrationOutcomes = .shared
 
     /// The defaults.
     public init() {}

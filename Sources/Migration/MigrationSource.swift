@@ -1,6 +1,7 @@
 // MigrationSource: the source side of pre-copy live migration (Clark et al., NSDI 2005). It
 // drives the protocol: description, round 0 (all RAM), rounds of dirty pages until the rest
-// fits the downtime budget, stop-and-copy, commit. On any failure the VM runs on here.
+// fits the downtime budget, stop-and-copy, commit, switchover. On any failure before the
+// destination's `ack` the VM runs on here; after it, only there.
 
 import Foundation
 import Machine
@@ -28,11 +29,13 @@ public struct MigrationSource {
     public func run() throws(MigrationError) -> MigrationReport {
         var state = SourceRun(vm: vm, connection: connection, options: options, hooks: hooks)
         connection.timeout = options.timeout
+        options.outcomes.record(state.id, .inProgress)
         do {
             let report = try state.migrate()
             connection.close()
             return report
         } catch {
+            options.outcomes.record(state.id, .aborted)
             state.rollBack(reason: error.reason)
             connection.close()
             throw error
@@ -46,11 +49,18 @@ struct SourceRun {
     let connection: MigrationConnection
     let options: MigrationOptions
     let hooks: MigrationSourceHooks
+    let id: String
     var phase: MigrationPhase = .description
     var report = MigrationReport()
     var logging = false
     var paused = false
     var quiesced = false
+    var round = 0
+    var bandwidth: Double = 0
+    /// Seconds the last round took to write (without the wait for `roundDone`).
+    var sendSeconds: Double = 0
+    var roundStarted = Date()
+    let started = Date()
     var memory: GuestMemory { vm.board.memory }
     /// `SWITCHBOARD_MIGRATION_TRACE=1`: print when each stop-and-copy step ended (stderr).
     let tracing = ProcessInfo.processInfo.environment["SWITCHBOARD_MIGRATION_TRACE"] == "1"
@@ -65,6 +75,7 @@ struct SourceRun {
         self.connection = connection
         self.options = options
         self.hooks = hooks
+        id = options.id ?? UUID().uuidString
     }
 
     func fail(_ reason: String) -> MigrationError { MigrationError(phase, reason) }
@@ -78,6 +89,12 @@ struct SourceRun {
             }
             throw fail("sending \(m.type): \(error)")
         }
+    }
+
+    func sendJSON<T: Encodable>(_ type: MessageType, _ value: T) throws(MigrationError) {
+        let payload: [UInt8]
+        do { payload = try Array(JSONEncoder().encode(value)) } catch { throw fail("\(error)") }
+        try send(MigrationMessage(type, payload))
     }
 
     /// Fails when the destination sent an abort (or the stream broke) meanwhile.
@@ -99,6 +116,18 @@ struct SourceRun {
         return m
     }
 
+    /// Reports progress to the hook.
+    func progress(dirty: Int) {
+        let p = MigrationProgress(phase: phase, round: round, bytesSent: connection.bytesSent, pagesSent: report.pages,
+                                  dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started))
+        if tracing {
+            let line = String(format: "migration %@: round %d, %d bytes, %d pages sent, %d dirty, %.1f MB/s, %.2f ms\n",
+                              p.phase.rawValue, p.round, p.bytesSent, p.pagesSent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        hooks.progress(p)
+    }
+
     /// Pauses the vCPU, runs `body` on the datapath thread, resumes (a short stop per round:
     /// the dirty bitmap is read and cleared while neither the vCPU nor DMA writes).
     mutating func whilePaused<T>(_ body: () -> T) throws(MigrationError) -> T {
@@ -110,33 +139,33 @@ struct SourceRun {
     }
 
     mutating func migrate() throws(MigrationError) -> MigrationReport {
-        let start = Date()
         guard vm.state == .running || vm.state == .created else { throw fail("the VM is not running (\(vm.state))") }
 
         // (a) Description.
-        let description = MigrationDescription(of: vm)
-        let hello: [UInt8]
-        do { hello = try Array(JSONEncoder().encode(description)) } catch { throw fail("\(error)") }
-        try send(MigrationMessage(.hello, hello))
+        var description = MigrationDescription(of: vm)
+        description.id = id
+        description.resolveAddress = options.resolveAddress
+        try sendJSON(.hello, description)
         _ = try expect(.accept)
 
-        // (b) Round 0: all of RAM, with dirty logging on from here.
+        // (b) Round 0: all of RAM, with dirty logging on from here. Pages the host never
+        // populated are zeros: they go as runs, without being read (which would fault them in).
         phase = .round0
         let memory = self.memory
         try whilePaused { memory.setDirtyLogging(true) }
         logging = true
-        var roundStart = Date()
         var bytesBefore = connection.bytesSent
-        try sendPages(Array(0..<memory.pageCount), round: 0, final: false)
-        var bandwidth = Double(connection.bytesSent - bytesBefore) / max(Date().timeIntervalSince(roundStart), 1e-6)
+        try sendAllRAM()
+        bandwidth = Double(connection.bytesSent - bytesBefore) / max(sendSeconds, 1e-6)
         report.rounds = 1
+        round = 1
 
         // (c) Later rounds: what was dirtied meanwhile, until it fits the budget.
         phase = .rounds
-        var round = 1
         while true {
             try checkPeer()
-            let pending = memory.dirtyPages().count
+            let pending = memory.dirtyCount
+            progress(dirty: pending)
             let estimate = Double(pending * (PageBatch.pageSize + 4)) / max(bandwidth, 1)
             if estimate <= options.downtimeBudget || round > options.maxRounds { break }
             let dirty = try whilePaused { () -> [Int] in
@@ -144,11 +173,11 @@ struct SourceRun {
                 memory.clearDirty()
                 return d
             }
-            roundStart = Date()
             bytesBefore = connection.bytesSent
             try sendPages(dirty, round: round, final: false)
-            let seconds = Date().timeIntervalSince(roundStart)
-            if seconds > 0.0005 { bandwidth = Double(connection.bytesSent - bytesBefore) / seconds }
+            // The rate of writing into the connection (which blocks once the socket buffers
+            // are full): a round small enough to sit in the buffers is cheap to stop on.
+            if sendSeconds > 0.000_05 { bandwidth = max(bandwidth, Double(connection.bytesSent - bytesBefore) / sendSeconds) }
             round += 1
             report.rounds = round
         }
@@ -166,9 +195,11 @@ struct SourceRun {
             last = memory.dirtyPages()
         }
         quiesced = true
+        progress(dirty: last.count)
         mark("quiesced, \(last.count) dirty")
         try sendPages(last, round: round, final: true)
         mark("pages sent")
+        vm.console.flush()
         let saved: VMState
         do { saved = try vm.saveState() } catch { throw fail("\(error)") }
         var switchStates: [SwitchState] = []
@@ -177,10 +208,8 @@ struct SourceRun {
             switchStates = hooks.switchState()
             frames = hooks.heldFrames([])
         }
-        do {
-            try send(MigrationMessage(.state, Array(JSONEncoder().encode(saved))))
-            try send(MigrationMessage(.switchState, Array(JSONEncoder().encode(switchStates))))
-        } catch let e as MigrationError { throw e } catch { throw fail("\(error)") }
+        try sendJSON(.state, saved)
+        try sendJSON(.switchState, switchStates)
         var sent = [Int](repeating: 0, count: vm.nics.count)
         for f in frames where f.nic < sent.count { sent[f.nic] += 1 }
         try send(MigrationMessage(.frames, FrameBatch.encode(frames)))
@@ -189,7 +218,7 @@ struct SourceRun {
         mark("ready")
 
         // (e) Commit: frames that came meanwhile, then "run"; the VM stays paused here until
-        // the destination says it runs.
+        // the destination says it is ready to run.
         phase = .commit
         var late: [QueuedFrame] = []
         hooks.onDatapath { late = hooks.heldFrames(sent) }
@@ -198,56 +227,121 @@ struct SourceRun {
         try send(MigrationMessage(.commit))
         mark("commit sent")
         let ack = try expect(.ack)
-        report.downtimeMs = Date().timeIntervalSince(pausedAt) * 1000
         mark("ack")
+
+        // (f) Switchover. Point of no return: the destination has everything and waits only
+        // for our word. Frames held since go with the confirm (and stay on record for a
+        // `resolve`); the network hooks point the VM's MACs at the destination.
+        phase = .switchover
+        let info = try? JSONDecoder().decode(AckInfo.self, from: Data(ack.payload))
+        var after: [QueuedFrame] = []
+        var dropped = 0
+        hooks.onDatapath {
+            after = hooks.heldFrames(sent)
+            var all = sent
+            for f in after where f.nic < all.count { all[f.nic] += 1 }
+            hooks.handedOver(all)
+            dropped = hooks.droppedFrames()
+        }
+        options.outcomes.record(id, .committed(after))
+        if !after.isEmpty { try? connection.send(MigrationMessage(.frames, FrameBatch.encode(after))) }
+        try? connection.send(MigrationMessage(.confirm))
+        report.downtimeMs = Date().timeIntervalSince(pausedAt) * 1000
+        mark("confirm sent")
+        vm.stop()
+        memory.setDirtyLogging(false)
         if tracing {
             let steps = marks.map { "\($0.0) +\(String(format: "%.2f", $0.1.timeIntervalSince(pausedAt) * 1000)) ms" }
             FileHandle.standardError.write(Data(("migration stop-and-copy: " + steps.joined(separator: ", ") + "\n").utf8))
         }
-        let info = try? JSONDecoder().decode(AckInfo.self, from: Data(ack.payload))
-        // Point of no return: the destination runs the VM.
-        var dropped = 0
-        hooks.onDatapath {
-            hooks.handedOver(sent)
-            dropped = hooks.droppedFrames()
-        }
-        vm.stop()
-        memory.setDirtyLogging(false)
-        report.queued = sent.reduce(0, +)
+        report.queued = sent.reduce(0, +) + after.count
         report.lost = dropped + (info?.lost ?? 0)
         report.bytes = connection.bytesSent
-        report.totalMs = Date().timeIntervalSince(start) * 1000
+        report.totalMs = Date().timeIntervalSince(started) * 1000
+        progress(dirty: 0)
         return report
+    }
+
+    /// Round 0: every page, never-populated stretches as zero runs (one entry each).
+    mutating func sendAllRAM() throws(MigrationError) {
+        let memory = self.memory
+        let populated = memory.populatedPages()
+        func isPopulated(_ i: Int) -> Bool {
+            guard let populated else { return true }
+            return populated[i >> 6] & (1 << UInt64(i & 63)) != 0
+        }
+        roundStarted = Date()
+        var batch = PageBatchWriter(limit: options.pagesPerMessage)
+        var zeros = 0
+        var messages = 0
+        var i = 0
+        let total = memory.pageCount
+        while i < total {
+            if !isPopulated(i) {
+                var j = i + 1
+                // Whole clear words at a time.
+                while j < total {
+                    if let populated, j & 63 == 0, j + 64 <= total, populated[j >> 6] == 0 { j += 64; continue }
+                    if isPopulated(j) { break }
+                    j += 1
+                }
+                batch.zeroRun(i, count: j - i)
+                zeros += j - i
+                i = j
+            } else {
+                guard let page = pagePointer(i) else { throw fail("page \(i) is outside RAM") }
+                if batch.page(i, page) { zeros += 1 }
+                i += 1
+            }
+            if batch.full {
+                try send(MigrationMessage(.pages, batch.take()))
+                messages += 1
+                if messages % 256 == 0 {
+                    try checkPeer()
+                    report.pages = i
+                    progress(dirty: total - i)
+                }
+            }
+        }
+        if !batch.isEmpty { try send(MigrationMessage(.pages, batch.take())) }
+        report.pages = total
+        report.zeroPages = zeros
+        try endRound(pages: total, zeros: zeros, final: false)
+    }
+
+    /// The host address of page `index`.
+    func pagePointer(_ index: Int) -> UnsafeRawPointer? {
+        guard let r = memory.regions.last(where: { $0.firstPage <= index }),
+              index - r.firstPage < Int(r.size / GuestMemory.pageSize) else { return nil }
+        // SAFETY: `index` is a page of region `r`, whose mapping lives as long as the VM.
+        return UnsafeRawPointer(r.host + (index - r.firstPage) * PageBatch.pageSize)
     }
 
     /// Sends `pages` in batches, then the end-of-round marker.
     mutating func sendPages(_ pages: [Int], round: Int, final: Bool) throws(MigrationError) {
+        roundStarted = Date()
         var zeros = 0
-        var i = 0
-        let region = memory.regions
-        while i < pages.count {
-            let n = min(options.pagesPerMessage, pages.count - i)
-            // Sized for zero pages (an index and a marker each); pages with data grow it.
-            // Reserving room for n full pages made every message of an idle VM a large
-            // allocation, which dominated the total time of big idle VMs.
-            var payload: [UInt8] = []
-            payload.reserveCapacity(4 + n * 8)
-            payload.appendLE(UInt32(n))
-            for index in pages[i..<i + n] {
-                guard let r = region.last(where: { $0.firstPage <= index }) else { throw fail("page \(index) is outside RAM") }
-                // SAFETY: `index` is a page of region `r`, whose mapping lives as long as the VM.
-                let page = UnsafeRawPointer(r.host + (index - r.firstPage) * PageBatch.pageSize)
-                if PageBatch.append(index: index, page: page, to: &payload) { zeros += 1 }
+        var batch = PageBatchWriter(limit: options.pagesPerMessage)
+        var messages = 0
+        for index in pages {
+            guard let page = pagePointer(index) else { throw fail("page \(index) is outside RAM") }
+            if batch.page(index, page) { zeros += 1 }
+            if batch.full {
+                try send(MigrationMessage(.pages, batch.take()))
+                messages += 1
+                if messages % 64 == 0 { try checkPeer() }
             }
-            try send(MigrationMessage(.pages, payload))
-            i += n
-            if i % (options.pagesPerMessage * 64) == 0 { try checkPeer() }
         }
+        if !batch.isEmpty { try send(MigrationMessage(.pages, batch.take())) }
         report.pages += pages.count
         report.zeroPages += zeros
-        let end = RoundEnd(round: round, pages: pages.count, zeroPages: zeros, final: final)
-        do { try send(MigrationMessage(.endOfRound, Array(JSONEncoder().encode(end)))) }
-        catch let e as MigrationError { throw e } catch { throw fail("\(error)") }
+        try endRound(pages: pages.count, zeros: zeros, final: final)
+    }
+
+    /// The end-of-round marker; a pre-copy round then waits until the destination has it all.
+    mutating func endRound(pages: Int, zeros: Int, final: Bool) throws(MigrationError) {
+        try sendJSON(.endOfRound, RoundEnd(round: round, pages: pages, zeroPages: zeros, final: final))
+        sendSeconds = Date().timeIntervalSince(roundStarted)
         if !final { _ = try expect(.roundDone) }
     }
 
@@ -258,6 +352,52 @@ struct SourceRun {
         if quiesced { hooks.onDatapath { hooks.resumeNetwork() } }
         if logging { memory.setDirtyLogging(false) }
         if paused || vm.isPaused { vm.resume() }
+    }
+}
+
+/// Builds `pages` payloads entry by entry.
+struct PageBatchWriter {
+    let limit: Int
+    private(set) var entries = 0
+    private var payload: [UInt8] = []
+
+    init(limit: Int) {
+        self.limit = max(limit, 1)
+        reset()
+    }
+
+    private mutating func reset() {
+        // Sized for zero pages and runs (8 bytes each); pages with data grow it. Reserving
+        // room for full pages made every message of an idle VM a large allocation.
+        payload = []
+        payload.reserveCapacity(4 + limit * 8)
+        payload.appendLE(UInt32(0))
+        entries = 0
+    }
+
+    var full: Bool { entries >= limit }
+    var isEmpty: Bool { entries == 0 }
+
+    /// Adds a page; true when it was all zeros (sent as a marker).
+    mutating func page(_ index: Int, _ page: UnsafeRawPointer) -> Bool {
+        entries += 1
+        return PageBatch.append(index: index, page: page, to: &payload)
+    }
+
+    /// Adds a run of zero pages.
+    mutating func zeroRun(_ index: Int, count: Int) {
+        entries += 1
+        PageBatch.appendZeroRun(index: index, count: count, to: &payload)
+    }
+
+    /// The payload so far (with its entry count), and a fresh batch.
+    mutating func take() -> [UInt8] {
+        var out = payload
+        withUnsafeBytes(of: UInt32(entries).littleEndian) { c in
+            for k in 0..<4 { out[k] = c[k] }
+        }
+        reset()
+        return out
     }
 }
 

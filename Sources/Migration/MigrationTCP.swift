@@ -30,6 +30,26 @@ public enum MigrationTCP {
     }
 }
 
+extension MigrationTCP {
+    /// Asks the source listening at `address` ("host:port") what became of migration `id`;
+    /// `.unknown` when it cannot be reached or answers nonsense.
+    public static func resolve(id: String, at address: String, timeout: Double = 2) -> MigrationOutcome {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return .unknown }
+        let host = String(address[..<colon])
+        guard let stream = try? connect(host: host, port: port, timeout: timeout) else { return .unknown }
+        let connection = MigrationConnection(stream, timeout: timeout)
+        defer { connection.close() }
+        do {
+            try connection.send(MigrationMessage(.resolve, text: id))
+            let reply = try connection.receive()
+            guard reply.type == .outcome else { return .unknown }
+            return try MigrationOutcome(payload: reply.payload)
+        } catch {
+            return .unknown
+        }
+    }
+}
+
 /// Migrates `vm` to the destination listening at `host:port` over TCP. On success the source
 /// VM is stopped and the report says what was measured; on failure the VM runs on here and
 /// the error names the phase.

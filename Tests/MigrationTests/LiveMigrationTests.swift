@@ -187,7 +187,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
 
     static let breakages: [Breakage] = [
         Breakage(type: .hello, occurrence: 1, phase: .description),
-        Breakage(type: .pages, occurrence: 3, phase: .round0),
+        Breakage(type: .pages, occurrence: 1, phase: .round0),
         Breakage(type: .endOfRound, occurrence: 2, phase: .rounds),
         Breakage(type: .state, occurrence: 1, phase: .stopAndCopy),
         Breakage(type: .frames, occurrence: 1, phase: .stopAndCopy),
@@ -248,6 +248,138 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
             return
         }
         #expect(built.value.map { $0.state != .running } ?? true)
+    }
+
+    /// Where the connection breaks around the destination's `ack`, and who must run the VM.
+    struct AckBreakage: Sendable, CustomStringConvertible {
+        /// Break the destination's stream (else the source's).
+        var atDestination: Bool
+        var type: MessageType
+        var fault: FaultInjectingStream.Fault
+        /// Whether the destination must end up running the VM (else the source).
+        var destinationRuns: Bool
+        var description: String { "\(fault) at \(type) on the \(atDestination ? "destination" : "source")" }
+    }
+
+    static let ackBreakages: [AckBreakage] = [
+        // The ack never leaves the destination: the source keeps the VM.
+        AckBreakage(atDestination: true, type: .ack, fault: .close, destinationRuns: false),
+        // The ack leaves but is lost in flight: the source keeps the VM; the destination, in
+        // doubt, asks the source, which says it aborted.
+        AckBreakage(atDestination: true, type: .ack, fault: .lose, destinationRuns: false),
+        // The source read the ack (it has let go) but its confirm never arrives: the
+        // destination asks and runs the VM, with the frames held since the ack.
+        AckBreakage(atDestination: false, type: .confirm, fault: .close, destinationRuns: true),
+        AckBreakage(atDestination: false, type: .confirm, fault: .lose, destinationRuns: true),
+    ]
+
+    @Test(arguments: ackBreakages)
+    func aConnectionBrokenAroundTheAckLeavesTheVMOnExactlyOneSide(breakage: AckBreakage) throws {
+        guard let elf = try Guests.appliance() else { return }
+        let pool = PacketPool(capacity: 1024)
+        let fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
+            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
+        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        let vm = try VirtualMachine(config, pool: pool)
+        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
+        let port = MigratablePort(target: vm.nics[0], pool: pool)
+        try fabric.attach(p1, sink: port)
+        let datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(vm, 0, p1)]
+        datapath.start()
+        defer { datapath.finish() }
+        vm.start()
+        defer { vm.stop() }
+        #expect(waitUntil(30) { vm.bootSeconds != nil })
+        func send(_ count: Int) {
+            for i in 0..<count {
+                var frame = [UInt8](repeating: 0, count: 60)
+                frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
+                frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
+                frame[12] = 0x88; frame[13] = 0xB5
+                frame[20] = UInt8(i)
+                frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
+            }
+        }
+
+        let outcomes = MigrationOutcomes()
+        let (a, b) = MemoryByteStream.pair()
+        let sourceStream: any ByteStream = breakage.atDestination ? a : FaultInjectingStream(a, at: breakage.type, fault: breakage.fault)
+        let destinationStream: any ByteStream = breakage.atDestination ? FaultInjectingStream(b, at: breakage.type, fault: breakage.fault) : b
+        let activated = Cell(false), deactivated = Cell(false), confirmed = Cell(false)
+        var hooks = MigrationDestinationHooks(pool: pool) { _ in config }
+        hooks.onDatapath = datapath.sync
+        hooks.confirmTimeout = 2
+        hooks.resolve = { id, address in
+            #expect(address == "test-listener")
+            return outcomes.outcome(id)
+        }
+        hooks.activate = { _, _ in activated.value = true }
+        hooks.deactivate = { _ in deactivated.value = true }
+        hooks.confirmed = { newVM in
+            confirmed.value = true
+            port.release(to: newVM.nics[0])
+            datapath.attachments.append((newVM, 0, p1))
+        }
+        let hooksBox = UnsafeTransfer(value: hooks)
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in
+                try MigrationDestination(connection: MigrationConnection(destinationStream, timeout: 10), hooks: hooksBox.value).run()
+            }
+        }
+        var options = MigrationOptions()
+        options.timeout = 5
+        options.outcomes = outcomes
+        options.resolveAddress = "test-listener"
+        var sourceHooks = MigrationSourceHooks.ports(
+            [port], vm: vm, onDatapath: datapath.sync,
+            stopServicing: { datapath.remove(vm) }, startServicing: { datapath.attachments.append((vm, 0, p1)) })
+        // Frames arrive while the VM is paused: before the state, before the commit, and
+        // after the ack (the third call); all must reach whichever side runs the VM.
+        let held = sourceHooks.heldFrames
+        let calls = Cell(0)
+        sourceHooks.heldFrames = { sent in
+            calls.value += 1
+            send(4)
+            return held(sent)
+        }
+        // Keep the source port holding at the handover so it can be checked afterwards.
+        let handedOver = sourceHooks.handedOver
+        sourceHooks.handedOver = { sent in
+            // The destination here shares the fabric: it takes over the port at `confirmed`.
+            port.release(to: nil, droppingFirst: sent.reduce(0, +))
+            _ = handedOver
+        }
+        let rxBefore = vm.nics[0].counters.rxFrames
+        let result = Result { () throws(MigrationError) in
+            try MigrationSource(vm: vm, connection: MigrationConnection(sourceStream, timeout: 5), options: options, hooks: sourceHooks).run()
+        }
+        let arrived = destination.wait()
+        if breakage.destinationRuns {
+            let report = try result.get()
+            let incoming = try arrived.get()
+            defer { incoming.vm.stop() }
+            #expect(vm.state == .stopped && incoming.vm.state == .running)
+            #expect(activated.value && confirmed.value && !deactivated.value)
+            #expect(report.queued == 12 && incoming.queued == 12, "\(report) vs \(incoming.queued)")
+            #expect(waitUntil(5) { incoming.vm.nics[0].counters.rxFrames >= rxBefore + 12 }, "\(incoming.vm.nics[0].counters)")
+            #expect(Guests.progress(of: incoming.vm, over: 0.2) > 0)
+        } else {
+            guard case .failure(let error) = result else {
+                Issue.record("the source gave the VM away")
+                return
+            }
+            #expect(error.phase == .commit, "\(error)")
+            guard case .failure(let destinationError) = arrived else {
+                Issue.record("the destination runs the VM too")
+                return
+            }
+            #expect(activated.value && deactivated.value && !confirmed.value, "\(destinationError)")
+            #expect(vm.state == .running && !vm.isPaused && Guests.progress(of: vm, over: 0.2) > 0)
+            // Every frame held during the pause went back to the source VM.
+            #expect(waitUntil(5) { vm.nics[0].counters.rxFrames >= rxBefore + UInt64(4 * calls.value) }, "\(vm.nics[0].counters)")
+        }
     }
 
     @Test func aMemoryDirtyingGuestStopsAtTheRoundLimitArrivesIdenticalAndMigratesBack() throws {

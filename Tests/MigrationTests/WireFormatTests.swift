@@ -66,6 +66,28 @@ import Testing
         #expect(throws: WireError.self) { try FrameBatch.decode(Array(FrameBatch.encode(frames).dropLast())) }
     }
 
+    @Test func zeroRunsDecodeAsRangesAndRejectRunsBeyondRAM() throws {
+        func batch(_ entries: [(Int, Int)]) -> [UInt8] {
+            var payload: [UInt8] = []
+            payload.appendLE(UInt32(entries.count))
+            for (index, count) in entries { PageBatch.appendZeroRun(index: index, count: count, to: &payload) }
+            return payload
+        }
+        var runs: [Range<Int>] = []
+        try PageBatch.decode(batch([(0, 4), (10, 6)]), pageCount: 16, { _, _ in Issue.record("no single pages") }) { runs.append($0) }
+        #expect(runs == [0..<4, 10..<16])
+        // Without a run handler every page of a run is reported as a zero page.
+        var pages: [Int] = []
+        try PageBatch.decode(batch([(2, 3)]), pageCount: 16) { i, bytes in if bytes == nil { pages.append(i) } }
+        #expect(pages == [2, 3, 4])
+        #expect(throws: WireError.self) { try PageBatch.decode(batch([(10, 7)]), pageCount: 16) { _, _ in } }
+        #expect(throws: WireError.self) { try PageBatch.decode(batch([(3, 0)]), pageCount: 16) { _, _ in } }
+        #expect(throws: WireError.self) { try PageBatch.decode(Array(batch([(3, 2)]).dropLast()), pageCount: 16) { _, _ in } }
+        var both = batch([(1, 1)])
+        both[7] |= 0x80  // zero-page and run flags together
+        #expect(throws: WireError.self) { try PageBatch.decode(both, pageCount: 16) { _, _ in } }
+    }
+
     @Test func reportUsesTheBenchmarkKeys() throws {
         let json = String(decoding: try JSONEncoder().encode(MigrationReport()), as: UTF8.self)
         for key in ["total_ms", "downtime_ms", "rounds", "pages", "zero_pages", "bytes", "queued", "lost"] {
