@@ -35,8 +35,9 @@ extension TopologyValidator.Run {
         if names.isEmpty {
             report(path, "hypervisor \"\(name)\" not found: the topology lists no \"hypervisors\"")
         } else {
-            report(path, "hypervisor \"\(name)\" not found" + EditDistance.hint(for: name, among: names)
-                + " (the hypervisors are \(names.joined(separator: ", ")))")
+            let hint = EditDistance.hint(for: name, among: names)
+            report(path, "hypervisor \"\(name)\" not found"
+                + (hint.isEmpty ? "; the hypervisors are \(names.joined(separator: ", "))" : hint))
         }
         return false
     }
