@@ -1,9 +1,9 @@
-// Decoding of VMs (disks, NICs, console, expect steps) and namespace hosts.
+// Decoding of VMs (disks, NICs, console, expect steps) and namespace hosts (ping jobs).
 import Frames
 
 extension DecodeContext {
     static let vmKeys = ["name", "cpus", "memory_mib", "firmware", "kernel", "bootargs", "disks", "nics",
-                         "console", "expect"]
+                         "console", "expect", "hypervisor"]
 
     func decodeVM(_ at: Located) -> VMSpec {
         guard let vm = object(at, what: "a VM object") else { return VMSpec(name: "") }
@@ -32,8 +32,10 @@ extension DecodeContext {
             console.stdout = reader.optional("stdout").flatMap { bool($0) } ?? false
         }
         let expect = vm.optional("expect").flatMap { array($0) }?.compactMap { decodeExpect($0) } ?? []
+        let hypervisor = decodeMachinePlacement(vm, what: "VM")
         return VMSpec(name: name, cpus: cpus, memoryMiB: memory, firmware: firmware, kernel: kernel,
-                      bootargs: bootargs, disks: disks, nics: nics, console: console, expect: expect)
+                      bootargs: bootargs, disks: disks, nics: nics, console: console, expect: expect,
+                      hypervisor: hypervisor)
     }
 
     func decodeDisk(_ at: Located) -> DiskSpec? {
@@ -79,7 +81,7 @@ extension DecodeContext {
         let placeholder = HostSpec(name: "", switchName: "", port: "",
                                    ip: IPv4Interface(address: IPv4Address(rawValue: 0), prefixLength: 0))
         guard let host = object(at, what: "a host object") else { return placeholder }
-        host.checkKeys(["name", "switch", "port", "ip", "mac", "link"])
+        host.checkKeys(["name", "switch", "port", "ip", "mac", "link", "hypervisor", "ping"])
         let name = host.required("name").flatMap { self.name($0) }
         let switchName = host.required("switch").flatMap { self.name($0) }
         let port = host.required("port").flatMap { self.name($0) }
@@ -93,7 +95,10 @@ extension DecodeContext {
         let mac = host.optional("mac").flatMap { self.mac($0, unicast: true, role: "host") }
         let link = host.optional("link").flatMap { choice($0, HostLinkKind.allCases.map(\.rawValue)) }
             .flatMap { HostLinkKind(rawValue: $0) } ?? .veth
+        let hypervisor = decodeMachinePlacement(host, what: "host")
+        let ping = host.optional("ping").flatMap { decodePing($0) }
         guard let name, let switchName, let port, let ip else { return placeholder }
-        return HostSpec(name: name, switchName: switchName, port: port, ip: ip, mac: mac, link: link)
+        return HostSpec(name: name, switchName: switchName, port: port, ip: ip, mac: mac, link: link,
+                        hypervisor: hypervisor, ping: ping)
     }
 }

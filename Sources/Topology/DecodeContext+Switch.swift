@@ -1,11 +1,11 @@
-// Decoding of switches, ports (VLAN modes, attachments), MAC tables and mirrors.
+// Decoding of switches, ports (VLAN modes, attachments, placement), MAC tables and mirrors.
 import Frames
 import Switching
 
 extension DecodeContext {
-    func decodeSwitch(_ at: Located) -> SwitchSpec {
+    func decodeSwitch(_ at: Located, index: Int) -> SwitchSpec {
         guard let sw = object(at, what: "a switch object") else { return SwitchSpec(name: "", ports: []) }
-        sw.checkKeys(["name", "ports", "mac_table", "mirrors"])
+        sw.checkKeys(["name", "ports", "mac_table", "mirrors", "hypervisors", "vni"])
         let name = sw.required("name").flatMap { self.name($0) } ?? ""
         var ports: [PortSpec] = []
         if let portsAt = sw.required("ports"), let elements = array(portsAt, minCount: 1, what: "port") {
@@ -13,10 +13,13 @@ extension DecodeContext {
         }
         let macTable = sw.optional("mac_table").flatMap { decodeMACTable($0) } ?? MACTableSpec()
         let mirrors = sw.optional("mirrors").flatMap { array($0) }?.map { decodeMirror($0) } ?? []
-        return SwitchSpec(name: name, ports: ports, macTable: macTable, mirrors: mirrors)
+        let placement = decodeSwitchPlacement(sw, index: index)
+        return SwitchSpec(name: name, ports: ports, macTable: macTable, mirrors: mirrors,
+                          hypervisors: placement.hypervisors, vni: placement.vni)
     }
 
-    static let portKeys = ["name", "mode", "vlan", "allowed_vlans", "native_vlan", "learning", "learn_limit", "attach"]
+    static let portKeys = ["name", "mode", "vlan", "allowed_vlans", "native_vlan", "learning", "learn_limit", "attach",
+                           "hypervisor"]
 
     func decodePort(_ at: Located) -> PortSpec {
         guard let port = object(at, what: "a port object") else { return PortSpec(name: "") }
@@ -47,7 +50,9 @@ extension DecodeContext {
         let learning = port.optional("learning").flatMap { bool($0) } ?? true
         let learnLimit = port.optional("learn_limit").flatMap { integer($0, in: 1...1_048_576, label: "learn_limit") }
         let attach = port.optional("attach").flatMap { decodeAttach($0) }
-        return PortSpec(name: name, mode: mode, learning: learning, learnLimit: learnLimit, attach: attach)
+        let hypervisor = placementKey(port, "hypervisor").flatMap { self.name($0) }
+        return PortSpec(name: name, mode: mode, learning: learning, learnLimit: learnLimit, attach: attach,
+                        hypervisor: hypervisor)
     }
 
     /// `[10, 20, "30-40"]`: VLAN ids and inclusive "low-high" ranges.

@@ -3,7 +3,7 @@ import Frames
 
 extension DecodeContext {
     static let topologyKeys = ["$schema", "version", "name", "description", "switches", "links", "captures",
-                               "vms", "hosts"]
+                               "vms", "hosts", "hypervisors", "migrations"]
 
     func decodeTopology(_ at: Located) -> Topology? {
         positions[at.path] = at.node.position
@@ -22,16 +22,23 @@ extension DecodeContext {
         }
         let name = root.optional("name").flatMap { self.name($0) }
         let description = root.optional("description").flatMap { string($0) }
+        // Hypervisors first: the placement keys of switches, ports, VMs and hosts depend on them.
+        let hypervisors = root.optional("hypervisors").map { decodeHypervisors($0) } ?? []
         var switches: [SwitchSpec] = []
         if let switchesAt = root.required("switches"), let elements = array(switchesAt, minCount: 1, what: "switch") {
-            switches = elements.map { decodeSwitch($0) }
+            switches = elements.enumerated().map { index, element in decodeSwitch(element, index: index) }
         }
         let links = root.optional("links").flatMap { array($0) }?.map { decodeLink($0) } ?? []
         let captures = root.optional("captures").flatMap { array($0) }?.map { decodeCapture($0) } ?? []
         let vms = root.optional("vms").flatMap { array($0) }?.map { decodeVM($0) } ?? []
         let hosts = root.optional("hosts").flatMap { array($0) }?.map { decodeHost($0) } ?? []
+        var migrations: [MigrationSpec] = []
+        if let migrationsAt = placementKey(root, "migrations") {
+            migrations = array(migrationsAt)?.map { decodeMigration($0) } ?? []
+        }
         return Topology(version: version, name: name, description: description, switches: switches,
-                        links: links, captures: captures, vms: vms, hosts: hosts)
+                        links: links, captures: captures, vms: vms, hosts: hosts, hypervisors: hypervisors,
+                        migrations: migrations)
     }
 
     /// A placeholder reference for values that failed to decode (the result is then discarded).
@@ -48,10 +55,11 @@ extension DecodeContext {
 
     func decodeLink(_ at: Located) -> LinkSpec {
         guard let link = object(at, what: "a link object") else { return LinkSpec(a: Self.invalidRef, b: Self.invalidRef) }
-        link.checkKeys(["a", "b"])
+        link.checkKeys(["a", "b", "vni"])
         let a = link.required("a").flatMap { portRef($0) }
         let b = link.required("b").flatMap { portRef($0) }
-        return LinkSpec(a: a ?? Self.invalidRef, b: b ?? Self.invalidRef)
+        let vni = placementKey(link, "vni").flatMap { integer($0, in: TunnelSpec.vniRange, label: "vni") }
+        return LinkSpec(a: a ?? Self.invalidRef, b: b ?? Self.invalidRef, vni: vni)
     }
 
     static let captureKeys = ["name", "file", "switch", "port", "vlan", "direction", "snaplen", "filter", "rotate"]

@@ -9,6 +9,8 @@ final class DecodeContext {
     private(set) var truncated = false
     /// The position of every value read, by JSON path; validation uses it for its errors.
     var positions: [String: SourcePosition] = [:]
+    /// The names of the top-level `hypervisors`, once read (nil: the file has none).
+    var hypervisorNames: [String]?
 
     init(file: String) { self.file = file }
 
@@ -118,7 +120,25 @@ final class DecodeContext {
         return value
     }
 
-    private static func format(_ d: Double) -> String {
+    /// Reads a number (integer or not) within `range`.
+    func number(_ at: Located, in range: ClosedRange<Double>, label: String) -> Double? {
+        let value: Double
+        switch at.node.value {
+        case .integer(let v): value = Double(v)
+        case .double(let d): value = d
+        default:
+            report(at, "expected a number, found \(at.node.value.kindDescription)")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(at, "\(label) \(Self.format(value)) is outside \(Self.format(range.lowerBound))-\(Self.format(range.upperBound))")
+            return nil
+        }
+        return value
+    }
+
+    /// `d` as written in messages: `2.5`, and `3` rather than `3.0`.
+    static func format(_ d: Double) -> String {
         let text = "\(d)"
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }

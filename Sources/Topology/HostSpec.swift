@@ -15,16 +15,22 @@ public struct HostSpec: Sendable, Equatable {
     public var mac: MACAddress?
     /// How the namespace is connected (default veth).
     public var link: HostLinkKind
+    /// The hypervisor the host runs on (decoded default: the only one, when there is one).
+    public var hypervisor: String?
+    /// An address the host pings during the run.
+    public var ping: PingSpec?
 
     /// Creates a host.
     public init(name: String, switchName: String, port: String, ip: IPv4Interface, mac: MACAddress? = nil,
-                link: HostLinkKind = .veth) {
+                link: HostLinkKind = .veth, hypervisor: String? = nil, ping: PingSpec? = nil) {
         self.name = name
         self.switchName = switchName
         self.port = port
         self.ip = ip
         self.mac = mac
         self.link = link
+        self.hypervisor = hypervisor
+        self.ping = ping
     }
 }
 

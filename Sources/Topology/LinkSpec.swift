@@ -24,16 +24,24 @@ public struct PortRef: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(switchName):\(port)" }
 }
 
-/// A patch cable: frames sent out one end are received on the other.
+/// A patch cable: frames sent out one end are received on the other. Between ports on two
+/// hypervisors it is a VXLAN tunnel.
 public struct LinkSpec: Sendable, Equatable {
     /// One end.
     public var a: PortRef
     /// The other end.
     public var b: PortRef
+    /// The VXLAN network id of the tunnel a link between two hypervisors becomes
+    /// (nil: 10000 + the link's index; see `Topology.vni(ofLinkAt:)`).
+    public var vni: Int?
+
+    /// The VNI of the tunnel of the link at `index` when the file gives none.
+    public static func defaultVNI(index: Int) -> Int { 10_000 + index }
 
     /// Creates a link.
-    public init(a: PortRef, b: PortRef) {
+    public init(a: PortRef, b: PortRef, vni: Int? = nil) {
         self.a = a
         self.b = b
+        self.vni = vni
     }
 }

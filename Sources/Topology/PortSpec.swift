@@ -14,15 +14,23 @@ public struct PortSpec: Sendable, Equatable {
     public var learnLimit: Int?
     /// A host device this port is connected to (TAP, pcap interface, VXLAN tunnel).
     public var attach: AttachSpec?
+    /// The hypervisor whose segment alone has this port (nil: where its switch or user is).
+    public var hypervisor: String?
+    /// Frames flooded from a split-horizon port are not flooded to another one; set on the
+    /// tunnel ports `Topology.part(for:)` adds, never from JSON.
+    public var splitHorizon: Bool
 
     /// Creates a port; the defaults are those of the format (access port in VLAN 1).
     public init(name: String, mode: VLANMode = .access(.defaultVLAN), learning: Bool = true,
-                learnLimit: Int? = nil, attach: AttachSpec? = nil) {
+                learnLimit: Int? = nil, attach: AttachSpec? = nil, hypervisor: String? = nil,
+                splitHorizon: Bool = false) {
         self.name = name
         self.mode = mode
         self.learning = learning
         self.learnLimit = learnLimit
         self.attach = attach
+        self.hypervisor = hypervisor
+        self.splitHorizon = splitHorizon
     }
 
     /// Whether frames of `vlan` may cross this port: the access VLAN; on a trunk an allowed
@@ -31,7 +39,8 @@ public struct PortSpec: Sendable, Equatable {
 
     /// The switch's view of this port (everything but the attachment).
     public var configuration: PortConfiguration {
-        PortConfiguration(name: name, mode: mode, learning: learning, learnLimit: learnLimit)
+        PortConfiguration(name: name, mode: mode, learning: learning, learnLimit: learnLimit,
+                          splitHorizon: splitHorizon)
     }
 }
 

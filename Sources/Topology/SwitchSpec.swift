@@ -12,15 +12,25 @@ public struct SwitchSpec: Sendable, Equatable {
     public var macTable: MACTableSpec
     /// Port mirrors (SPAN sessions).
     public var mirrors: [MirrorSpec]
+    /// The hypervisors the switch has a segment on. Decoding lists all of the topology's when
+    /// the file names none; empty (in a topology built in code) also means all of them.
+    public var hypervisors: [String]
+    /// The VXLAN network id of the tunnels joining its segments (decoded default: its index + 1).
+    public var vni: Int?
 
     /// Creates a switch.
     public init(name: String, ports: [PortSpec], macTable: MACTableSpec = MACTableSpec(),
-                mirrors: [MirrorSpec] = []) {
+                mirrors: [MirrorSpec] = [], hypervisors: [String] = [], vni: Int? = nil) {
         self.name = name
         self.ports = ports
         self.macTable = macTable
         self.mirrors = mirrors
+        self.hypervisors = hypervisors
+        self.vni = vni
     }
+
+    /// The VNI of the tunnels of the switch at `index` of `switches` when the file gives none.
+    public static func defaultVNI(index: Int) -> Int { index + 1 }
 
     /// The port named `name`.
     public func port(named name: String) -> PortSpec? {

@@ -2,7 +2,8 @@
 // (see TopologyDecoder) with every default applied. docs/topology-format.md describes it.
 import Frames
 
-/// A whole topology file: switches, the cables between them, captures, VMs and hosts.
+/// A whole topology file: switches, the cables between them, captures, VMs and hosts, and
+/// optionally the hypervisors they are placed on and the migrations between them.
 public struct Topology: Sendable, Equatable {
     /// The format version; always 1 for now.
     public var version: Int
@@ -20,6 +21,10 @@ public struct Topology: Sendable, Equatable {
     public var vms: [VMSpec]
     /// Linux hosts in network namespaces.
     public var hosts: [HostSpec]
+    /// The hypervisors a topology spans; empty: one process runs everything.
+    public var hypervisors: [HypervisorSpec]
+    /// Scheduled live migrations of VMs between hypervisors.
+    public var migrations: [MigrationSpec]
 
     /// The version of the format this build reads.
     public static let currentVersion = 1
@@ -27,7 +32,8 @@ public struct Topology: Sendable, Equatable {
     /// Creates a topology.
     public init(version: Int = Topology.currentVersion, name: String? = nil, description: String? = nil,
                 switches: [SwitchSpec], links: [LinkSpec] = [], captures: [CaptureSpec] = [],
-                vms: [VMSpec] = [], hosts: [HostSpec] = []) {
+                vms: [VMSpec] = [], hosts: [HostSpec] = [], hypervisors: [HypervisorSpec] = [],
+                migrations: [MigrationSpec] = []) {
         self.version = version
         self.name = name
         self.description = description
@@ -36,6 +42,8 @@ public struct Topology: Sendable, Equatable {
         self.captures = captures
         self.vms = vms
         self.hosts = hosts
+        self.hypervisors = hypervisors
+        self.migrations = migrations
     }
 
     /// The switch named `name`.

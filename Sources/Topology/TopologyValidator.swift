@@ -1,5 +1,6 @@
 // TopologyValidator: phase two of decoding: unique names, references between switches,
-// ports, mirrors and captures, exclusive use of ports, VLAN membership and MAC uniqueness.
+// ports, mirrors and captures, exclusive use of ports, VLAN membership and MAC uniqueness
+// (placement on hypervisors, migrations and tunnels: TopologyValidator+Hypervisors.swift).
 import Frames
 
 /// Checks the cross-references of a structurally valid topology.
@@ -12,10 +13,13 @@ public enum TopologyValidator {
         run.checkLinksAndPortUse()
         run.checkCaptures()
         run.checkMachines()
+        run.checkHypervisors()
         return run.errors
     }
 
-    private struct Run {
+    /// One validation pass; the checks of hypervisor placement are in
+    /// TopologyValidator+Hypervisors.swift.
+    struct Run {
         let topology: Topology
         let file: String
         let positions: [String: SourcePosition]

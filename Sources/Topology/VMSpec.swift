@@ -29,11 +29,13 @@ public struct VMSpec: Sendable, Equatable {
     public var console: ConsoleSpec
     /// A scripted console dialogue (wait for text, then send a line).
     public var expect: [ExpectStep]
+    /// The hypervisor the VM starts on (decoded default: the only one, when there is one).
+    public var hypervisor: String?
 
     /// Creates a VM; the defaults are those of the format.
     public init(name: String, cpus: Int = 1, memoryMiB: Int = VMSpec.defaultMemoryMiB, firmware: FirmwareSpec = .builtin,
                 kernel: KernelSpec? = nil, bootargs: String? = nil, disks: [DiskSpec] = [], nics: [NICSpec] = [],
-                console: ConsoleSpec = ConsoleSpec(), expect: [ExpectStep] = []) {
+                console: ConsoleSpec = ConsoleSpec(), expect: [ExpectStep] = [], hypervisor: String? = nil) {
         self.name = name
         self.cpus = cpus
         self.memoryMiB = memoryMiB
@@ -44,6 +46,7 @@ public struct VMSpec: Sendable, Equatable {
         self.nics = nics
         self.console = console
         self.expect = expect
+        self.hypervisor = hypervisor
     }
 }
 

@@ -33,7 +33,10 @@ func oneSwitch(_ ports: String, extra: String = "", rest: String = "") -> String
 
 let twoPorts = #"{"name":"a1","vlan":10},{"name":"a2","vlan":10},{"name":"t1","mode":"trunk","allowed_vlans":[10,20]}"#
 
-let negativeCases: [NegativeCase] = [
+/// Every negative case: those of the core format, then those of several hypervisors.
+let negativeCases = coreNegativeCases + hypervisorNegativeCases
+
+let coreNegativeCases: [NegativeCase] = [
     // Structure, types, ranges (the schema expresses these).
     NegativeCase("version missing", #"{"switches":[\#(minimalSwitch)]}"#, "$", #"missing required key "version""#, schema: true),
     NegativeCase("version not 1", #"{"version":2,"switches":[\#(minimalSwitch)]}"#, "$.version", "unsupported version 2", schema: true),

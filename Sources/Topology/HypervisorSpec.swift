@@ -1,0 +1,36 @@
+// HypervisorSpec: one hypervisor (host machine) of a topology that spans several: its name,
+// the address its tunnels and migration listener bind, and their ports.
+import Frames
+
+/// A hypervisor: a host running its own `switchboard` process with its part of the topology.
+public struct HypervisorSpec: Sendable, Equatable {
+    /// The default address, the loopback address.
+    public static let defaultAddress = IPv4Address(127, 0, 0, 1)
+    /// The migration port of the first hypervisor when none is given; the next get +1 each.
+    public static let migrationPortBase = 7300
+    /// The default base UDP port of the tunnel endpoints, the IANA VXLAN port.
+    public static let defaultVXLANPort = VXLANSpec.defaultPort
+    /// Accepted TCP and UDP ports.
+    public static let portRange = 1...65_535
+
+    /// Unique among hypervisors.
+    public var name: String
+    /// Where its VXLAN tunnels and its migration listener bind (default 127.0.0.1).
+    public var address: IPv4Address
+    /// The TCP port of its migration listener (default 7300 + its index).
+    public var migrationPort: Int
+    /// The base UDP port of its tunnel endpoints (default 4789); see `Topology.tunnels`.
+    public var vxlanPort: Int
+
+    /// Creates a hypervisor.
+    public init(name: String, address: IPv4Address = HypervisorSpec.defaultAddress, migrationPort: Int,
+                vxlanPort: Int = HypervisorSpec.defaultVXLANPort) {
+        self.name = name
+        self.address = address
+        self.migrationPort = migrationPort
+        self.vxlanPort = vxlanPort
+    }
+
+    /// The migration port of the hypervisor at `index` of the list when the file gives none.
+    public static func defaultMigrationPort(index: Int) -> Int { migrationPortBase + index }
+}
