@@ -3,7 +3,8 @@
 
 /// A request to a running `switchboard run`.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    /// "fdb", "stats", "capture-start", "capture-stop", "capture-list".
+    /// "fdb", "stats", "capture-start", "capture-stop", "capture-list"; from the CLI layer
+    /// "vm-list", "migrate", "stop".
     public var command: String
     /// The switch (fdb: required; stats: nil = all; capture-start: required).
     public var switchName: String?
@@ -17,6 +18,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var direction: String?
     /// capture-start/stop: the capture's name.
     public var name: String?
+    /// migrate: the VM.
+    public var vm: String?
+    /// migrate: the destination hypervisor.
+    public var to: String?
+    /// migrate: the downtime budget in milliseconds (default 5).
+    public var downtimeMs: Double?
+    /// migrate: most pre-copy rounds after round 0 (default 30).
+    public var maxRounds: Int?
 
     /// Creates a request.
     public init(command: String, switchName: String? = nil, port: String? = nil, file: String? = nil,
@@ -31,7 +40,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, switchName = "switch", port, file, filter, direction, name
+        case command, switchName = "switch", port, file, filter, direction, name, vm, to
+        case downtimeMs = "downtime_ms", maxRounds = "max_rounds"
     }
 }
 
@@ -113,6 +123,16 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var captures: [String]?
     /// A line for the user.
     public var message: String?
+    /// The hypervisor the instance runs (vm-list).
+    public var hypervisor: String?
+    /// vm-list: the VMs running here.
+    public var vms: [ControlVMStatus]?
+    /// vm-list: the ping jobs of this instance's Linux hosts.
+    public var pings: [ControlPingStatus]?
+    /// migrate: a progress report (every line but the last).
+    public var progress: ControlMigrationProgress?
+    /// migrate: the final report (the last line, with `ok`).
+    public var migration: ControlMigrationReport?
 
     /// A failure.
     public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }
@@ -126,5 +146,114 @@ public struct ControlResponse: Codable, Sendable, Equatable {
         self.stats = stats
         self.captures = captures
         self.message = message
+    }
+}
+
+/// One VM of a running instance (`vm-list`).
+public struct ControlVMStatus: Codable, Sendable, Equatable {
+    /// The VM's name.
+    public var name: String
+    /// "running", "powered off (pass)", "migrating", ...
+    public var state: String
+    /// Whether the vCPU still runs (false once it powered off, failed or was stopped).
+    public var running: Bool
+    /// Whether a migration of it is under way.
+    public var migrating: Bool
+    /// The expect script: "none", "waiting", "passed", "failed".
+    public var expect: String
+
+    /// A VM status.
+    public init(name: String, state: String, running: Bool, migrating: Bool, expect: String) {
+        self.name = name
+        self.state = state
+        self.running = running
+        self.migrating = migrating
+        self.expect = expect
+    }
+}
+
+/// The ping job of one Linux host (`vm-list`).
+public struct ControlPingStatus: Codable, Sendable, Equatable {
+    /// The host.
+    public var host: String
+    /// Whether the job has ended.
+    public var done: Bool
+
+    /// A ping status.
+    public init(host: String, done: Bool) {
+        self.host = host
+        self.done = done
+    }
+}
+
+/// A migration's progress as the source reports it (`migrate`).
+public struct ControlMigrationProgress: Codable, Sendable, Equatable {
+    public var phase: String
+    public var round: Int
+    public var bytesSent: Int
+    public var pagesSent: Int
+    public var dirtyPages: Int
+    /// Bytes per second.
+    public var rate: Double
+    /// Seconds since the migration began.
+    public var elapsed: Double
+
+    /// A progress report.
+    public init(phase: String, round: Int, bytesSent: Int, pagesSent: Int, dirtyPages: Int, rate: Double, elapsed: Double) {
+        self.phase = phase
+        self.round = round
+        self.bytesSent = bytesSent
+        self.pagesSent = pagesSent
+        self.dirtyPages = dirtyPages
+        self.rate = rate
+        self.elapsed = elapsed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case phase, round, bytesSent = "bytes_sent", pagesSent = "pages_sent", dirtyPages = "dirty_pages", rate, elapsed
+    }
+}
+
+/// A finished migration, as QEMU's `info migrate` reports one (`migrate`, `run --json`).
+public struct ControlMigrationReport: Codable, Sendable, Equatable {
+    public var vm: String
+    public var from: String
+    public var to: String
+    /// Seconds after the run started when it began (scheduled migrations).
+    public var at: Double?
+    public var totalMs: Double
+    public var downtimeMs: Double
+    public var rounds: Int
+    public var pages: Int
+    public var zeroPages: Int
+    public var bytes: Int
+    /// Frames for the VM held during the pause and handed over.
+    public var queued: Int
+    /// Frames the VM should have received and did not.
+    public var lost: Int
+    /// Why it failed (nil: it succeeded).
+    public var error: String?
+
+    /// A migration report.
+    public init(vm: String, from: String, to: String, at: Double? = nil, totalMs: Double, downtimeMs: Double, rounds: Int,
+                pages: Int, zeroPages: Int, bytes: Int, queued: Int, lost: Int, error: String? = nil) {
+        self.vm = vm
+        self.from = from
+        self.to = to
+        self.at = at
+        self.totalMs = totalMs
+        self.downtimeMs = downtimeMs
+        self.rounds = rounds
+        self.pages = pages
+        self.zeroPages = zeroPages
+        self.bytes = bytes
+        self.queued = queued
+        self.lost = lost
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vm, from, to, at, totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages"
+        case bytes, queued, lost, error
     }
 }
