@@ -58,8 +58,11 @@ public final class Datapath: @unchecked Sendable {
     private var stopping = false
 
     private let lock = NSLock()
+    private nonisolated(unsafe) var loopThread: Thread?
     private var pending: [(Datapath) -> Void] = []
     private var stopRequested = false
+    /// Set once `run()` has returned: `sync` then runs its body in the caller.
+    private var ended = false
 
     private static let wakeToken: UInt64 = 1 << 40
     private static let watchTokenBase: UInt64 = 1 << 32
@@ -122,12 +125,41 @@ public final class Datapath: @unchecked Sendable {
         _ = sb_epoll_remove(epollFD, fd)
     }
 
-    /// Runs `body` on the datapath thread at the next wakeup (safe from any thread).
+    /// Runs `body` on the datapath thread at the next wakeup (safe from any thread); once
+    /// the loop has ended, at once in the caller.
     public func perform(_ body: @escaping @Sendable (Datapath) -> Void) {
         lock.lock()
+        if ended {
+            // The loop is gone for good: nothing else runs on the fabric any more.
+            lock.unlock()
+            body(self)
+            return
+        }
         pending.append(body)
         lock.unlock()
         _ = sb_eventfd_signal(wakeFD)
+    }
+
+    /// Runs `body` on the datapath thread and waits until it has run (from another thread;
+    /// on the datapath thread itself it runs at once). The loop must be running, or about to.
+    public func sync(_ body: () -> Void) {
+        // On the loop's own thread, or once the loop has ended for good (cleanup), nothing
+        // else touches the fabric: run it here.
+        if Thread.current === loopThread || lock.withLock({ ended }) {
+            body()
+            return
+        }
+        withoutActuallyEscaping(body) { b in
+            // The queued task reaches the body only through the box, emptied before returning.
+            let box = SyncBox(b)
+            let done = DispatchSemaphore(value: 0)
+            perform { _ in
+                box.body?()
+                box.body = nil
+                done.signal()
+            }
+            done.wait()
+        }
     }
 
     /// Asks `run()` to return (safe from any thread and from signal context through
@@ -152,10 +184,19 @@ public final class Datapath: @unchecked Sendable {
 
     /// Polls until `requestStop()` or a stop signal.
     public func run() {
+        loopThread = Thread.current
+        defer { loopThread = nil }
         nextAging = clock.now() + agingInterval
         while !stopping {
             poll(timeoutMilliseconds: 1000)
         }
+        // Tasks queued meanwhile run now; later ones run in their callers (see `sync`).
+        lock.lock()
+        ended = true
+        let work = pending
+        pending.removeAll()
+        lock.unlock()
+        for body in work { body(self) }
     }
 
     /// One round: waits up to `timeoutMilliseconds` (bounded by the next aging), serves every
@@ -249,4 +290,10 @@ public final class Datapath: @unchecked Sendable {
             attachments[k].port.close()
         }
     }
+}
+
+/// Carries a non-escaping body into a task queued with `perform` (see `Datapath.sync`).
+private final class SyncBox: @unchecked Sendable {
+    var body: (() -> Void)?
+    init(_ body: @escaping () -> Void) { self.body = body }
 }
