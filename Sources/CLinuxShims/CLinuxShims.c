@@ -18,6 +18,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
+#include <sched.h>
+#include <time.h>
 #include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -434,3 +437,51 @@ int sb_unix_connect(const char *path) {
 }
 
 int sb_close(int fd) { return close(fd) < 0 ? -errno : 0; }
+
+int sb_enter_netns(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int r = setns(fd, CLONE_NEWNET);
+    int e = errno;
+    close(fd);
+    return r < 0 ? -e : 0;
+}
+
+int sb_icmp_socket(void) {
+    int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    return fd < 0 ? -errno : fd;
+}
+
+int sb_icmp_send(int fd, uint32_t addr, const void *buf, uint32_t len) {
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = addr;
+    ssize_t n;
+    do { n = sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (int)n;
+}
+
+int sb_icmp_recv(int fd, void *buf, uint32_t len, int64_t timeout_us) {
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    struct timespec ts = { .tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000 };
+    int r;
+    do { r = ppoll(&p, 1, timeout_us < 0 ? NULL : &ts, NULL); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r == 0) return 0;
+    ssize_t n;
+    do { n = recv(fd, buf, len, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    return (int)n;
+}
+
+int64_t sb_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void sb_sleep_until_ns(int64_t deadline_ns) {
+    struct timespec ts = { .tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000 };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}

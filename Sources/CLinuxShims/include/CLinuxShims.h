@@ -116,4 +116,19 @@ int sb_unix_connect(const char *path);
 /// Closes a descriptor (EINTR is not retried: Linux has closed it).
 int sb_close(int fd);
 
+/// Moves the calling thread (only it) into the network namespace whose file is `path`
+/// (/var/run/netns/NAME); -errno on failure.
+int sb_enter_netns(const char *path);
+/// A raw ICMP socket of the calling thread's namespace (needs CAP_NET_RAW); -errno on failure.
+int sb_icmp_socket(void);
+/// Sends `len` bytes of ICMP to IPv4 `addr` (network order); bytes sent or -errno.
+int sb_icmp_send(int fd, uint32_t addr, const void *buf, uint32_t len);
+/// Waits up to `timeout_us` for a datagram and reads it (IP header included) into `buf`;
+/// its length, 0 on timeout, or -errno.
+int sb_icmp_recv(int fd, void *buf, uint32_t len, int64_t timeout_us);
+/// CLOCK_MONOTONIC in nanoseconds.
+int64_t sb_monotonic_ns(void);
+/// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns`.
+void sb_sleep_until_ns(int64_t deadline_ns);
+
 #endif
