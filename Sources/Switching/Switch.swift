@@ -174,6 +174,13 @@ public final class Switch {
     /// Whether the port is up.
     public func isPortUp(_ port: Int) -> Bool { portUp[port] }
 
+    /// Turns learning on `port` on or off (migration re-sends frames through a port without
+    /// learning their senders there).
+    public func setLearning(port: Int, _ on: Bool) { learning[port] = on }
+
+    /// Whether `port` learns source MACs.
+    public func isLearning(port: Int) -> Bool { learning[port] }
+
     /// The counters of `port`.
     public func counters(port: Int) -> PortCounters {
         let base = counterWords + port * Self.counterStride

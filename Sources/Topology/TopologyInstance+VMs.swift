@@ -41,7 +41,9 @@ extension TopologyInstance {
         return (vms, nics)
     }
 
-    static func vmConfiguration(_ spec: VMSpec, appliance: String?, directory: String?)
+    /// The machine configuration for `spec` (images read, paths resolved against
+    /// `directory`); used to build a VM at start and when one arrives by migration.
+    public static func vmConfiguration(_ spec: VMSpec, appliance: String?, directory: String?)
         throws(TopologyInstanceError) -> VMConfiguration {
         func read(_ path: String, _ what: String) throws(TopologyInstanceError) -> [UInt8] {
             let resolved = resolve(path, against: directory)
