@@ -171,7 +171,7 @@ struct BenchVMCommand: ParsableCommand {
         let topology = try Topology.decode(Array(json.utf8), file: "bench")
         let instance = try TopologyInstance(topology)
         let datapath = try Datapath(fabric: instance.fabric)
-        let runtime = try VMRuntime(instance: instance, appliance: appliance)
+        let runtime = try VMRuntime(instance: instance, topology: topology, hypervisor: nil, appliance: appliance)
         try runtime.attach(to: datapath)
         let loop = Thread { datapath.run() }
         loop.start()
@@ -181,7 +181,7 @@ struct BenchVMCommand: ParsableCommand {
         datapath.requestStop()
         while !loop.isFinished { usleep(1_000) }
         runtime.stop(datapath: datapath)
-        return runtime.vms
+        return runtime.snapshot().map(\.vm)
     }
 
     /// From spawning `switchboard run` on a one-VM topology to the appliance's ready line, as

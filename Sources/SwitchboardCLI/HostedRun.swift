@@ -1,17 +1,24 @@
-// HostedRun: the body of `switchboard run` once the topology is instantiated: host devices
-// and namespace hosts plugged into their ports, the control socket, and the epoll
-// datapath loop until a signal or the duration; then everything is removed again.
+// HostedRun: the body of `switchboard run` once the topology (or one hypervisor's part of it)
+// is instantiated: host devices and namespace hosts plugged into their ports, VMs, ping jobs,
+// the control socket, the migration listener, and the epoll datapath loop until a signal, the
+// duration or a `stop` request; then everything is removed again.
 
 import ArgumentParser
 import Foundation
 import HostNetworking
+import Migration
 import Switching
 import Topology
 
 /// Runs an instantiated topology on the datapath loop.
 struct HostedRun {
     let instance: TopologyInstance
+    /// What runs here: the file's topology, or one hypervisor's part of it.
     let topology: Topology
+    /// The whole file (differs from `topology` when running one hypervisor's part).
+    let fullTopology: Topology
+    /// The hypervisor this process runs (nil: the whole topology in one process).
+    let hypervisor: String?
     let file: String
     let duration: Double?
     let controlPath: String?
@@ -20,7 +27,14 @@ struct HostedRun {
     /// End with one JSON summary object on stdout.
     let json: Bool
 
-    /// Runs until SIGINT/SIGTERM/SIGHUP or the duration; returns the lines of errors met at close.
+    /// The control socket's default path for a topology, or for one hypervisor's part.
+    static func defaultControlPath(topologyName: String?, hypervisor: String?) -> String {
+        let base = topologyName ?? "switchboard"
+        return ControlServer.defaultPath(topologyName: hypervisor.map { "\(base)-\($0)" } ?? base)
+    }
+
+    /// Runs until SIGINT/SIGTERM/SIGHUP, the duration, a `stop` request or (without a
+    /// hypervisor) the end of every VM and ping job.
     func run() throws {
         let fabric = instance.fabric
         let datapath: Datapath
@@ -33,8 +47,18 @@ struct HostedRun {
         var hosts: [NamespaceHost] = []
         var server: ControlServer?
         var vms: VMRuntime?
+        var listener: MigrationService?
+        var pings: [PingJob] = []
         let service = ControlService()
+        let migrations = MigrationLog()
+        let stopRequested = StopFlag()
+        let tag = hypervisor.map { "switchboard[\($0)]" } ?? "switchboard"
+        let log: @Sendable (String) -> Void = { message in
+            FileHandle.standardError.write(Data("\(tag): \(message)\n".utf8))
+        }
         func cleanup() {
+            pings.forEach { $0.stop() }
+            listener?.close(timeout: 2)
             vms?.stop(datapath: datapath)
             datapath.closeAll()
             for host in hosts { host.destroy() }
@@ -55,15 +79,44 @@ struct HostedRun {
                 let host = try NamespaceHost(spec.namespaceConfiguration)
                 hosts.append(host)
                 try datapath.attach(host.port, at: try fabricPort(spec.switchName, spec.port))
+                if let ping = spec.ping {
+                    pings.append(PingJob(host: spec.name, namespace: host.configuration.namespace, target: "\(ping.to)",
+                                         intervalMs: ping.intervalMs, count: ping.count))
+                }
             }
-            if !topology.vms.isEmpty {
-                let runtime = try VMRuntime(instance: instance, appliance: appliance)
+            if !fullTopology.vms.isEmpty {
+                let runtime = try VMRuntime(instance: instance, topology: fullTopology, hypervisor: hypervisor, appliance: appliance)
                 vms = runtime
                 try runtime.attach(to: datapath)
+                if let hypervisor, let spec = fullTopology.hypervisor(named: hypervisor) {
+                    let m = try MigrationService(host: "\(spec.address)", port: spec.migrationPort, runtime: runtime,
+                                                 datapath: datapath, log: log)
+                    listener = m
+                }
             }
-            let path = controlPath ?? ControlServer.defaultPath(topologyName: topology.name ?? "switchboard")
+            let path = controlPath ?? Self.defaultControlPath(topologyName: topology.name, hypervisor: hypervisor)
+            let runtime = vms
+            let here = hypervisor
+            let handler: (ControlRequest, Datapath, ControlReplyStream) -> ControlResponse? = { request, dp, stream in
+                switch request.command {
+                case "vm-list":
+                    var reply = ControlResponse(ok: true)
+                    reply.hypervisor = here
+                    reply.vms = runtime?.statuses ?? []
+                    reply.pings = pings.map { ControlPingStatus(host: $0.host, done: $0.isDone) }
+                    return reply
+                case "stop":
+                    stopRequested.set()
+                    dp.requestStop()
+                    return ControlResponse(ok: true, message: "stopping")
+                case "migrate":
+                    return Self.startMigration(request, runtime: runtime, stream: stream, log: migrations)
+                default:
+                    return service.handle(request, dp)
+                }
+            }
             switch Result(catching: { () throws(HostNetworkingError) -> ControlServer in
-                try ControlServer(path: path, datapath: datapath) { request, dp in service.handle(request, dp) }
+                try ControlServer(path: path, datapath: datapath, streaming: handler)
             }) {
             case .success(let s): server = s
             case .failure(let error):
@@ -78,7 +131,8 @@ struct HostedRun {
         }
 
         let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
-        print("switchboard: running \(name): \(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, \(instance.captures.count) captures")
+        let place = hypervisor.map { " on hypervisor \($0)" } ?? ""
+        print("switchboard: running \(name)\(place): \(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, \(instance.captures.count) captures")
         for c in instance.captures { print("  capture \(c.spec.name) -> \(c.writer.currentPath)") }
         for a in datapath.attachments {
             let sw = fabric.switches[a.ref.switchIndex]
@@ -91,6 +145,7 @@ struct HostedRun {
             let nics = spec.nics.map { "\($0.mac) on \($0.switchName):\($0.port)" }.joined(separator: ", ")
             print("  vm \(spec.name): \(spec.memoryMiB) MiB" + (nics.isEmpty ? "" : ", NIC \(nics)"))
         }
+        if let listener { print("  migrations on \(listener.listener.host):\(listener.listener.port)") }
         if let server { print("  control socket \(server.path)") }
         fflush(nil)  // all streams: readers of a pipe see the setup lines now
 
@@ -103,26 +158,32 @@ struct HostedRun {
         if let duration {
             DispatchQueue.global().asyncAfter(deadline: .now() + duration) { [datapath] in datapath.requestStop() }
         }
-        // A run with VMs ends when every VM has powered off (or failed), when every expect
-        // script has ended, or at the duration.
+        // Without a hypervisor, a run with VMs or ping jobs ends when every VM has powered off
+        // (or failed) and every counted ping job has ended, when every expect script has ended,
+        // or at the duration. One hypervisor's part never ends by itself: a VM may still come.
         var watcher: DispatchSourceTimer? = nil
-        if let vms {
+        let jobs = pings
+        let counted = jobs.filter(\.isCounted)
+        if hypervisor == nil && (vms != nil || !counted.isEmpty) {
             // (A timer source must be resumed before it is released: only make one when used.)
             let timer = DispatchSource.makeTimerSource(queue: .global())
             watcher = timer
             timer.schedule(deadline: .now() + 0.05, repeating: 0.05)
             // After the scripts end, VMs get a second to act on the last line (a poweroff).
             nonisolated(unsafe) var scriptsEnded: DispatchTime? = nil
-            timer.setEventHandler { [datapath] in
-                if vms.allFinished { datapath.requestStop(); return }
-                if vms.scriptsFinished {
+            timer.setEventHandler { [datapath, vms] in
+                let pingsDone = counted.allSatisfy(\.isDone)
+                if (vms?.allFinished ?? true) && pingsDone { datapath.requestStop(); return }
+                if let vms, vms.scriptsFinished {
                     if scriptsEnded == nil { scriptsEnded = .now() }
                     if let t = scriptsEnded, DispatchTime.now() > t + 1 { datapath.requestStop() }
                 }
             }
             timer.resume()
-            vms.start()
         }
+        listener?.start()
+        vms?.start()
+        jobs.forEach { $0.start() }
         datapath.run()
         watcher?.cancel()
         var stopReason: String
@@ -131,11 +192,14 @@ struct HostedRun {
         case SIGTERM: stopReason = "terminated"
         case SIGHUP: stopReason = "hung up"
         default:
-            if vms?.allFinished == true { stopReason = "every VM powered off" }
+            if stopRequested.isSet { stopReason = "stop requested" }
+            else if vms?.allFinished == true { stopReason = "every VM powered off" }
             else if vms?.scriptsFinished == true { stopReason = "every expect script ended" }
+            else if vms == nil && !counted.isEmpty && counted.allSatisfy(\.isDone) { stopReason = "every ping job ended" }
             else { stopReason = "duration elapsed" }
         }
         cleanup()
+        let pingReports = jobs.map(\.report)
         var errors = instance.closeCaptures()
         print("switchboard: stopped (\(stopReason))")
         for sw in fabric.switches {
@@ -151,16 +215,23 @@ struct HostedRun {
             vms.flowLines.forEach { print($0) }
             errors += vms.expectFailures
         }
+        for r in pingReports {
+            print("  " + Self.describe(r))
+            if let e = r.error { errors.append("ping from \(r.host): \(e)") }
+        }
+        let done = migrations.reports
+        for r in done { print("  " + MigrateCommand.describe(r)) }
         if json {
             let (vmSummary, flows) = vms?.summary ?? ([], [])
             let switches = fabric.switches.map { sw in
-                RunSummary.SwitchSummary(name: sw.name, macEntries: sw.macTable.count, ports: (0..<sw.portCount).map { p in
+                RunSummary.SwitchSummary(name: sw.name, hypervisor: hypervisor, macEntries: sw.macTable.count,
+                                         ports: (0..<sw.portCount).map { p in
                     let c = sw.counters(port: p)
                     return RunSummary.Port(name: sw.portNames[p], rxFrames: c.rxFrames, txFrames: c.txFrames, drops: c.totalDrops)
                 })
             }
-            let summary = RunSummary(topology: name, stopReason: stopReason, vms: vmSummary, flows: flows,
-                                     switches: switches, ok: errors.isEmpty)
+            let summary = RunSummary(topology: name, hypervisor: hypervisor, stopReason: stopReason, vms: vmSummary, flows: flows,
+                                     pings: pingReports, migrations: done, switches: switches, ok: errors.isEmpty)
             print((try? jsonLine(summary)) ?? "{}")
         }
         fflush(nil)
@@ -170,9 +241,69 @@ struct HostedRun {
         }
     }
 
+    /// Starts a `migrate` request (datapath thread): checks it, then migrates on a thread of
+    /// its own, streaming progress lines and the final report to the client.
+    static func startMigration(_ request: ControlRequest, runtime: VMRuntime?, stream: ControlReplyStream,
+                               log: MigrationLog) -> ControlResponse? {
+        guard let runtime else { return .failure("no VMs run here") }
+        guard let vm = request.vm, let to = request.to else { return .failure("migrate needs a VM and a destination (--to)") }
+        let r = VMRuntime.MigrationRequest(vm: vm, to: to, downtimeMs: request.downtimeMs, maxRounds: request.maxRounds)
+        let prepared: (VMRuntime.Guest, HypervisorSpec)
+        do { prepared = try runtime.prepareMigration(r) } catch { return .failure(error.description) }
+        let box = GuestBox(guest: prepared.0, destination: prepared.1)
+        Thread {
+            var last = Date.distantPast
+            let report = runtime.migrate(box.guest, to: box.destination, request: r) { p in
+                // At most ~20 progress lines a second, and always the round boundaries.
+                let now = Date()
+                guard now.timeIntervalSince(last) > 0.05 || p.dirtyPages == 0 || p.phase != .round0 else { return }
+                last = now
+                var reply = ControlResponse(ok: true)
+                reply.progress = ControlMigrationProgress(phase: p.phase.rawValue, round: p.round, bytesSent: p.bytesSent,
+                                                          pagesSent: p.pagesSent, dirtyPages: p.dirtyPages, rate: p.rate,
+                                                          elapsed: p.elapsed)
+                stream.send(reply)
+            }
+            log.append(report)
+            var reply = ControlResponse(ok: report.error == nil, error: report.error)
+            reply.migration = report
+            stream.send(reply)
+            stream.finish()
+        }.start()
+        return nil
+    }
+
+    /// A ping job's line in the stop report.
+    static func describe(_ r: PingReport) -> String {
+        String(format: "ping from %@ to %@ every %.0f ms: %d transmitted, %d received, %d lost, %d duplicates, longest gap %.1f ms (outage %.1f ms), max rtt %.2f ms",
+               r.host, r.target, r.intervalMs, r.transmitted, r.received, r.lost, r.duplicates, r.longestGapMs, r.outageMs, r.maxRttMs)
+    }
+
     private func fabricPort(_ switchName: String, _ port: String) throws -> Fabric.PortRef {
         do { return try instance.fabric.port(switchName, port) } catch { throw HostNetworkingError.invalid("\(error)") }
     }
+}
+
+/// The migrations this host sent, in order (thread-safe).
+final class MigrationLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [ControlMigrationReport] = []
+    func append(_ r: ControlMigrationReport) { lock.withLock { list.append(r) } }
+    var reports: [ControlMigrationReport] { lock.withLock { list } }
+}
+
+/// A flag set from any thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+
+/// Hands a prepared migration to its thread.
+private struct GuestBox: @unchecked Sendable {
+    let guest: VMRuntime.Guest
+    let destination: HypervisorSpec
 }
 
 extension AttachSpec {

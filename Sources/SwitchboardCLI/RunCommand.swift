@@ -29,28 +29,53 @@ struct RunCommand: ParsableCommand {
                                valueName: "path"))
     var appliance: String?
 
+    @Option(help: ArgumentHelp(
+        "Run only this hypervisor's part of the topology (its switches, VMs and Linux hosts), joined to the other hypervisors' over VXLAN. Without it, a topology with hypervisors runs each as its own process on this machine.",
+        valueName: "name"))
+    var host: String?
+
     func validate() throws {
         if let duration, !(duration > 0 && duration < 1e9) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
     func run() throws {
-        let topology = try loadTopology(file)
+        let full = try loadTopology(file)
+        var applianceELF: String? = nil
+        if full.vms.contains(where: { $0.kernel == .appliance }) {
+            switch ApplianceLocator.locate(explicit: appliance) {
+            case .success(let path): applianceELF = path
+            case .failure(let error):
+                printError("run: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        if host == nil && !full.hypervisors.isEmpty {
+            try ClusterRun(topology: full, file: file, duration: duration, controlPath: control, appliance: applianceELF,
+                           json: json).run()
+            return
+        }
+        var topology = full
+        if let host {
+            guard full.hypervisor(named: host) != nil else {
+                let names = full.hypervisorNames
+                printError("run: --host \(host): " + (names.isEmpty ? "the topology has no hypervisors"
+                                                       : "no hypervisor named \(host) (hypervisors: \(names.joined(separator: ", ")))"))
+                throw ExitCode(1)
+            }
+            do { topology = try full.part(for: host) } catch {
+                printError("run: \(error)")
+                throw ExitCode(1)
+            }
+            if !full.migrations.isEmpty {
+                printError("run: note: the file's migration schedule is run by `switchboard run \(file)` without --host")
+            }
+        }
         let instance: TopologyInstance
         do { instance = try TopologyInstance(topology) } catch {
             printError("run: \(error)")
             throw ExitCode(1)
         }
-        var applianceELF: String? = nil
-        if topology.vms.contains(where: { $0.kernel == .appliance }) {
-            switch ApplianceLocator.locate(explicit: appliance) {
-            case .success(let path): applianceELF = path
-            case .failure(let error):
-                printError("run: \(error)")
-                _ = instance.closeCaptures()
-                throw ExitCode(1)
-            }
-        }
-        try HostedRun(instance: instance, topology: topology, file: file, duration: duration, controlPath: control,
-                      appliance: applianceELF, json: json).run()
+        try HostedRun(instance: instance, topology: topology, fullTopology: full, hypervisor: host, file: file, duration: duration,
+                      controlPath: control, appliance: applianceELF, json: json).run()
     }
 }

@@ -8,5 +8,5 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "A software-defined L2 virtual switch with its own VM host.",
         subcommands: [ValidateCommand.self, RunCommand.self, TraceCommand.self, ReplayCommand.self, VMCommand.self, BenchCommand.self,
-                      FdbCommand.self, StatsCommand.self, CaptureCommand.self])
+                      FdbCommand.self, StatsCommand.self, CaptureCommand.self, MigrateCommand.self])
 }

@@ -1,11 +1,13 @@
-// VMRuntime: the VMs of `switchboard run`: built from the topology, their NICs serviced on
-// the datapath loop (an eventfd per NIC, kicked by the guest's notifications), started,
-// watched, stopped, and reported.
+// VMRuntime: the VMs of one `switchboard run` (one hypervisor's part of a topology): built from
+// the topology, each NIC behind a `MigratablePort` on its switch port and serviced on the
+// datapath loop (an eventfd per NIC, kicked by the guest's notifications), started, watched,
+// migrated away or received (VMRuntime+Migration.swift), stopped, and reported.
 
 import CLinuxShims
 import Foundation
 import Frames
 import HostNetworking
+import Migration
 import Switching
 import Topology
 import VMHost
@@ -16,28 +18,135 @@ import VMHost
 /// more than `congestion` frames waiting for receive buffers. A sender faster than its
 /// receiver then finds its own ring full and waits, as QEMU's net queues make it wait,
 /// instead of the switch dropping what the receiver cannot take yet.
+///
+/// Threads: `guests` changes only on the datapath thread and is read elsewhere under `lock`;
+/// `serviced` belongs to the datapath thread alone.
 final class VMRuntime: @unchecked Sendable {
-    let vms: [VirtualMachine]
-    let nics: [TopologyInstance.NICAttachment]
-    private var eventFDs: [Int32] = []
+    /// A switch port where a VM NIC plugs in: every NIC port of the topology on this part has
+    /// one, whether its VM is here or not (a VM may arrive by migration).
+    final class NICPort {
+        let ref: Fabric.PortRef
+        let switchName: String
+        let portName: String
+        let port: MigratablePort
+        init(ref: Fabric.PortRef, switchName: String, portName: String, port: MigratablePort) {
+            self.ref = ref
+            self.switchName = switchName
+            self.portName = portName
+            self.port = port
+        }
+    }
+
+    /// A VM on this host.
+    final class Guest {
+        let vm: VirtualMachine
+        /// Its NICs' ports, in NIC order.
+        let ports: [NICPort]
+        /// The hypervisor it came from, when it arrived by migration.
+        let origin: String?
+        var eventFDs: [Int32] = []
+        /// Whether the datapath moves its frames (not during a migration's pause).
+        var servicing = false
+        /// Whether a migration of it is under way.
+        var migrating = false
+        init(vm: VirtualMachine, ports: [NICPort], origin: String?) {
+            self.vm = vm
+            self.ports = ports
+            self.origin = origin
+        }
+
+        /// Signals every NIC's eventfd, so the loop services them at its next turn.
+        func kickAll() {
+            for fd in eventFDs { _ = sb_eventfd_signal(fd) }
+        }
+    }
+
+    /// A VM that left this host.
+    struct Departure {
+        let name: String
+        let to: String
+        let at: Date
+    }
+
+    let instance: TopologyInstance
+    /// The whole topology (with every hypervisor); the part's when it has none.
+    let topology: Topology
+    /// The hypervisor this process runs (nil: a single-process run).
+    let hypervisor: String?
+    let appliance: String?
+    /// NIC ports by "switch:port".
+    let nicPorts: [String: NICPort]
+    private let lock = NSLock()
+    private var guests: [Guest] = []
+    private(set) var departures: [Departure] = []
+    /// The NICs the datapath services: (guest, NIC index). Datapath thread only.
+    private var serviced: [(vm: VirtualMachine, nic: Int, ref: Fabric.PortRef)] = []
     private let batch = UnsafeMutableBufferPointer<PacketHandle>.allocate(capacity: 32)
     /// Waiting frames at a receiver beyond which senders are held back.
     var congestion = 128
+    /// Set once attached: the loop the NICs are serviced on.
+    private(set) weak var datapath: Datapath?
 
     deinit { batch.deallocate() }
 
-    /// Builds the VMs (not started) and plugs their NICs into the fabric.
-    init(instance: TopologyInstance, appliance: String?) throws {
-        (vms, nics) = try instance.makeVirtualMachines(appliance: appliance)
+    /// Builds the VMs of the part (not started) and a `MigratablePort` on every NIC port of the
+    /// topology that this part's switches have.
+    init(instance: TopologyInstance, topology: Topology, hypervisor: String?, appliance: String?) throws {
+        self.instance = instance
+        self.topology = topology
+        self.hypervisor = hypervisor
+        self.appliance = appliance
+        let fabric = instance.fabric
+        var ports: [String: NICPort] = [:]
+        for spec in topology.vms {
+            for nic in spec.nics {
+                let key = "\(nic.switchName):\(nic.port)"
+                guard ports[key] == nil, let ref = try? fabric.port(nic.switchName, nic.port) else { continue }
+                let port = MigratablePort(target: nil, pool: fabric.pool)
+                try fabric.attach(ref, sink: port)
+                // Down until a VM is there: no flooding into an empty port.
+                fabric.switches[ref.switchIndex].setPortUp(ref.port, false)
+                ports[key] = NICPort(ref: ref, switchName: nic.switchName, portName: nic.port, port: port)
+            }
+        }
+        nicPorts = ports
+        for spec in instance.topology.vms {
+            let configuration = try TopologyInstance.vmConfiguration(spec, appliance: appliance, directory: nil)
+            let vm: VirtualMachine
+            do { vm = try VirtualMachine(configuration, pool: fabric.pool) } catch { throw TopologyInstanceError("\(error)") }
+            let guest = Guest(vm: vm, ports: try self.ports(of: spec), origin: nil)
+            for (i, p) in guest.ports.enumerated() {
+                p.port.release(to: vm.nics[i])
+                fabric.switches[p.ref.switchIndex].setPortUp(p.ref.port, true)
+            }
+            guest.servicing = true
+            guests.append(guest)
+        }
+    }
+
+    /// The NIC ports of `spec`, in NIC order; throws when one is not on this part.
+    func ports(of spec: VMSpec) throws(TopologyInstanceError) -> [NICPort] {
+        try spec.nics.enumerated().map { (i, nic) throws(TopologyInstanceError) -> NICPort in
+            guard let p = nicPorts["\(nic.switchName):\(nic.port)"] else {
+                throw TopologyInstanceError("VM \(spec.name) NIC \(i): switch \(nic.switchName) port \(nic.port) is not on this hypervisor")
+            }
+            return p
+        }
     }
 
     /// Services every NIC on the datapath thread whenever its guest notifies it.
     func attach(to datapath: Datapath) throws {
-        for nic in nics {
+        self.datapath = datapath
+        for guest in snapshot() { try watch(guest, on: datapath) }
+        rebuildServiced()
+    }
+
+    /// Gives `guest`'s NICs an eventfd each on the loop (datapath thread, or before it runs).
+    func watch(_ guest: Guest, on datapath: Datapath) throws {
+        for net in guest.vm.nics {
             let fd = sb_eventfd()
             guard fd >= 0 else { throw HostNetworkingError.system(operation: "create", subject: "eventfd", errno: -fd) }
-            eventFDs.append(fd)
-            let net = nic.vm.nics[nic.nic]
+            guest.eventFDs.append(fd)
             net.kick = { _ = sb_eventfd_signal(fd) }
             try datapath.watch(fd) { [unowned self] dp, _ in
                 _ = sb_eventfd_drain(fd)
@@ -46,37 +155,75 @@ final class VMRuntime: @unchecked Sendable {
         }
     }
 
+    /// Closes `guest`'s eventfds (datapath thread).
+    func unwatch(_ guest: Guest, on datapath: Datapath) {
+        for net in guest.vm.nics { net.kick = nil }
+        for fd in guest.eventFDs { datapath.unwatch(fd); _ = sb_close(fd) }
+        guest.eventFDs.removeAll()
+    }
+
+    /// The guests present, under the lock.
+    func snapshot() -> [Guest] { lock.withLock { guests } }
+
+    /// The guest running VM `name`.
+    func guest(named name: String) -> Guest? { lock.withLock { guests.first { $0.vm.name == name } } }
+
+    /// Adds a guest (datapath thread).
+    func add(_ guest: Guest) {
+        lock.withLock { guests.append(guest) }
+        rebuildServiced()
+    }
+
+    /// Removes a guest that left for `to` (datapath thread).
+    func remove(_ guest: Guest, departedTo to: String?) {
+        lock.withLock {
+            guests.removeAll { $0 === guest }
+            if let to { departures.append(Departure(name: guest.vm.name, to: to, at: Date())) }
+        }
+        rebuildServiced()
+    }
+
+    /// Recomputes the serviced NICs (datapath thread, after a guest changed).
+    func rebuildServiced() {
+        serviced = snapshot().filter(\.servicing).flatMap { g in
+            g.ports.enumerated().map { (vm: g.vm, nic: $0.offset, ref: $0.element.ref) }
+        }
+    }
+
     /// Delivers waiting frames into posted receive buffers, then takes transmitted frames from
     /// every guest in batches, round robin, while no receiver is congested.
     func service(_ fabric: Fabric, now: Int64) {
-        for nic in nics { _ = nic.vm.nics[nic.nic].deliverPending() }
+        for s in serviced { _ = s.vm.nics[s.nic].deliverPending() }
         var progress = true
         while progress {
             progress = false
-            for nic in nics {
+            for s in serviced {
                 if congested { return }
-                let n = nic.vm.nics[nic.nic].collectTransmitted(into: batch)
+                let n = s.vm.nics[s.nic].collectTransmitted(into: batch)
                 guard n > 0 else { continue }
-                fabric.switches[nic.port.switchIndex].receive(port: nic.port.port, batch: UnsafeBufferPointer(rebasing: batch[0..<n]), now: now)
+                fabric.switches[s.ref.switchIndex].receive(port: s.ref.port, batch: UnsafeBufferPointer(rebasing: batch[0..<n]), now: now)
                 fabric.drain(now: now)
                 progress = true
             }
         }
     }
 
-    private var congested: Bool { nics.contains { $0.vm.nics[$0.nic].pendingFrames >= congestion } }
+    private var congested: Bool { serviced.contains { $0.vm.nics[$0.nic].pendingFrames >= congestion } }
 
     /// Starts every vCPU.
-    func start() { vms.forEach { $0.start() } }
+    func start() { snapshot().forEach { $0.vm.start() } }
 
-    /// True when the topology has VMs and none is running any more.
-    var allFinished: Bool { !vms.isEmpty && vms.allSatisfy { $0.state != .running } }
+    /// True when the run has VMs and none is running any more.
+    var allFinished: Bool {
+        let vms = snapshot().map(\.vm)
+        return !vms.isEmpty && vms.allSatisfy { $0.state != .running }
+    }
 
     /// True when some VM has an expect script and every script has ended (passed or failed):
     /// the scripted scenario is over, so the run may stop the VMs still running.
     var scriptsFinished: Bool {
         var any = false
-        for vm in vms {
+        for vm in snapshot().map(\.vm) {
             switch vm.console.expectStatus {
             case .none: continue
             case .waiting: return false
@@ -88,14 +235,15 @@ final class VMRuntime: @unchecked Sendable {
 
     /// Stops every vCPU and closes the eventfds (after the datapath stopped polling them).
     func stop(datapath: Datapath) {
-        vms.forEach { $0.stop() }
-        for fd in eventFDs { datapath.unwatch(fd); _ = sb_close(fd) }
-        eventFDs.removeAll()
+        for guest in snapshot() {
+            guest.vm.stop()
+            unwatch(guest, on: datapath)
+        }
     }
 
     /// Whether any expect script failed or never completed.
     var expectFailures: [String] {
-        vms.compactMap { vm in
+        snapshot().map(\.vm).compactMap { vm in
             switch vm.console.expectStatus {
             case .none, .passed: return nil
             case .waiting(let i): return "VM \(vm.name): expect step \(i + 1) never matched"
@@ -104,12 +252,23 @@ final class VMRuntime: @unchecked Sendable {
         }
     }
 
-    /// One status line per VM.
+    /// The VMs for `vm-list`.
+    var statuses: [ControlVMStatus] {
+        snapshot().map { g in
+            ControlVMStatus(name: g.vm.name, state: g.migrating ? "migrating" : Self.describe(g.vm.state),
+                            running: g.vm.state == .running, migrating: g.migrating,
+                            expect: Self.expectWord(g.vm.console.expectStatus))
+        }
+    }
+
+    /// One status line per VM here, and one per VM that left.
     var statusLines: [String] {
-        vms.map { vm in
+        var lines = snapshot().map { g -> String in
+            let vm = g.vm
             let stats = vm.board.hart.exitStatistics
             let instructions = vm.board.hart.instructionsRetired
             var line = "  vm \(vm.name): \(Self.describe(vm.state)), \(instructions) instructions, \(stats.total) exits"
+            if let origin = g.origin { line += ", arrived from \(origin)" }
             if let boot = vm.bootSeconds { line += String(format: ", ready after %.1f ms", boot * 1000) }
             for (i, net) in vm.nics.enumerated() {
                 let c = net.counters
@@ -123,11 +282,14 @@ final class VMRuntime: @unchecked Sendable {
             }
             return line
         }
+        let gone = lock.withLock { departures }
+        lines += gone.map { "  vm \($0.name): migrated to \($0.to)" }
+        return lines
     }
 
-    /// One line per flow report.
+    /// One line per flow report of the VMs here.
     var flowLines: [String] {
-        vms.flatMap { vm in
+        snapshot().map(\.vm).flatMap { vm in
             vm.reports.map { r in
                 "  flow \(r.id) at \(vm.name): sent \(r.sent), received \(r.received), lost \(r.lost), duplicated \(r.duplicated), reordered \(r.reordered)"
             }
@@ -144,81 +306,36 @@ final class VMRuntime: @unchecked Sendable {
         }
     }
 
-    /// The VMs and flows for the JSON summary.
+    static func expectWord(_ status: ExpectStatus) -> String {
+        switch status {
+        case .none: return "none"
+        case .passed: return "passed"
+        case .waiting: return "incomplete"
+        case .failed: return "failed"
+        }
+    }
+
+    /// The VMs and flows for the JSON summary (VMs here; those that left are listed apart).
     var summary: (vms: [RunSummary.VM], flows: [RunSummary.Flow]) {
-        let vmList = vms.map { vm -> RunSummary.VM in
+        let vms = snapshot()
+        let vmList = vms.map { g -> RunSummary.VM in
+            let vm = g.vm
             var code: Int32? = nil
             if case .poweredOff(let c) = vm.state { code = c }
-            let expect: String
-            switch vm.console.expectStatus {
-            case .none: expect = "none"
-            case .passed: expect = "passed"
-            case .waiting: expect = "incomplete"
-            case .failed: expect = "failed"
-            }
             return RunSummary.VM(
-                name: vm.name, state: Self.describe(vm.state), exitCode: code,
+                name: vm.name, state: Self.describe(vm.state), exitCode: code, hypervisor: hypervisor,
                 instructions: vm.board.hart.instructionsRetired, exits: vm.board.hart.exitStatistics.total,
-                readyMs: vm.bootSeconds.map { ($0 * 1e6).rounded() / 1e3 }, expect: expect,
+                readyMs: vm.bootSeconds.map { ($0 * 1e6).rounded() / 1e3 }, expect: Self.expectWord(vm.console.expectStatus),
                 nics: vm.nics.map { n in
                     let c = n.counters
                     return .init(mac: n.mac.description, rxFrames: c.rxFrames, txFrames: c.txFrames,
                                  rxDrops: c.rxDrops, txDrops: c.txDrops)
                 })
         }
-        let flows = vms.flatMap { vm in
+        let flows = vms.map(\.vm).flatMap { vm in
             vm.reports.map { RunSummary.Flow(vm: vm.name, id: $0.id, sent: $0.sent, received: $0.received, lost: $0.lost,
                                               duplicated: $0.duplicated, reordered: $0.reordered) }
         }
         return (vmList, flows)
     }
-}
-
-/// The JSON object `run --json` ends with.
-struct RunSummary: Encodable {
-    struct NIC: Encodable {
-        var mac: String
-        var rxFrames: UInt64, txFrames: UInt64, rxDrops: UInt64, txDrops: UInt64
-        enum CodingKeys: String, CodingKey { case mac, rxFrames = "rx_frames", txFrames = "tx_frames", rxDrops = "rx_drops", txDrops = "tx_drops" }
-    }
-    struct VM: Encodable {
-        var name: String
-        var state: String
-        var exitCode: Int32?
-        var instructions: UInt64
-        var exits: UInt64
-        var readyMs: Double?
-        var expect: String
-        var nics: [NIC]
-        enum CodingKeys: String, CodingKey { case name, state, exitCode = "exit_code", instructions, exits, readyMs = "ready_ms", expect, nics }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name); try c.encode(state, forKey: .state)
-            try c.encode(exitCode, forKey: .exitCode); try c.encode(instructions, forKey: .instructions)
-            try c.encode(exits, forKey: .exits); try c.encode(readyMs, forKey: .readyMs)
-            try c.encode(expect, forKey: .expect); try c.encode(nics, forKey: .nics)
-        }
-    }
-    struct Flow: Encodable {
-        var vm: String
-        var id: Int, sent: Int, received: Int, lost: Int, duplicated: Int, reordered: Int
-    }
-    struct Port: Encodable {
-        var name: String
-        var rxFrames: UInt64, txFrames: UInt64, drops: UInt64
-        enum CodingKeys: String, CodingKey { case name, rxFrames = "rx_frames", txFrames = "tx_frames", drops }
-    }
-    struct SwitchSummary: Encodable {
-        var name: String
-        var macEntries: Int
-        var ports: [Port]
-        enum CodingKeys: String, CodingKey { case name, macEntries = "mac_entries", ports }
-    }
-    var topology: String
-    var stopReason: String
-    var vms: [VM]
-    var flows: [Flow]
-    var switches: [SwitchSummary]
-    var ok: Bool
-    enum CodingKeys: String, CodingKey { case topology, stopReason = "stop_reason", vms, flows, switches, ok }
 }

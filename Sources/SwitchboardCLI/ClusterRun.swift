@@ -1,0 +1,272 @@
+// ClusterRun: `switchboard run FILE` for a topology with hypervisors: every hypervisor's part
+// runs as its own child process (`run FILE --host NAME`) on this machine, a local cluster. The
+// parent forwards their output, runs the file's migration schedule against their control
+// sockets, ends the run when every VM and counted ping job is done (or at the duration or a
+// signal), stops them all together, and merges their summaries.
+
+import ArgumentParser
+import Foundation
+import HostNetworking
+import Topology
+
+/// Runs every hypervisor of a topology as a child process and coordinates them.
+struct ClusterRun {
+    let topology: Topology
+    let file: String
+    let duration: Double?
+    let controlPath: String?
+    let appliance: String?
+    let json: Bool
+
+    /// One child process.
+    final class Child: @unchecked Sendable {
+        let hypervisor: String
+        let socket: String
+        let process = Process()
+        private let lock = NSLock()
+        private var summaryLine: String?
+        private var reader: Thread?
+        private let readerDone = DispatchSemaphore(value: 0)
+
+        init(hypervisor: String, socket: String) {
+            self.hypervisor = hypervisor
+            self.socket = socket
+        }
+
+        /// Starts the child; its output lines go to our stdout with a `[name] ` prefix, except
+        /// its final JSON summary, which is kept.
+        func start(executable: String, arguments: [String]) throws {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = out
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let prefix = "[\(hypervisor)] "
+            let t = Thread { [self] in
+                var pending = ""
+                while true {
+                    let data = out.fileHandleForReading.availableData
+                    if data.isEmpty { break }
+                    pending += String(decoding: data, as: UTF8.self)
+                    while let newline = pending.firstIndex(of: "\n") {
+                        let line = String(pending[..<newline])
+                        pending.removeSubrange(...newline)
+                        if line.hasPrefix("{\"") {
+                            lock.withLock { summaryLine = line }
+                        } else {
+                            ClusterRun.output(prefix + line)
+                        }
+                    }
+                }
+                readerDone.signal()
+            }
+            reader = t
+            t.start()
+        }
+
+        /// The child's summary, once it has exited.
+        var summary: RunSummary? {
+            _ = readerDone.wait(timeout: .now() + 5)
+            readerDone.signal()
+            guard let line = lock.withLock({ summaryLine }) else { return nil }
+            return try? JSONDecoder().decode(RunSummary.self, from: Data(line.utf8))
+        }
+    }
+
+    static let outputLock = NSLock()
+    static func output(_ line: String) {
+        outputLock.withLock {
+            print(line)
+            fflush(nil)
+        }
+    }
+
+    func run() throws {
+        let name = topology.name ?? file
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var children: [Child] = []
+        for h in topology.hypervisors {
+            let socket = controlPath.map { Topology.fileName($0, onHypervisor: h.name) }
+                ?? HostedRun.defaultControlPath(topologyName: topology.name, hypervisor: h.name)
+            children.append(Child(hypervisor: h.name, socket: socket))
+        }
+        // Signals stop the cluster; the children get a `stop` (then SIGTERM) from us.
+        let stop = StopFlag()
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        Self.output("switchboard: running \(name) as a local cluster: \(children.map(\.hypervisor).joined(separator: ", "))")
+        for child in children {
+            var arguments = ["run", file, "--host", child.hypervisor, "--json", "--control", child.socket]
+            if let appliance { arguments += ["--appliance", appliance] }
+            do { try child.start(executable: executable, arguments: arguments) } catch {
+                printError("run: cannot start the process of hypervisor \(child.hypervisor): \(error)")
+                stopAll(children)
+                throw ExitCode(1)
+            }
+        }
+        // Every host up: its control socket answers.
+        let upDeadline = Date(timeIntervalSinceNow: 120)
+        for child in children {
+            while (try? ControlClient.send(ControlRequest(command: "vm-list"), to: child.socket, timeoutSeconds: 2))?.ok != true {
+                if !child.process.isRunning || Date() > upDeadline || stop.isSet {
+                    printError("run: hypervisor \(child.hypervisor) did not come up")
+                    stopAll(children)
+                    throw ExitCode(1)
+                }
+                usleep(20_000)
+            }
+        }
+        let started = Date()
+        let scheduler = Scheduler(topology: topology, children: children, started: started)
+        scheduler.start()
+        if let duration {
+            DispatchQueue.global().asyncAfter(deadline: .now() + duration) { stop.set() }
+        }
+
+        // Wait for the end.
+        var stopReason = "duration elapsed"
+        let vmNames = Set(topology.vms.map(\.name))
+        let countedPings = topology.hosts.filter { $0.ping?.count != nil }.count
+        while true {
+            usleep(100_000)
+            if stop.isSet { stopReason = duration != nil && Date().timeIntervalSince(started) >= duration! ? "duration elapsed" : "interrupted"; break }
+            if let dead = children.first(where: { !$0.process.isRunning }) {
+                stopReason = "hypervisor \(dead.hypervisor) exited"
+                break
+            }
+            guard scheduler.isDone, !vmNames.isEmpty || countedPings > 0 else { continue }
+            var seen: [String: ControlVMStatus] = [:]
+            var pingsDone = 0
+            var answered = true
+            for child in children {
+                guard let reply = try? ControlClient.send(ControlRequest(command: "vm-list"), to: child.socket, timeoutSeconds: 2),
+                      reply.ok else { answered = false; break }
+                for v in reply.vms ?? [] { seen[v.name] = v }
+                pingsDone += (reply.pings ?? []).filter(\.done).count
+            }
+            guard answered else { continue }
+            let vmsDone = Set(seen.keys) == vmNames && seen.values.allSatisfy { !$0.running && !$0.migrating }
+            if vmsDone && pingsDone >= countedPings {
+                stopReason = vmNames.isEmpty ? "every ping job ended" : "every VM powered off"
+                break
+            }
+        }
+        scheduler.cancel()
+        stopAll(children)
+
+        // Merge the summaries.
+        var ok = true
+        var summaries: [RunSummary] = []
+        for child in children {
+            if let s = child.summary { summaries.append(s); ok = ok && s.ok } else {
+                printError("run: hypervisor \(child.hypervisor) left no summary (exit status \(child.process.terminationStatus))")
+                ok = false
+            }
+        }
+        let scheduled = scheduler.reports
+        var migrations = scheduled
+        for s in summaries {
+            for r in s.migrations where !scheduled.contains(where: { $0.vm == r.vm && $0.from == r.from && $0.to == r.to && $0.totalMs == r.totalMs }) {
+                migrations.append(r)
+            }
+        }
+        if migrations.contains(where: { $0.error != nil }) || scheduled.count < topology.migrations.count { ok = false }
+        let merged = RunSummary(topology: name, hypervisor: nil, stopReason: stopReason,
+                                vms: summaries.flatMap(\.vms), flows: summaries.flatMap(\.flows),
+                                pings: summaries.flatMap(\.pings), migrations: migrations,
+                                switches: summaries.flatMap(\.switches), ok: ok)
+        Self.output("switchboard: cluster stopped (\(stopReason))")
+        for r in migrations { Self.output("  " + MigrateCommand.describe(r)) }
+        for f in merged.flows {
+            Self.output("  flow \(f.id) at \(f.vm): sent \(f.sent), received \(f.received), lost \(f.lost), duplicated \(f.duplicated), reordered \(f.reordered)")
+        }
+        for p in merged.pings { Self.output("  " + HostedRun.describe(p)) }
+        if json { Self.output((try? jsonLine(merged)) ?? "{}") }
+        if !ok { throw ExitCode(1) }
+    }
+
+    /// Asks every child to stop, then waits; SIGTERM and SIGKILL for those that do not.
+    func stopAll(_ children: [Child]) {
+        for child in children where child.process.isRunning {
+            _ = try? ControlClient.send(ControlRequest(command: "stop"), to: child.socket, timeoutSeconds: 2)
+        }
+        for (signal, wait) in [(Int32(0), 20.0), (SIGTERM, 5.0), (SIGKILL, 5.0)] {
+            let deadline = Date(timeIntervalSinceNow: wait)
+            for child in children where child.process.isRunning && signal != 0 { kill(child.process.processIdentifier, signal) }
+            while children.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(20_000) }
+            if !children.contains(where: { $0.process.isRunning }) { return }
+        }
+    }
+}
+
+/// Runs a topology's migration schedule: each entry at its time (after every host came up),
+/// and never before the previous migration of the same VM has ended.
+final class Scheduler: @unchecked Sendable {
+    private let topology: Topology
+    private let sockets: [String: String]
+    private let started: Date
+    private let lock = NSLock()
+    private var done = false
+    private var cancelled = false
+    private var list: [ControlMigrationReport] = []
+
+    init(topology: Topology, children: [ClusterRun.Child], started: Date) {
+        self.topology = topology
+        sockets = Dictionary(uniqueKeysWithValues: children.map { ($0.hypervisor, $0.socket) })
+        self.started = started
+    }
+
+    /// Whether every scheduled migration has run (or was abandoned).
+    var isDone: Bool { lock.withLock { done } }
+
+    /// The reports of the migrations run so far.
+    var reports: [ControlMigrationReport] { lock.withLock { list } }
+
+    func cancel() { lock.withLock { cancelled = true } }
+
+    func start() {
+        Thread { [self] in
+            var location: [String: String] = [:]
+            for vm in topology.vms { location[vm.name] = topology.startHypervisor(of: vm) }
+            // In time order; entries at the same time keep their file order.
+            let entries = topology.migrations.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+            for entry in entries {
+                let wait = entry.at - Date().timeIntervalSince(started)
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                if lock.withLock({ cancelled }) { break }
+                guard let from = location[entry.vm], let socket = sockets[from] else { continue }
+                var request = ControlRequest(command: "migrate")
+                request.vm = entry.vm
+                request.to = entry.to
+                request.downtimeMs = entry.downtimeMs
+                request.maxRounds = entry.maxRounds
+                let began = Date().timeIntervalSince(started)
+                var report: ControlMigrationReport
+                do {
+                    let reply = try ControlClient.stream(request, to: socket, timeoutSeconds: 300) { _ in }
+                    report = reply.migration ?? ControlMigrationReport(vm: entry.vm, from: from, to: entry.to, totalMs: 0, downtimeMs: 0,
+                                                                       rounds: 0, pages: 0, zeroPages: 0, bytes: 0, queued: 0, lost: 0,
+                                                                       error: reply.error ?? "no report")
+                } catch {
+                    report = ControlMigrationReport(vm: entry.vm, from: from, to: entry.to, totalMs: 0, downtimeMs: 0, rounds: 0,
+                                                    pages: 0, zeroPages: 0, bytes: 0, queued: 0, lost: 0, error: "\(error)")
+                }
+                report.at = (began * 1000).rounded() / 1000
+                if report.error == nil { location[entry.vm] = entry.to }
+                ClusterRun.output("switchboard: " + MigrateCommand.describe(report))
+                lock.withLock { list.append(report) }
+            }
+            lock.withLock { done = true }
+        }.start()
+    }
+}

@@ -1,0 +1,180 @@
+// `switchboard migrate VM --to HOST`: asks the running host that has the VM (found through
+// the control sockets, or named with --control) to live-migrate it to another hypervisor of
+// its topology; shows a progress bar and ends with a report like QEMU's `info migrate`.
+
+import ArgumentParser
+import Foundation
+import HostNetworking
+
+/// Live-migrates a VM between hypervisors of a running topology.
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Live-migrate a running VM to another hypervisor of its topology.",
+        discussion: """
+            The VM keeps running while its RAM is copied; it pauses only for the last dirty \
+            pages and its device and switch state, and runs on at the destination with its \
+            MAC table entries, without losing a frame. On failure it runs on where it was.
+            """)
+
+    @Argument(help: "The VM to move.")
+    var vm: String
+
+    @Option(help: "The destination hypervisor (a name from the topology's \"hypervisors\").")
+    var to: String
+
+    @Option(name: .customLong("control"), help: ArgumentHelp(
+        "Control socket of the host running the VM (default: the running switchboard that has it).", valueName: "path"))
+    var control: String?
+
+    @Option(name: .customLong("downtime-ms"), help: "Longest pause aimed for, in milliseconds (default 5).")
+    var downtimeMs: Double?
+
+    @Option(name: .customLong("max-rounds"), help: "Most pre-copy rounds after the first (default 30).")
+    var maxRounds: Int?
+
+    @Flag(help: "Print one JSON object (total_ms, downtime_ms, rounds, pages, queued, lost, ...) instead of the report.")
+    var json = false
+
+    func validate() throws {
+        if let downtimeMs, !(downtimeMs > 0 && downtimeMs <= 60_000) { throw ValidationError("--downtime-ms must be in (0, 60000]") }
+        if let maxRounds, !(0...1000).contains(maxRounds) { throw ValidationError("--max-rounds must be 0...1000") }
+    }
+
+    func run() throws {
+        let path: String
+        if let control { path = control } else {
+            switch Self.findHost(of: vm) {
+            case .success(let p): path = p
+            case .failure(let e):
+                printError("migrate: \(e.message)")
+                throw ExitCode(1)
+            }
+        }
+        var request = ControlRequest(command: "migrate")
+        request.vm = vm
+        request.to = to
+        request.downtimeMs = downtimeMs
+        request.maxRounds = maxRounds
+        let bar = ProgressBar(vm: vm, to: to, enabled: !json)
+        let last: ControlResponse
+        do {
+            last = try ControlClient.stream(request, to: path, timeoutSeconds: 300) { reply in
+                if let p = reply.progress { bar.show(p) }
+            }
+        } catch {
+            bar.end()
+            printError("migrate: \(error)")
+            throw ExitCode(1)
+        }
+        bar.end()
+        guard let report = last.migration else {
+            printError("migrate: \(last.error ?? "no report")")
+            throw ExitCode(1)
+        }
+        if json {
+            print(try jsonLine(report))
+        } else {
+            print(Self.infoMigrate(report))
+        }
+        if report.error != nil {
+            if !json { printError("migrate: \(report.error!)") }
+            throw ExitCode(1)
+        }
+    }
+
+    /// The control socket of the running switchboard that has `vm`, looked for in the
+    /// default socket directories.
+    static func findHost(of vm: String) -> Result<String, LookupFailure> {
+        var directories: [String] = []
+        if let xdg = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !xdg.isEmpty { directories.append(xdg + "/switchboard") }
+        directories.append("/run/switchboard")
+        var asked: [String] = []
+        for directory in directories {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names.sorted() where name.hasSuffix(".sock") {
+                let path = directory + "/" + name
+                asked.append(path)
+                guard let reply = try? ControlClient.send(ControlRequest(command: "vm-list"), to: path, timeoutSeconds: 2),
+                      reply.ok, let vms = reply.vms else { continue }
+                if vms.contains(where: { $0.name == vm }) { return .success(path) }
+            }
+        }
+        let looked = asked.isEmpty ? "no control sockets in \(directories.joined(separator: " or "))" : "asked \(asked.joined(separator: ", "))"
+        return .failure(LookupFailure("no running switchboard has a VM named \(vm) (\(looked)); pass --control PATH"))
+    }
+
+    /// The report in the words of QEMU's `info migrate`.
+    static func infoMigrate(_ r: ControlMigrationReport) -> String {
+        var lines = ["Migration of \(r.vm) from \(r.from) to \(r.to)",
+                     "Migration status: \(r.error == nil ? "completed" : "failed")"]
+        if let e = r.error {
+            lines.append("error: \(e)")
+            lines.append("VM \(r.vm) runs on \(r.from)")
+            return lines.joined(separator: "\n")
+        }
+        lines += [
+            String(format: "total time: %.1f ms", r.totalMs),
+            String(format: "downtime: %.2f ms", r.downtimeMs),
+            "rounds: \(r.rounds)",
+            String(format: "transferred ram: %.1f KiB", Double(r.bytes) / 1024),
+            "pages: \(r.pages) (\(r.zeroPages) zero)",
+            "frames queued during the pause: \(r.queued)",
+            "frames lost: \(r.lost)",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line for a run's report.
+    static func describe(_ r: ControlMigrationReport) -> String {
+        let at = r.at.map { String(format: " at %.2f s", $0) } ?? ""
+        if let e = r.error { return "migration of \(r.vm) \(r.from) -> \(r.to)\(at): FAILED: \(e)" }
+        return String(format: "migration of %@ %@ -> %@%@: total %.1f ms, downtime %.2f ms, %d rounds, %d pages (%d zero), queued %d, lost %d",
+                      r.vm, r.from, r.to, at, r.totalMs, r.downtimeMs, r.rounds, r.pages, r.zeroPages, r.queued, r.lost)
+    }
+}
+
+/// The migration's progress on stderr: one line redrawn on a terminal, a line per round elsewhere.
+final class ProgressBar {
+    private let vm: String
+    private let to: String
+    private let enabled: Bool
+    private let terminal = isatty(2) != 0
+    private var lastRound = -1
+    private var drawn = false
+
+    init(vm: String, to: String, enabled: Bool) {
+        self.vm = vm
+        self.to = to
+        self.enabled = enabled
+    }
+
+    func show(_ p: ControlMigrationProgress) {
+        guard enabled else { return }
+        let sent = Double(p.bytesSent) / 1_048_576
+        let text = String(format: "%@ -> %@: %@ round %d, %.1f MiB sent, %d dirty pages left, %.0f MB/s, %.0f ms",
+                          vm, to, p.phase, p.round, sent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
+        if terminal {
+            let width = 40
+            let total = max(p.pagesSent + p.dirtyPages, 1)
+            let filled = min(width, width * p.pagesSent / total)
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
+            drawn = true
+        } else if p.round != lastRound {
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+        lastRound = p.round
+    }
+
+    func end() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        drawn = false
+    }
+}
+
+/// Why the host of a VM was not found.
+struct LookupFailure: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
