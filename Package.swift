@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine", "CAllocationCounter"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
-        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "HostNetworking", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "Switching", "Frames", "Machine", "TestSupport"]),

@@ -123,8 +123,13 @@ extension VMRuntime {
             options.resolveAddress = "\(here.address):\(here.migrationPort)"
         }
         do {
-            let r = try Migration.migrate(vm: vm, to: "\(destination.address)", port: destination.migrationPort,
-                                          options: options, hooks: hooks)
+            let stream: any ByteStream
+            do {
+                stream = try MigrationTCP.connect(host: "\(destination.address)", port: destination.migrationPort,
+                                                  timeout: min(options.timeout, 5))
+            } catch { throw MigrationError(.connect, "\(error)") }
+            let connection = MigrationConnection(MigrationFaults.shared.wrap(stream), timeout: options.timeout)
+            let r = try MigrationSource(vm: vm, connection: connection, options: options, hooks: hooks).run()
             return ControlMigrationReport(vm: vm.name, from: from, to: destination.name, totalMs: r.totalMs,
                                           downtimeMs: r.downtimeMs, rounds: r.rounds, pages: r.pages,
                                           zeroPages: r.zeroPages, bytes: r.bytes, queued: r.queued, lost: r.lost)

@@ -29,7 +29,7 @@ enum CLI {
 
     /// Runs `switchboard arguments...` in `directory`; `signal` is sent after `signalAfter` seconds.
     static func run(_ arguments: [String], in directory: String? = nil, signal: Int32? = nil,
-                    signalAfter: Double = 0.5) throws -> Result {
+                    signalAfter: Double = 0.5, binary: String = CLI.binary) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
