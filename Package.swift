@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "HostNetworking", "VMHost", "Migration", "CLinuxShims",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -248,6 +248,10 @@ public struct MigrationDestination {
     private func deliver(_ frames: [QueuedFrame], to vm: VirtualMachine) -> Int {
         guard !frames.isEmpty else { return 0 }
         var lost = 0
+        if let handIn = hooks.handIn {
+            hooks.onDatapath { lost = handIn(vm, frames) }
+            return lost
+        }
         hooks.onDatapath {
             let before = vm.nics.map { $0.counters.rxDrops }
             for f in frames {

@@ -101,6 +101,11 @@ public struct MigrationDestinationHooks {
     public var resolve: (_ id: String, _ address: String) -> MigrationOutcome = { id, address in
         MigrationTCP.resolve(id: id, at: address)
     }
+    /// On the datapath thread: takes frames the source held for the VM (from the stream, in
+    /// order), to give to its NICs before anything that arrives later; returns how many it
+    /// could not keep. Default (nil): straight into the NICs, which drop what exceeds their
+    /// queues.
+    public var handIn: ((_ vm: VirtualMachine, _ frames: [QueuedFrame]) -> Int)?
     /// Seconds to wait for the `confirm`, and then to keep asking the source for the outcome.
     public var confirmTimeout: Double = 10
 

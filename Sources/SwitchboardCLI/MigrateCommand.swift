@@ -10,7 +10,7 @@ import HostNetworking
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Live-migrate a running VM to another hypervisor of its topology.",
+        abstract: "Live-migrate a running VM to another hypervisor.",
         discussion: """
             The VM keeps running while its RAM is copied; it pauses only for the last dirty \
             pages and its device and switch state, and runs on at the destination with its \

@@ -14,9 +14,16 @@ import HostNetworking
 import Migration
 import Switching
 import Topology
+import Virtio
 import VMHost
 
 extension VMRuntime {
+    /// How many frames a NIC can take without dropping (its queue of frames waiting for
+    /// receive buffers): a port never pushes more, the rest waits at the port.
+    static func capacity(of nic: VirtioNet) -> () -> Int {
+        { [unowned nic] in nic.pendingLimit - nic.pendingFrames }
+    }
+
     /// Options of an outgoing migration.
     struct MigrationRequest {
         var vm: String
@@ -175,18 +182,39 @@ extension VMRuntime {
                 try sw.restore(state)
             }
         }
+        hooks.handIn = { _, frames in
+            // Before the commit the frames wait with the arrival; after it, at the VM's ports.
+            guard let guest = arrival.guest else {
+                arrival.pending += frames
+                return 0
+            }
+            var lost = 0
+            for f in frames {
+                guard f.nic < guest.ports.count, guest.ports[f.nic].port.handIn(f.bytes) else { lost += 1; continue }
+            }
+            return lost
+        }
         hooks.activate = { [self] vm, _ in
             guard let spec = topology.vms.first(where: { $0.name == vm.name }), let ports = try? ports(of: spec) else { return }
             let guest = Guest(vm: vm, ports: ports, origin: arrival.origin)
-            for p in ports {
+            for (i, p) in ports.enumerated() {
                 p.port.hold()
+                p.port.capacity = Self.capacity(of: vm.nics[i])
                 fabric.switches[p.ref.switchIndex].setPortUp(p.ref.port, true)
             }
+            // The frames of the stream go first.
+            for f in arrival.pending where f.nic < ports.count {
+                if !ports[f.nic].port.handIn(f.bytes) { arrival.lostAtActivation += 1 }
+            }
+            arrival.pending = []
             arrival.guest = guest
             add(guest)
         }
         hooks.confirmed = { [self] vm in
             guard let guest = arrival.guest else { return }
+            if arrival.lostAtActivation > 0 {
+                log("VM \(vm.name): \(arrival.lostAtActivation) handed-over frames found no room at its ports")
+            }
             do { try watch(guest, on: datapath) } catch { log("VM \(vm.name): \(error)") }
             for (i, p) in guest.ports.enumerated() { p.port.release(to: vm.nics[i]) }
             guest.servicing = true
@@ -215,6 +243,8 @@ extension VMRuntime {
         let now = datapath.clock.now()
         for p in guest.ports {
             let sw = fabric.switches[p.ref.switchIndex]
+            // The stream's frames are the source's own copies: it gives them to its VM.
+            p.port.discardHandedIn()
             let held = p.port.heldFrames(from: 0)
             p.port.release(to: nil, droppingFirst: held.count)
             let learning = sw.isLearning(port: p.ref.port)
@@ -255,4 +285,7 @@ private final class ArrivalState: @unchecked Sendable {
     var guest: VMRuntime.Guest?
     var origin: String?
     var previous: [(Int, MACTable.Entry)] = []
+    /// Frames of the stream received before the commit.
+    var pending: [QueuedFrame] = []
+    var lostAtActivation = 0
 }

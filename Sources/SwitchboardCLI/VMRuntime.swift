@@ -80,7 +80,7 @@ final class VMRuntime: @unchecked Sendable {
     private var guests: [Guest] = []
     private(set) var departures: [Departure] = []
     /// The NICs the datapath services: (guest, NIC index). Datapath thread only.
-    private var serviced: [(vm: VirtualMachine, nic: Int, ref: Fabric.PortRef)] = []
+    private var serviced: [(vm: VirtualMachine, nic: Int, ref: Fabric.PortRef, port: MigratablePort)] = []
     private let batch = UnsafeMutableBufferPointer<PacketHandle>.allocate(capacity: 32)
     /// Waiting frames at a receiver beyond which senders are held back.
     var congestion = 128
@@ -116,6 +116,7 @@ final class VMRuntime: @unchecked Sendable {
             do { vm = try VirtualMachine(configuration, pool: fabric.pool) } catch { throw TopologyInstanceError("\(error)") }
             let guest = Guest(vm: vm, ports: try self.ports(of: spec), origin: nil)
             for (i, p) in guest.ports.enumerated() {
+                p.port.capacity = Self.capacity(of: vm.nics[i])
                 p.port.release(to: vm.nics[i])
                 fabric.switches[p.ref.switchIndex].setPortUp(p.ref.port, true)
             }
@@ -186,14 +187,19 @@ final class VMRuntime: @unchecked Sendable {
     /// Recomputes the serviced NICs (datapath thread, after a guest changed).
     func rebuildServiced() {
         serviced = snapshot().filter(\.servicing).flatMap { g in
-            g.ports.enumerated().map { (vm: g.vm, nic: $0.offset, ref: $0.element.ref) }
+            g.ports.enumerated().map { (vm: g.vm, nic: $0.offset, ref: $0.element.ref, port: $0.element.port) }
         }
     }
 
     /// Delivers waiting frames into posted receive buffers, then takes transmitted frames from
     /// every guest in batches, round robin, while no receiver is congested.
     func service(_ fabric: Fabric, now: Int64) {
-        for s in serviced { _ = s.vm.nics[s.nic].deliverPending() }
+        // Waiting frames into posted buffers; then what waits at the ports into the room made.
+        for s in serviced {
+            let net = s.vm.nics[s.nic]
+            _ = net.deliverPending()
+            if s.port.waitingCount > 0 && s.port.feed(now: now) > 0 { _ = net.deliverPending() }
+        }
         var progress = true
         while progress {
             progress = false
@@ -208,7 +214,13 @@ final class VMRuntime: @unchecked Sendable {
         }
     }
 
-    private var congested: Bool { serviced.contains { $0.vm.nics[$0.nic].pendingFrames >= congestion } }
+    /// Some running receiver has frames waiting beyond the threshold (a VM that stopped
+    /// never drains its queue, so it holds nobody back).
+    private var congested: Bool {
+        serviced.contains {
+            ($0.port.waitingCount > 0 || $0.vm.nics[$0.nic].pendingFrames >= congestion) && $0.vm.state == .running
+        }
+    }
 
     /// Starts every vCPU.
     func start() { snapshot().forEach { $0.vm.start() } }

@@ -85,6 +85,9 @@ int nic_poll(void);
 /* Reserves a transmit buffer (frame bytes, at least NET_MTU_FRAME long); NULL when the ring
  * is full even after reclaiming finished buffers. */
 uint8_t *nic_tx_alloc(void);
+/* Like nic_tx_alloc, but waits up to `timeout_ticks` for the device to finish a buffer (for
+ * replies, which a sender's burst must not crowd out: a host's stack queues them too). */
+uint8_t *nic_tx_alloc_wait(uint64_t timeout_ticks);
 /* Sends the buffer from the last nic_tx_alloc with `len` frame bytes. */
 void nic_tx_commit(uint8_t *frame, uint32_t len);
 /* Waits (bounded) until the device has used every transmit buffer; 1 when drained. */

@@ -214,6 +214,21 @@ uint8_t *nic_tx_alloc(void) {
     return tx_buf[tx_pending] + NET_HDR_LEN;
 }
 
+uint8_t *nic_tx_alloc_wait(uint64_t timeout_ticks) {
+    if (!dev) return NULL;
+    if (tx_pending >= 0) return tx_buf[tx_pending] + NET_HDR_LEN;
+    uint64_t deadline = time_now() + timeout_ticks;
+    while (txq.nfree == 0) {
+        tx_reclaim();
+        if (txq.nfree == 0 && time_now() >= deadline) {
+            nic.tx_full++;
+            return NULL;
+        }
+    }
+    tx_pending = txq.free_list[--txq.nfree];
+    return tx_buf[tx_pending] + NET_HDR_LEN;
+}
+
 void nic_tx_commit(uint8_t *frame, uint32_t len) {
     if (tx_pending < 0 || frame != tx_buf[tx_pending] + NET_HDR_LEN || len > BUF_SIZE - NET_HDR_LEN)
         return;
