@@ -250,6 +250,7 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           fdb                     Show a running switch's MAC table (fdb/show).
           stats                   Show a running instance's switch and port counters.
           capture                 Start, stop or list captures on a running instance.
+          migrate                 Live-migrate a running VM to another hypervisor.
 
           See 'switchboard help <subcommand>' for detailed help.
 

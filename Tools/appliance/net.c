@@ -59,7 +59,7 @@ static void arp_learn(uint32_t ip, const uint8_t mac[6]) {
 }
 
 static void arp_send(uint16_t op, const uint8_t eth_dst[6], const uint8_t tha[6], uint32_t tpa) {
-    uint8_t *f = op == 2 ? nic_tx_alloc_wait(ms_to_ticks(20)) : nic_tx_alloc();
+    uint8_t *f = op == 2 ? nic_tx_alloc_wait(ms_to_ticks(100)) : nic_tx_alloc();
     if (!f) return;
     eth_header(f, eth_dst, ETHERTYPE_ARP);
     uint8_t *a = f + ETH_HLEN;
@@ -167,7 +167,7 @@ static void icmp_input(const uint8_t *f, const uint8_t *ip, uint32_t src, const 
     if (len < 8 || inet_checksum(icmp, len, 0) != 0) { net.ignored++; return; }
     if (icmp[0] == 8 && icmp[1] == 0) {
         if (len > NET_MTU_FRAME - ETH_HLEN - IP_HLEN) { net.ignored++; return; } /* had IP options */
-        uint8_t *r = nic_tx_alloc_wait(ms_to_ticks(20));
+        uint8_t *r = nic_tx_alloc_wait(ms_to_ticks(100));
         if (!r) return;
         memset(r, 0, frame_len(len));
         uint8_t *out = ip_header(r, f + 6, src, PROTO_ICMP, len);
