@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "HostNetworking", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "Switching", "Frames", "TestSupport"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "Switching", "Frames", "Machine", "TestSupport"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )

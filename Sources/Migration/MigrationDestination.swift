@@ -145,6 +145,8 @@ public struct MigrationDestination {
         }
         guard let state else { throw MigrationError(phase, "no VM state before the queued frames") }
         let framesAt = Date()
+        // The source is paused and flushed: read the disks' current metadata.
+        do { try vm.reopenDisks() } catch { throw MigrationError(phase, "\(error)") }
         do { try vm.restore(state, onDatapath: hooks.onDatapath) } catch { throw MigrationError(phase, "\(error)") }
         let restoredAt = Date()
         var lost = deliver(frames, to: vm)

@@ -200,6 +200,8 @@ struct SourceRun {
         try sendPages(last, round: round, final: true)
         mark("pages sent")
         vm.console.flush()
+        // The destination opens the (shared) images again before it runs: all writes durable.
+        do { try vm.flushDisks() } catch { throw fail("\(error)") }
         let saved: VMState
         do { saved = try vm.saveState() } catch { throw fail("\(error)") }
         var switchStates: [SwitchState] = []

@@ -130,3 +130,34 @@ extension VirtualMachine {
         board.uart.restoreState(s.uart)
     }
 }
+
+extension VirtualMachine {
+    /// The virtio-blk devices, in disk order.
+    var blockDevices: [VirtioBlock] {
+        transports.compactMap { ($0 as? VirtioMMIOTransport<VirtioBlock>)?.device }
+    }
+
+    /// Makes every disk's writes durable (the source of a migration, paused, before it hands
+    /// the disks over).
+    public func flushDisks() throws(VMStateError) {
+        for (i, block) in blockDevices.enumerated() {
+            do { try block.disk.flush() } catch { throw .invalid("disk \(i): \(error)") }
+        }
+    }
+
+    /// Opens every writable disk image again and serves from the new opening (the destination
+    /// of a migration, before it runs: the source wrote to the shared images after they were
+    /// first opened here). Paused or never-started VMs only; on failure nothing is replaced.
+    public func reopenDisks() throws(VMStateError) {
+        guard isPaused || state != .running else { throw .notPaused }
+        var fresh: [(VirtioBlock, any DiskBackend)] = []
+        for (disk, block) in zip(configuration.disks, blockDevices) where !disk.readOnly {
+            var c = disk
+            c.base = nil  // never create: the image exists
+            do { fresh.append((block, try Self.openDisk(c, vm: name))) } catch { throw .invalid("\(error)") }
+        }
+        for (block, backend) in fresh {
+            do { try block.replaceDisk(backend) } catch { throw .invalid("\(error)") }
+        }
+    }
+}

@@ -23,8 +23,8 @@ public final class VirtioBlock: VirtioDevice {
 
     /// Shared virtio state and the request queue.
     public let core: VirtioCore
-    /// The image.
-    public let disk: any DiskBackend
+    /// The image (replaced only by `replaceDisk`, while the VM is paused).
+    public private(set) var disk: any DiskBackend
     /// The serial number GET_ID returns (at most 20 bytes are used).
     public let identifier: [UInt8]
     /// Capacity in 512-byte sectors (the disk size rounded down).
@@ -213,6 +213,16 @@ public final class VirtioBlock: VirtioDevice {
             VirtioBlockState(capacity: capacity, readOnly: disk.isReadOnly, identifier: identifier,
                              inFlight: 0, counters: stats)
         }
+    }
+
+    /// Serves later requests from `newDisk`, another open of the same image: a migrated VM's
+    /// destination re-reads an image the source wrote to after it was first opened here (a
+    /// qcow2 image's tables change as it grows). Size and read-only flag must match.
+    public func replaceDisk(_ newDisk: any DiskBackend) throws(VirtioStateError) {
+        guard newDisk.size == disk.size, newDisk.isReadOnly == disk.isReadOnly else {
+            throw .device("the reopened image is \(newDisk.size) bytes\(newDisk.isReadOnly ? ", read-only" : ""), the disk \(disk.size)")
+        }
+        core.lock.withLock { disk = newDisk }
     }
 
     /// Restores `state` after checking that it describes this disk.

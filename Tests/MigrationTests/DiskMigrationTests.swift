@@ -1,0 +1,74 @@
+// DiskMigrationTests: a VM with a writable qcow2 disk on shared storage migrates while the
+// source keeps writing to the image: the destination, which opened the image when the
+// migration began, reads it again at the stop-and-copy, so its later writes neither overwrite
+// the source's new clusters nor leave the image inconsistent for `qemu-img check`.
+
+import Foundation
+import Frames
+@testable import Migration
+import Switching
+import Testing
+import TestSupport
+import Virtio
+import VMHost
+
+@Suite struct DiskMigrationTests {
+    func disk(of vm: VirtualMachine) throws -> any DiskBackend {
+        let blocks = vm.transports.compactMap { ($0 as? VirtioMMIOTransport<VirtioBlock>)?.device }
+        let block = try #require(blocks.first)
+        return block.disk
+    }
+
+    func pattern(_ byte: UInt8) -> [UInt8] { [UInt8](repeating: byte, count: 65_536) }
+
+    @Test func aQcow2ImageWrittenDuringPrecopyIsReadAgainAtTheDestination() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("shared.qcow2")
+        _ = try Qcow2Image.create(path: path, size: 64 << 20)
+        let pool = PacketPool(capacity: 64)
+        let config = VMConfiguration(name: "disk", memoryMiB: 16, firmware: .none, kernel: Guests.dirtier, bootargs: "",
+                                     nicMACs: [], disks: [.init(path: path, qcow2: true, readOnly: false)], consoleLog: nil,
+                                     consoleToStdout: false, expect: [])
+        let source = try VirtualMachine(config, pool: pool)
+        source.start()
+        defer { source.stop() }
+
+        let (a, b) = MemoryByteStream.pair()
+        let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        // After round 0 (the destination has opened the image long since), the source writes
+        // a cluster that did not exist: the image grows and its tables change.
+        let sourceDisk = try disk(of: source)
+        var hooks = MigrationSourceHooks()
+        let wrote = Cell(false)
+        hooks.progress = { p in
+            guard p.round >= 1, !wrote.value else { return }
+            wrote.value = true
+            try? self.pattern(0xA1).withUnsafeBytes { try sourceDisk.write($0, at: 8 << 20) }
+        }
+        var options = MigrationOptions()
+        options.maxRounds = 2
+        _ = try MigrationSource(vm: source, connection: MigrationConnection(a), options: options, hooks: hooks).run()
+        let arrived = try destination.wait().get()
+        defer { arrived.vm.stop() }
+        #expect(wrote.value)
+
+        // The destination allocates a new cluster of its own, then reads both back.
+        let there = try disk(of: arrived.vm)
+        try pattern(0xB2).withUnsafeBytes { try there.write($0, at: 16 << 20) }
+        var back = [UInt8](repeating: 0, count: 65_536)
+        try back.withUnsafeMutableBytes { try there.read(into: $0, at: 8 << 20) }
+        #expect(back == pattern(0xA1), "the source's cluster survived the destination's allocation")
+        try back.withUnsafeMutableBytes { try there.read(into: $0, at: 16 << 20) }
+        #expect(back == pattern(0xB2))
+        try there.flush()
+        arrived.vm.stop()
+        source.stop()
+        guard let qemuImg = ExternalTool.require("qemu-img", for: "aQcow2ImageWrittenDuringPrecopyIsReadAgainAtTheDestination") else { return }
+        let check = try qemuImg.run(["check", path])
+        #expect(check.status == 0, "\(check.output)")
+    }
+}
