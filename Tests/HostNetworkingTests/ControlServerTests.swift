@@ -67,6 +67,58 @@ import Glibc
         #expect(size == 24 + 16 + 60)
     }
 
+    @Test func aStreamedReplyArrivesLineByLineFromAnotherThread() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("stream.sock")
+        let server = try ControlServer(path: path, datapath: lab.datapath) { request, dp, stream in
+            guard request.command == "count" else { return ControlResponse(ok: true, message: "now") }
+            // Answered later, from another thread, in three lines.
+            Thread {
+                for i in 1...3 {
+                    usleep(20_000)
+                    stream.send(ControlResponse(ok: true, message: "line \(i)"))
+                }
+                stream.finish()
+            }.start()
+            return nil
+        }
+        let datapath = lab.datapath
+        let thread = Thread { datapath.run() }
+        thread.start()
+        defer {
+            datapath.requestStop()
+            while !thread.isFinished { usleep(1000) }
+            server.closeSocket()
+        }
+        var lines: [String] = []
+        let last = try ControlClient.stream(ControlRequest(command: "count"), to: path) { lines.append($0.message ?? "") }
+        #expect(lines == ["line 1", "line 2", "line 3"] && last.message == "line 3")
+        // The loop went on serving one-line requests meanwhile and after.
+        #expect(try ControlClient.send(ControlRequest(command: "other"), to: path).message == "now")
+    }
+
+    @Test func syncRunsOnTheLoopThreadAndInlineOnceItEnded() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
+        let datapath = lab.datapath
+        let loop = Thread { datapath.run() }
+        loop.start()
+        var ranOn: Thread?
+        var waited = false
+        datapath.sync {
+            ranOn = Thread.current
+            waited = true
+        }
+        #expect(waited && ranOn !== Thread.current && ranOn != nil)
+        datapath.requestStop()
+        while !loop.isFinished { usleep(1000) }
+        let caller = Thread.current
+        var inline = false
+        datapath.sync { inline = Thread.current === caller }
+        #expect(inline, "after the loop ended, sync runs the body in the caller instead of waiting forever")
+    }
+
     @Test func clientSaysWhenNothingRuns() {
         #expect(throws: HostNetworkingError.self) {
             _ = try ControlClient.send(ControlRequest(command: "stats"), to: "/tmp/sb-no-such-dir/none.sock")

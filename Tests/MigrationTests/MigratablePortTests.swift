@@ -55,4 +55,53 @@ final class RecordingSink: PortSink {
         send([4], to: port, pool: pool)
         #expect(port.dropped == 3 && pool.available == 32)
     }
+
+    @Test func withACapacityFramesWaitInOrderAndStreamFramesGoFirst() {
+        let pool = PacketPool(capacity: 64)
+        let nic = RecordingSink()
+        let port = MigratablePort(target: nil, pool: pool)
+        let room = Cell(2)
+        port.capacity = { room.value }
+        // Arriving: the stream's frames are handed in, a frame from the switch is held.
+        port.hold()
+        #expect(port.handIn(frameBytes(1)) && port.handIn(frameBytes(2)))
+        send([10], to: port, pool: pool)
+        #expect(port.handedInCount == 2 && port.heldCount == 1)
+        // Released into a NIC with room for two: the stream first, the rest waits.
+        port.release(to: nic)
+        #expect(nic.bytes == [1, 2] && port.waitingCount == 1)
+        // New frames queue behind what waits, even when there is room again.
+        send([11, 12], to: port, pool: pool)
+        #expect(nic.bytes == [1, 2, 10, 11] && port.waitingCount == 1, "fed as far as the room allowed: \(nic.bytes)")
+        room.value = 100
+        #expect(port.feed() == 1 && nic.bytes == [1, 2, 10, 11, 12])
+        // With room, frames pass straight through.
+        send([13], to: port, pool: pool)
+        #expect(nic.bytes.last == 13 && port.waitingCount == 0 && port.dropped == 0)
+        // No room at all and a full backlog: counted drops, never a crash.
+        room.value = 0
+        port.holdLimit = 1
+        send([14, 15], to: port, pool: pool)
+        #expect(port.waitingCount == 1 && port.dropped == 1)
+        port.discardWaiting()
+        #expect(pool.available == 64)
+    }
+
+    @Test func undoingAnArrivalDropsOnlyTheStreamCopies() {
+        let pool = PacketPool(capacity: 16)
+        let port = MigratablePort(target: nil, pool: pool)
+        port.hold()
+        port.handIn(frameBytes(1))
+        send([20, 21], to: port, pool: pool)
+        port.discardHandedIn()
+        #expect(port.handedInCount == 0 && port.heldFrames(from: 0).map { $0[14] } == [20, 21])
+        port.release(to: nil, droppingFirst: 2)
+        #expect(port.dropped == 0 && pool.available == 16)
+    }
+
+    func frameBytes(_ v: UInt8) -> [UInt8] {
+        var frame = [UInt8](repeating: 0, count: 60)
+        frame[14] = v
+        return frame
+    }
 }

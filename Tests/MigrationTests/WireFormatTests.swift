@@ -1,6 +1,7 @@
 // The migration wire format: CRC32C, framing, checks on every header field and payload.
 
 import Foundation
+import Frames
 import Testing
 @testable import Migration
 
@@ -86,6 +87,39 @@ import Testing
         var both = batch([(1, 1)])
         both[7] |= 0x80  // zero-page and run flags together
         #expect(throws: WireError.self) { try PageBatch.decode(both, pageCount: 16) { _, _ in } }
+    }
+
+    @Test func outcomesRoundTripAndRejectGarbage() throws {
+        let frames = [QueuedFrame(nic: 0, bytes: [1, 2, 3])]
+        for o in [MigrationOutcome.inProgress, .committed(frames), .committed([]), .aborted, .unknown] {
+            #expect(try MigrationOutcome(payload: o.payload) == o)
+        }
+        #expect(throws: WireError.self) { try MigrationOutcome(payload: []) }
+        #expect(throws: WireError.self) { try MigrationOutcome(payload: [2, 0]) }
+        #expect(throws: WireError.self) { try MigrationOutcome(payload: [9]) }
+        #expect(throws: WireError.self) { try MigrationOutcome(payload: [1, 1, 0]) }
+        let registry = MigrationOutcomes()
+        registry.capacity = 2
+        registry.record("a", .inProgress)
+        registry.record("a", .aborted)
+        registry.record("b", .committed(frames))
+        registry.record("c", .aborted)
+        #expect(registry.outcome("a") == .unknown, "the oldest is forgotten beyond the capacity")
+        #expect(registry.outcome("b") == .committed(frames) && registry.outcome("c") == .aborted)
+    }
+
+    @Test func selfAnnounceIsQEMUsRARPOnQEMUsSchedule() {
+        #expect(SelfAnnounce.Schedule().offsets == [0, 0.05, 0.2, 0.45, 0.8])
+        let mac = MACAddress(0x52, 0x54, 0, 0, 0, 0x21)
+        let f = SelfAnnounce.frame(mac: mac)
+        #expect(f.count == 60)
+        #expect(Array(f[0..<6]) == [UInt8](repeating: 0xFF, count: 6) && Array(f[6..<12]) == mac.bytes)
+        #expect(f[12] == 0x80 && f[13] == 0x35, "EtherType RARP")
+        // htype 1, ptype IPv4, hlen 6, plen 4, opcode 3 (request reverse); sender and target MAC
+        // are the VM's, both IPs zero.
+        #expect(Array(f[14..<22]) == [0, 1, 8, 0, 6, 4, 0, 3])
+        #expect(Array(f[22..<28]) == mac.bytes && Array(f[28..<32]) == [0, 0, 0, 0])
+        #expect(Array(f[32..<38]) == mac.bytes && Array(f[38..<42]) == [0, 0, 0, 0])
     }
 
     @Test func reportUsesTheBenchmarkKeys() throws {
