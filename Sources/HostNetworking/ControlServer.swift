@@ -180,32 +180,7 @@ public enum ControlClient {
     /// for its reply.
     public static func send(_ request: ControlRequest, to path: String,
                             timeoutSeconds: Int = 10) throws(HostNetworkingError) -> ControlResponse {
-        let fd = sb_unix_connect(path)
-        if fd == -2 || fd == -111 {
-            throw .invalid("no switchboard is running with control socket \(path) (start one with `switchboard run`, or pass --control PATH)")
-        }
-        let socket = try HostNetworkingError.check(fd, "connect to control socket", path)
-        defer { _ = Glibc.close(socket) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard var data = try? JSONEncoder().encode(request) else { throw .invalid("cannot encode request") }
-        data.append(UInt8(ascii: "\n"))
-        let written = data.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw .system(operation: "write to", subject: path, errno: errno) }
-        var reply = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw .system(operation: "read reply from", subject: path, errno: errno) }
-            if n == 0 { break }
-            reply += chunk[0..<n]
-        }
-        do {
-            return try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
-        } catch {
-            throw .invalid("malformed reply from \(path): \(error)")
-        }
+        try stream(request, to: path, timeoutSeconds: timeoutSeconds) { _ in }
     }
 
     /// Sends `request` and calls `onReply` for every reply line until the server closes the

@@ -163,104 +163,88 @@ func namespacesAvailable(for test: String) -> Bool {
         return false
     }
 
-    @Test func migrateMovesAVMBetweenTwoHostProcessesAndBack() throws {
+    /// Runs `body` with hosts a and b of `twoHostTopology(basePort:)` running (b only when
+    /// `startB`), each with its own `SWITCHBOARD_MIGRATION_FAULT`; the VM is running on a.
+    func withTwoHosts(basePort: Int, faultA: String? = nil, faultB: String? = nil, startB: Bool = true,
+                      _ body: (HostProcess, HostProcess?) throws -> Void) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let file = dir.file("two.json")
-        try Self.twoHostTopology(basePort: 7410).write(toFile: file, atomically: true, encoding: .utf8)
-        let a = try HostProcess(file: file, host: "a", directory: dir)
-        let b = try HostProcess(file: file, host: "b", directory: dir)
-        var printed: [String] = []
-        defer {
-            printed = [a.stop(), b.stop()]
+        try Self.twoHostTopology(basePort: basePort).write(toFile: file, atomically: true, encoding: .utf8)
+        func environment(_ fault: String?) -> [String: String] { fault.map { ["SWITCHBOARD_MIGRATION_FAULT": $0] } ?? [:] }
+        let a = try HostProcess(file: file, host: "a", directory: dir, environment: environment(faultA))
+        defer { _ = a.stop() }
+        let b = startB ? try HostProcess(file: file, host: "b", directory: dir, environment: environment(faultB)) : nil
+        defer { _ = b?.stop() }
+        #expect(waitRunning("echo", on: a))
+        try body(a, b)
+    }
+
+    @Test func migrateMovesAVMBetweenTwoHostProcessesAndBack() throws {
+        try withTwoHosts(basePort: 7410) { a, b in
+            let b = try #require(b)
+            let there = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+            #expect(there.status == 0, "\(there.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(there.stdout.utf8)) as? [String: Any], "\(there.stdout)")
+            for key in ["total_ms", "downtime_ms", "rounds", "pages", "queued", "lost"] { #expect(report[key] != nil, "\(key) in \(report)") }
+            #expect(report["from"] as? String == "a" && report["to"] as? String == "b" && report["lost"] as? Int == 0)
+            #expect(waitRunning("echo", on: b))
+            #expect(try a.vms().isEmpty)
+
+            // Back, with the text report and the per-round progress on stderr.
+            let back = try CLI.run(["migrate", "echo", "--to", "a", "--control", b.socket])
+            #expect(back.status == 0, "\(back.stderr)")
+            #expect(back.stdout.contains("Migration status: completed") && back.stdout.contains("downtime:"), "\(back.stdout)")
+            #expect(back.stderr.contains("echo -> a:"), "\(back.stderr)")
+            #expect(waitRunning("echo", on: a))
+            #expect(try b.vms().isEmpty)
+
+            // Refusals: already there; an unknown hypervisor; an unknown VM.
+            let same = try CLI.run(["migrate", "echo", "--to", "a", "--control", a.socket])
+            #expect(same.status != 0 && same.stderr.contains("already runs on a"), "\(same.stderr)")
+            let nowhere = try CLI.run(["migrate", "echo", "--to", "c", "--control", a.socket])
+            #expect(nowhere.status != 0 && nowhere.stderr.contains("no hypervisor named c"), "\(nowhere.stderr)")
+            let nobody = try CLI.run(["migrate", "ghost", "--to", "b", "--control", a.socket])
+            #expect(nobody.status != 0 && nobody.stderr.contains("no VM named ghost"), "\(nobody.stderr)")
         }
-        #expect(waitRunning("echo", on: a))
-
-        let there = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
-        #expect(there.status == 0, "\(there.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(there.stdout.utf8)) as? [String: Any], "\(there.stdout)")
-        for key in ["total_ms", "downtime_ms", "rounds", "pages", "queued", "lost"] { #expect(report[key] != nil, "\(key) in \(report)") }
-        #expect(report["from"] as? String == "a" && report["to"] as? String == "b" && report["lost"] as? Int == 0)
-        #expect(waitRunning("echo", on: b))
-        #expect(try a.vms().isEmpty)
-
-        // Back, with the text report and the per-round progress on stderr.
-        let back = try CLI.run(["migrate", "echo", "--to", "a", "--control", b.socket])
-        #expect(back.status == 0, "\(back.stderr)")
-        #expect(back.stdout.contains("Migration status: completed") && back.stdout.contains("downtime:"), "\(back.stdout)")
-        #expect(back.stderr.contains("echo -> a:"), "\(back.stderr)")
-        #expect(waitRunning("echo", on: a))
-        #expect(try b.vms().isEmpty)
-
-        // Refusals: already there; an unknown hypervisor; an unknown VM.
-        let same = try CLI.run(["migrate", "echo", "--to", "a", "--control", a.socket])
-        #expect(same.status != 0 && same.stderr.contains("already runs on a"), "\(same.stderr)")
-        let nowhere = try CLI.run(["migrate", "echo", "--to", "c", "--control", a.socket])
-        #expect(nowhere.status != 0 && nowhere.stderr.contains("no hypervisor named c"), "\(nowhere.stderr)")
-        let nobody = try CLI.run(["migrate", "ghost", "--to", "b", "--control", a.socket])
-        #expect(nobody.status != 0 && nobody.stderr.contains("no VM named ghost"), "\(nobody.stderr)")
-        _ = printed
     }
 
     @Test func aDestinationThatIsNotRunningLeavesTheVMWhereItWas() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let file = dir.file("two.json")
-        try Self.twoHostTopology(basePort: 7420).write(toFile: file, atomically: true, encoding: .utf8)
-        let a = try HostProcess(file: file, host: "a", directory: dir)
-        defer { _ = a.stop() }
-        #expect(waitRunning("echo", on: a))
-        let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
-        #expect(r.status != 0)
-        #expect(r.stdout.contains("phase connect"), "\(r.stdout) \(r.stderr)")
-        #expect(waitRunning("echo", on: a))
+        try withTwoHosts(basePort: 7420, startB: false) { a, _ in
+            let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+            #expect(r.status != 0)
+            #expect(r.stdout.contains("phase connect"), "\(r.stdout) \(r.stderr)")
+            #expect(waitRunning("echo", on: a))
+        }
     }
 
     /// The ack leaves the destination but never arrives: the source keeps the VM, and the
     /// destination, in doubt, asks the source's listener and discards its copy.
     @Test func anAckLostInFlightLeavesTheVMOnTheSourceOnly() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let file = dir.file("two.json")
-        try Self.twoHostTopology(basePort: 7430).write(toFile: file, atomically: true, encoding: .utf8)
-        let a = try HostProcess(file: file, host: "a", directory: dir)
-        let b = try HostProcess(file: file, host: "b", directory: dir, environment: ["SWITCHBOARD_MIGRATION_FAULT": "ack:lose"])
-        var bOutput = ""
-        defer {
-            _ = a.stop()
-            bOutput = b.stop()
+        try withTwoHosts(basePort: 7430, faultB: "ack:lose") { a, b in
+            let b = try #require(b)
+            let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+            #expect(r.status != 0 && r.stdout.contains("phase commit"), "\(r.stdout) \(r.stderr)")
+            #expect(waitRunning("echo", on: a))
+            usleep(300_000)
+            #expect(try b.vms().isEmpty, "the destination discarded its copy")
+            // The fault was for one migration only: the next one goes through.
+            let again = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+            #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+            #expect(waitRunning("echo", on: b))
+            #expect(try a.vms().isEmpty)
         }
-        #expect(waitRunning("echo", on: a))
-        let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
-        #expect(r.status != 0 && r.stdout.contains("phase commit"), "\(r.stdout) \(r.stderr)")
-        #expect(waitRunning("echo", on: a))
-        usleep(300_000)
-        #expect(try b.vms().isEmpty, "the destination discarded its copy")
-        // The fault was for one migration only: the next one goes through.
-        let again = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
-        #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
-        #expect(waitRunning("echo", on: b))
-        #expect(try a.vms().isEmpty)
-        _ = bOutput
     }
 
     /// The source read the ack (it has let the VM go) but its confirm is lost: the destination
     /// asks the source's listener, learns of the commit, and runs the VM.
     @Test func aConfirmLostInFlightLeavesTheVMOnTheDestinationOnly() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let file = dir.file("two.json")
-        try Self.twoHostTopology(basePort: 7440).write(toFile: file, atomically: true, encoding: .utf8)
-        let a = try HostProcess(file: file, host: "a", directory: dir, environment: ["SWITCHBOARD_MIGRATION_FAULT": "confirm:lose"])
-        let b = try HostProcess(file: file, host: "b", directory: dir)
-        defer {
-            _ = a.stop()
-            _ = b.stop()
+        try withTwoHosts(basePort: 7440, faultA: "confirm:lose") { a, b in
+            let b = try #require(b)
+            let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+            #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+            #expect(waitRunning("echo", on: b), "the destination ran the VM after asking")
+            #expect(try a.vms().isEmpty)
         }
-        #expect(waitRunning("echo", on: a))
-        let r = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
-        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
-        #expect(waitRunning("echo", on: b), "the destination ran the VM after asking")
-        #expect(try a.vms().isEmpty)
     }
 }

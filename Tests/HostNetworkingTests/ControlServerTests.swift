@@ -13,12 +13,15 @@ import Glibc
 
 @Suite struct ControlServerTests {
     /// Runs the loop on a thread while `body` talks to the socket.
-    func withServer(_ lab: SocketLab, _ body: (String) throws -> Void) throws {
+    /// With `streaming`, that handler answers instead of a `ControlService`.
+    func withServer(_ lab: SocketLab, streaming: ((ControlRequest, Datapath, ControlReplyStream) -> ControlResponse?)? = nil,
+                    _ body: (String) throws -> Void) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("sub/control.sock")
         let service = ControlService()
-        let server = try ControlServer(path: path, datapath: lab.datapath) { request, dp in service.handle(request, dp) }
+        let server = try ControlServer(path: path, datapath: lab.datapath,
+                                       streaming: streaming ?? { request, dp, _ in service.handle(request, dp) })
         let datapath = lab.datapath
         let thread = Thread { datapath.run() }
         thread.start()
@@ -69,10 +72,7 @@ import Glibc
 
     @Test func aStreamedReplyArrivesLineByLineFromAnotherThread() throws {
         let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let path = dir.file("stream.sock")
-        let server = try ControlServer(path: path, datapath: lab.datapath) { request, dp, stream in
+        try withServer(lab, streaming: { request, _, stream in
             guard request.command == "count" else { return ControlResponse(ok: true, message: "now") }
             // Answered later, from another thread, in three lines.
             Thread {
@@ -83,20 +83,13 @@ import Glibc
                 stream.finish()
             }.start()
             return nil
+        }) { path in
+            var lines: [String] = []
+            let last = try ControlClient.stream(ControlRequest(command: "count"), to: path) { lines.append($0.message ?? "") }
+            #expect(lines == ["line 1", "line 2", "line 3"] && last.message == "line 3")
+            // The loop went on serving one-line requests meanwhile and after.
+            #expect(try ControlClient.send(ControlRequest(command: "other"), to: path).message == "now")
         }
-        let datapath = lab.datapath
-        let thread = Thread { datapath.run() }
-        thread.start()
-        defer {
-            datapath.requestStop()
-            while !thread.isFinished { usleep(1000) }
-            server.closeSocket()
-        }
-        var lines: [String] = []
-        let last = try ControlClient.stream(ControlRequest(command: "count"), to: path) { lines.append($0.message ?? "") }
-        #expect(lines == ["line 1", "line 2", "line 3"] && last.message == "line 3")
-        // The loop went on serving one-line requests meanwhile and after.
-        #expect(try ControlClient.send(ControlRequest(command: "other"), to: path).message == "now")
     }
 
     @Test func syncRunsOnTheLoopThreadAndInlineOnceItEnded() throws {

@@ -112,44 +112,19 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
     }
 
     @Test func framesArrivingDuringThePauseAreHandedOver() throws {
-        guard let elf = try Guests.appliance() else { return }
-        let pool = PacketPool(capacity: 1024)
-        let fabric = Fabric(pool: pool)
-        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
-            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
-        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
-        let vm = try VirtualMachine(config, pool: pool)
-        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
-        let port = MigratablePort(target: vm.nics[0], pool: pool)
-        try fabric.attach(p1, sink: port)
-        let datapath = SwitchoverDatapath(fabric: fabric)
-        datapath.attachments = [(vm, 0, p1)]
-        datapath.start()
-        defer { datapath.finish() }
-        vm.start()
-        defer { vm.stop() }
+        guard let rig = try EchoRig.make() else { return }
+        defer { rig.close() }
+        let (pool, vm, p1, port, datapath, config) = (rig.pool, rig.vm, rig.p1, rig.port, rig.datapath, rig.config)
         #expect(waitUntil(30) { vm.bootSeconds != nil })
-
-        // UDP-sized frames to the VM's MAC from a host behind p2, numbered in byte 20.
-        func send(_ count: Int, from first: Int) {
-            for i in first..<first + count {
-                var frame = [UInt8](repeating: 0, count: 60)
-                frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
-                frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
-                frame[12] = 0x88; frame[13] = 0xB5 // local experimental EtherType: the guest ignores it
-                frame[20] = UInt8(i)
-                frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
-            }
-        }
         var hooks = MigrationSourceHooks.ports(
             [port], vm: vm, onDatapath: datapath.sync,
             stopServicing: { datapath.remove(vm) }, startServicing: { datapath.attachments.append((vm, 0, p1)) })
         let quiesce = hooks.quiesceNetwork, held = hooks.heldFrames
         let calls = Cell(0)
-        hooks.quiesceNetwork = { quiesce(); send(10, from: 0) }
+        hooks.quiesceNetwork = { quiesce(); rig.send(10, from: 0) }
         hooks.heldFrames = { sent in
             calls.value += 1
-            if calls.value == 2 { send(5, from: 10) }  // arrive after the state went out
+            if calls.value == 2 { rig.send(5, from: 10) }  // arrive after the state went out
             return held(sent)
         }
         let rxBefore = Cell<UInt64>(0)
@@ -170,7 +145,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         rxBefore.value = vm.nics[0].counters.rxFrames
         #expect(report.queued == 15 && incoming.queued == 15 && report.lost == 0 && incoming.lost == 0)
         // Frames after the switchover reach the new VM directly.
-        datapath.sync { send(3, from: 15) }
+        datapath.sync { rig.send(3, from: 15) }
         #expect(waitUntil(10) { incoming.vm.nics[0].counters.rxFrames >= rxBefore.value + 18 },
                 "\(incoming.vm.nics[0].counters) vs \(rxBefore.value)")
         #expect(incoming.vm.nics[0].counters.rxDrops == vm.nics[0].counters.rxDrops)
@@ -275,33 +250,11 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
 
     @Test(arguments: ackBreakages)
     func aConnectionBrokenAroundTheAckLeavesTheVMOnExactlyOneSide(breakage: AckBreakage) throws {
-        guard let elf = try Guests.appliance() else { return }
-        let pool = PacketPool(capacity: 1024)
-        let fabric = Fabric(pool: pool)
-        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
-            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
-        let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
-        let vm = try VirtualMachine(config, pool: pool)
-        let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
-        let port = MigratablePort(target: vm.nics[0], pool: pool)
-        try fabric.attach(p1, sink: port)
-        let datapath = SwitchoverDatapath(fabric: fabric)
-        datapath.attachments = [(vm, 0, p1)]
-        datapath.start()
-        defer { datapath.finish() }
-        vm.start()
-        defer { vm.stop() }
+        guard let rig = try EchoRig.make() else { return }
+        defer { rig.close() }
+        let (pool, vm, p1, port, datapath, config) = (rig.pool, rig.vm, rig.p1, rig.port, rig.datapath, rig.config)
         #expect(waitUntil(30) { vm.bootSeconds != nil })
-        func send(_ count: Int) {
-            for i in 0..<count {
-                var frame = [UInt8](repeating: 0, count: 60)
-                frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
-                frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
-                frame[12] = 0x88; frame[13] = 0xB5
-                frame[20] = UInt8(i)
-                frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
-            }
-        }
+        let send = { (n: Int) in rig.send(n) }
 
         let outcomes = MigrationOutcomes()
         let (a, b) = MemoryByteStream.pair()

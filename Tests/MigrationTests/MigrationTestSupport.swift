@@ -124,3 +124,57 @@ enum Guests {
         return true
     }
 }
+
+/// An echo appliance on port p1 of a two-port switch, behind a `MigratablePort`, serviced by
+/// a started `SwitchoverDatapath`; `send` injects numbered frames for it at p2.
+final class EchoRig {
+    let pool: PacketPool
+    let fabric: Fabric
+    let config: VMConfiguration
+    let vm: VirtualMachine
+    let p1: Fabric.PortRef, p2: Fabric.PortRef
+    let port: MigratablePort
+    let datapath: SwitchoverDatapath
+
+    /// Builds and starts everything; nil (skip) without a RISC-V toolchain.
+    static func make() throws -> EchoRig? {
+        guard let elf = try Guests.appliance() else { return nil }
+        return try EchoRig(elf: elf)
+    }
+
+    private init(elf: [UInt8]) throws {
+        pool = PacketPool(capacity: 1024)
+        fabric = Fabric(pool: pool)
+        fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
+            PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
+        config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        vm = try VirtualMachine(config, pool: pool)
+        p1 = try fabric.port("sw0", "p1")
+        p2 = try fabric.port("sw0", "p2")
+        port = MigratablePort(target: vm.nics[0], pool: pool)
+        try fabric.attach(p1, sink: port)
+        datapath = SwitchoverDatapath(fabric: fabric)
+        datapath.attachments = [(vm, 0, p1)]
+        datapath.start()
+        vm.start()
+    }
+
+    /// Stops the VM and the datapath.
+    func close() {
+        vm.stop()
+        datapath.finish()
+    }
+
+    /// `count` frames to the VM's MAC from a host behind p2, numbered from `first` in byte 20
+    /// (a local experimental EtherType: the guest ignores them).
+    func send(_ count: Int, from first: Int = 0) {
+        for i in first..<first + count {
+            var frame = [UInt8](repeating: 0, count: 60)
+            frame[0...5] = [0x52, 0x54, 0, 0, 0, 1]
+            frame[6...11] = [0x52, 0x54, 0, 0, 0, 9]
+            frame[12] = 0x88; frame[13] = 0xB5
+            frame[20] = UInt8(truncatingIfNeeded: i)
+            frame.withUnsafeBytes { _ = fabric.inject($0, at: p2, now: SystemClock().now()) }
+        }
+    }
+}
