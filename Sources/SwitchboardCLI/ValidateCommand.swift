@@ -23,8 +23,10 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let topology = try TopologyDecoder.load(contentsOf: file)
                 let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
+                let spread = topology.hypervisors.isEmpty ? ""
+                    : ", \(topology.hypervisors.count) hypervisors, \(topology.migrations.count) migrations"
                 print("\(file): ok (\(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, "
-                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts)")
+                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts\(spread))")
             } catch {
                 printError(error.description)
                 failed += 1
