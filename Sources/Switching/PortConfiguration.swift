@@ -43,3 +43,19 @@ public struct PortConfiguration: Equatable, Sendable {
         }
     }
 }
+
+extension PortConfiguration {
+    /// A canonical one-line form of how the port switches frames ("access 10", "trunk 10,20
+    /// native 1", learning settings): saved with a port's state so a restore on another
+    /// switch can tell when the two ports would not treat the VM's frames alike.
+    public var summary: String {
+        var text: String
+        switch mode {
+        case .access(let v): text = "access \(v.rawValue)"
+        case .trunk(let allowed, let native): text = "trunk \(allowed) native \(native.map { "\($0.rawValue)" } ?? "none")"
+        }
+        if !learning { text += " no-learning" }
+        if let learnLimit { text += " learn-limit \(learnLimit)" }
+        return text
+    }
+}

@@ -10,6 +10,9 @@ public struct SwitchState: Equatable, Sendable, Codable {
         public var name: String
         public var up: Bool
         public var counters: PortCounters
+        /// How the port was configured (`PortConfiguration.summary`); a restore refuses a
+        /// state whose port is configured differently. Nil in states saved before it existed.
+        public var configuration: String?
     }
 
     /// A MAC table entry by port name, so the state is independent of port order.
@@ -30,8 +33,13 @@ public struct SwitchState: Equatable, Sendable, Codable {
 /// Why saved state does not fit a switch.
 public enum SwitchStateError: Error, Equatable, CustomStringConvertible {
     case unknownPort(String)
+    case configurationDiffers(port: String, saved: String, here: String)
     public var description: String {
-        switch self { case .unknownPort(let p): return "saved state names port \(p), which this switch does not have" }
+        switch self {
+        case .unknownPort(let p): return "saved state names port \(p), which this switch does not have"
+        case .configurationDiffers(let p, let saved, let here):
+            return "port \(p) is \(here) here but was \(saved) where the state was saved"
+        }
     }
 }
 
@@ -40,7 +48,10 @@ extension Switch {
     public func saveState(now: Int64) -> SwitchState {
         SwitchState(
             name: name,
-            ports: portNames.indices.map { SwitchState.Port(name: portNames[$0], up: portUp[$0], counters: counters(port: $0)) },
+            ports: portNames.indices.map {
+                SwitchState.Port(name: portNames[$0], up: portUp[$0], counters: counters(port: $0),
+                                 configuration: configuration.ports[$0].summary)
+            },
             entries: macTable.entries(now: now).map {
                 SwitchState.MACEntry(mac: $0.mac, vlan: $0.vlan, port: portNames[$0.port], isStatic: $0.isStatic, lastSeen: $0.lastSeen)
             },
@@ -50,7 +61,11 @@ extension Switch {
     /// Installs saved entries, port states and counters. Nothing changes when the state
     /// names a port this switch does not have.
     public func restore(_ state: SwitchState) throws(SwitchStateError) {
-        for port in state.ports where portIndex(named: port.name) == nil { throw .unknownPort(port.name) }
+        for port in state.ports {
+            guard let p = portIndex(named: port.name) else { throw .unknownPort(port.name) }
+            let here = configuration.ports[p].summary
+            if let saved = port.configuration, saved != here { throw .configurationDiffers(port: port.name, saved: saved, here: here) }
+        }
         for entry in state.entries where portIndex(named: entry.port) == nil { throw .unknownPort(entry.port) }
         for port in state.ports {
             let p = portIndex(named: port.name)!

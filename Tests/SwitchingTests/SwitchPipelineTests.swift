@@ -186,6 +186,15 @@ import Frames
         var bad = state
         bad.entries[0].port = "nope"
         #expect(throws: SwitchStateError.unknownPort("nope")) { try copy.restore(bad) }
+        // A port configured differently refuses the state, and nothing changes.
+        #expect(state.ports[0].configuration == "access 10" && state.ports[3].configuration == "trunk 10,20 native 1")
+        var other = state
+        other.ports[0].configuration = "access 20"
+        let fresh = vlanLab()
+        #expect(throws: SwitchStateError.configurationDiffers(port: "a1", saved: "access 20", here: "access 10")) {
+            try fresh.restore(other)
+        }
+        #expect(fresh.macTable.count == 0)
     }
 }
 
