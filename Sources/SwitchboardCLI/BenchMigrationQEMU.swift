@@ -72,6 +72,11 @@ extension BenchMigrationCommand {
             let reply = try qmp.execute("{\"execute\": \"query-migrate\"}")
             guard let info = reply["return"] as? [String: Any] else { return nil }
             let status = info["status"] as? String ?? ""
+            // QEMU sets "completed" a moment before it computes the total time: ask again.
+            if status == "completed" && ((info["total-time"] as? NSNumber)?.doubleValue ?? 0) <= 0 && Date() < deadline {
+                usleep(1_000)
+                continue
+            }
             if status == "completed" {
                 let windowEnd = monotonicNanos() + Int64(timing.tail * 1e9)
                 sleepUntil(windowEnd)
