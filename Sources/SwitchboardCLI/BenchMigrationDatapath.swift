@@ -123,6 +123,7 @@ final class EchoProbePort: PortSink {
     func transmit(_ entries: UnsafeBufferPointer<TransmitEntry>, pool: PacketPool, now: Int64) {
         let t = monotonicNanos()
         for e in entries {
+            // SAFETY: the slot is ours (the switch handed it over) until released below.
             if let sequence = EchoProbeFrame.replySequence(pool.bytes(e.handle)) { log.replied(sequence, at: t) }
             pool.release(e.handle)
         }

@@ -38,6 +38,8 @@ enum EchoProbeFrame {
 
     /// The sequence number of an echo reply to the probe, nil for any other frame.
     static func replySequence(_ f: UnsafeRawBufferPointer) -> UInt32? {
+        // SAFETY: the caller's view is valid for the call; every offset read is checked
+        // against its count first.
         guard f.count >= 42 + 8, f[12] == 0x08, f[13] == 0x00, f[14] >> 4 == 4, f[23] == 17 else { return nil }
         let udp = 14 + Int(f[14] & 0x0f) * 4
         guard f.count >= udp + 16, field16(f, udp) == 7, field16(f, udp + 2) == probePort,
