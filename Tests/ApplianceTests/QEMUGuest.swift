@@ -19,9 +19,9 @@ final class QEMUGuest: @unchecked Sendable {
     private var collected = Data()
 
     /// Starts QEMU; `legacy` keeps QEMU 7.2's default virtio-mmio version 1 (the appliance
-    /// must refuse it).
+    /// must refuse it); `extra` arguments go last (`-m`, `-qmp`).
     init(name: String, qemu: ExternalTool, kernel: String, bootargs: String, link: Link,
-         mac: String, legacy: Bool = false) throws {
+         mac: String, legacy: Bool = false, extra: [String] = []) throws {
         self.name = name
         var arguments = ["-M", "virt", "-bios", "none", "-kernel", kernel, "-append", bootargs,
                          "-nographic", "-monitor", "none", "-serial", "stdio"]
@@ -37,6 +37,7 @@ final class QEMUGuest: @unchecked Sendable {
         if case .none = link {} else {
             arguments += ["-device", "virtio-net-device,netdev=n0,mac=\(mac)"]
         }
+        arguments += extra
         process.executableURL = URL(fileURLWithPath: qemu.path)
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice

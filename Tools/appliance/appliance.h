@@ -133,8 +133,17 @@ typedef struct {
     uint64_t pings; /* role=flow: ping the peer this many times before the flow */
     uint32_t port, size, flow_id;
     int exit_when_done, confirm;
+    uint64_t dirty_mib_s, dirty_window_mib; /* dirty=: MiB/s written over a window of MiB */
 } config_t;
 extern config_t cfg;
+
+/* ---- dirty.c: a paced memory writer (bootarg dirty=) ---- */
+/* Places the window above the image and below the device tree, within the RAM of the FDT's
+ * /memory node; 0 on success (then dirty_poll writes), -1 with a message. */
+int dirty_init(const void *fdt, uint64_t mib_per_s, uint64_t window_mib);
+/* Writes the pages owed at `now`, at most a small burst. */
+void dirty_poll(uint64_t now);
+extern uint64_t dirty_pages_written;
 
 /* ---- roles (ping.c, flow.c): called from the main loop ---- */
 typedef enum { ROLE_RUNNING, ROLE_PASS, ROLE_FAIL } role_status;

@@ -124,6 +124,12 @@ static int set_option(const char *key, const char *value) {
     } else if (str_eq(key, "pings")) {
         if (!numeric || n > 65535) return bad(key, value);
         cfg.pings = n;
+    } else if (str_eq(key, "dirty")) {
+        if (!numeric || n > 4096) return bad(key, value);
+        cfg.dirty_mib_s = n;
+    } else if (str_eq(key, "dirty_window")) {
+        if (!numeric || n == 0 || n > 4096) return bad(key, value);
+        cfg.dirty_window_mib = n;
     } else if (str_eq(key, "confirm")) {
         if (!numeric || n > 1) return bad(key, value);
         cfg.confirm = (int)n;
@@ -167,6 +173,7 @@ static void config_defaults(void) {
     cfg.flows = 1;
     cfg.flow_id = 1;
     cfg.confirm = 1;
+    cfg.dirty_window_mib = 8;
 }
 
 static int config_check(void) {
@@ -196,6 +203,7 @@ static void status_line(uint64_t now, uint64_t boot) {
     if (cfg.role == ROLE_PING) ping_status();
     else if (cfg.role == ROLE_FLOW) flow_status();
     else if (cfg.role == ROLE_SINK) sink_status();
+    if (cfg.dirty_mib_s) kprintf(" dirtied=%lu", dirty_pages_written);
     kprintf("\n");
 }
 
@@ -237,6 +245,7 @@ void appliance_main(uint64_t hartid, const void *fdt) {
         net.mac[1] = 0x00;
         put32(net.mac + 2, cfg.ip);
     }
+    if (cfg.dirty_mib_s && dirty_init(fdt, cfg.dirty_mib_s, cfg.dirty_window_mib)) power_off(0, FAIL_CONFIG);
     uint64_t now = time_now();
     kprintf("appliance: ready ip=%I mac=%M role=%s boot_us=%lu\n", net.ip, net.mac,
             role_names[cfg.role], ticks_to_us(now - boot));
@@ -257,6 +266,7 @@ void appliance_main(uint64_t hartid, const void *fdt) {
     for (;;) {
         nic_poll();
         now = time_now();
+        dirty_poll(now);
         if (!done) {
             role_status st = ROLE_RUNNING;
             switch (cfg.role) {
