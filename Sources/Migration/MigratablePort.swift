@@ -126,6 +126,14 @@ public final class MigratablePort: PortSink {
         feed(now: now)
     }
 
+    /// Releases the first `count` held frames (they went with the VM in the stream) and goes
+    /// on holding the rest, for whoever takes the port over next.
+    public func dropHeld(first count: Int) {
+        let cut = min(max(count, 0), held.count)
+        for e in held[..<cut] { pool.release(e.handle) }
+        held.removeFirst(cut)
+    }
+
     /// Drops every waiting frame without counting (they went elsewhere: the source took
     /// them back, or they were sent on by other means).
     public func discardWaiting() {

@@ -35,8 +35,10 @@ public struct MigrationSourceHooks {
 
     /// Hooks over one `MigratablePort` per NIC. `stopServicing` and `startServicing` are
     /// called on the datapath thread to take the VM's NICs out of (and back into) the
-    /// datapath's service loop. On success, a port still holding (not taken over by a
-    /// destination on the same fabric) drops the handed-over frames and stops forwarding.
+    /// datapath's service loop. On success each port drops the frames that went with the VM
+    /// and goes on holding what came since: a destination on the same fabric takes the port
+    /// over in its `confirmed` hook (`release(to:)` its new NIC); for a VM that went to another
+    /// host, the caller releases the ports (to nil, or towards a tunnel).
     public static func ports(_ ports: [MigratablePort], vm: VirtualMachine,
                              onDatapath: @escaping (() -> Void) -> Void,
                              stopServicing: @escaping () -> Void, startServicing: @escaping () -> Void,
@@ -60,9 +62,7 @@ public struct MigrationSourceHooks {
             startServicing()
         }
         h.handedOver = { sent in
-            // Ports the destination did not take over (another host): the frames that went
-            // with the VM are released; any that came later have nowhere to go and count as lost.
-            for (i, p) in ports.enumerated() where p.holding { p.release(to: nil, droppingFirst: i < sent.count ? sent[i] : 0) }
+            for (i, p) in ports.enumerated() where p.holding { p.dropHeld(first: i < sent.count ? sent[i] : 0) }
         }
         h.switchState = switchState
         h.droppedFrames = { ports.reduce(0) { $0 + $1.dropped } }

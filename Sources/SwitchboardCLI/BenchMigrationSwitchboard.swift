@@ -60,16 +60,11 @@ extension BenchMigrationCommand {
         Thread {
             do { incoming.set(.success(try listener.receive(hooks: transfer.value))) } catch { incoming.set(.failure(error)) }
         }.start()
-        var sourceHooks = MigrationSourceHooks.ports(
+        // The port goes on holding after the handover until the destination's `confirmed`.
+        let sourceHooks = MigrationSourceHooks.ports(
             [port], vm: source, onDatapath: datapath.sync,
             stopServicing: { datapath.remove(source) }, startServicing: { datapath.attachments.append((source, 0, vmPort)) },
             switchState: { [fabric.switches[0].saveState(now: SystemClock().now()).restricted(to: ["vm"])] })
-        // The frames that went with the VM are released, and the port goes on holding until
-        // the destination's `confirmed` takes it (the default would drop what comes meanwhile).
-        sourceHooks.handedOver = { sent in
-            port.release(to: nil, droppingFirst: sent.reduce(0, +))
-            port.hold()
-        }
 
         datapath.sync { probe.start() }
         usleep(UInt32(timing.lead * 1e6))
