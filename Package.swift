@@ -47,7 +47,7 @@ let package = Package(
 
         // Live migration: wire format, pre-copy protocol, TCP transport (SwiftNIO).
         .target(name: "Migration", dependencies: [
-            "VMHost", "RISCV", "Virtio", "Machine", "Switching", "Frames",
+            "VMHost", "RISCV", "Virtio", "Machine", "Switching", "Frames", "CLinuxShims",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

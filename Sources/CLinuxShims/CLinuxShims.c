@@ -485,3 +485,32 @@ void sb_sleep_until_ns(int64_t deadline_ns) {
     struct timespec ts = { .tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000 };
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+int sb_crc32c_hardware(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    return (c & bit_SSE4_2) != 0;
+}
+
+__attribute__((target("sse4.2")))
+uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) {
+    const uint8_t *b = p;
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        b += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--) c32 = __builtin_ia32_crc32qi(c32, *b++);
+    return c32;
+}
+#else
+int sb_crc32c_hardware(void) { return 0; }
+uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) { (void)p; (void)n; return crc; }
+#endif

@@ -21,6 +21,8 @@ public final class MigrationListener: @unchecked Sendable {
         let bootstrap = ServerBootstrap(group: MigrationTCP.group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: MigrationTCP.receiveAllocator)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: MigrationTCP.waterMark)
             .childChannelInitializer { channel in
                 let queue = ChunkQueue()
                 return channel.eventLoop.makeCompletedFuture {

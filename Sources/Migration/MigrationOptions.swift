@@ -8,8 +8,14 @@ public struct MigrationOptions: Sendable {
     public var downtimeBudget: Double = 0.005
     /// Rounds after round 0 at most before stopping anyway.
     public var maxRounds = 30
-    /// Pages per `pages` message.
-    public var pagesPerMessage = 64
+    /// Stop and copy early when the dirty set has not shrunk by a tenth for `stalledRounds`
+    /// rounds in a row (the guest dirties memory as fast as it is sent, so the budget cannot
+    /// be met by iterating), rather than run up to `maxRounds` (Clark et al. stop likewise).
+    public var stopWhenNotConverging = true
+    /// See `stopWhenNotConverging`.
+    public var stalledRounds = 2
+    /// Pages per `pages` message (256: about 1 MiB of data pages a message).
+    public var pagesPerMessage = 256
     /// Seconds to wait for any reply.
     public var timeout: Double = 30
     /// The migration's id (default: a fresh UUID), the key of its `MigrationOutcomes` entry.

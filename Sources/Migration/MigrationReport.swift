@@ -17,9 +17,12 @@ public struct MigrationReport: Codable, Sendable, Equatable {
     public var queued = 0
     /// Frames the VM should have received but did not (0 by design).
     public var lost = 0
+    /// Whether pre-copy stopped because the dirty set stopped shrinking (not the budget, not
+    /// the round limit).
+    public var stalled = false
 
     enum CodingKeys: String, CodingKey {
-        case totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages", bytes, queued, lost
+        case totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages", bytes, queued, lost, stalled
     }
 
     /// An empty report.

@@ -162,12 +162,22 @@ struct SourceRun {
 
         // (c) Later rounds: what was dirtied meanwhile, until it fits the budget.
         phase = .rounds
+        var best = Int.max
+        var stalled = 0
         while true {
             try checkPeer()
             let pending = memory.dirtyCount
             progress(dirty: pending)
             let estimate = Double(pending * (PageBatch.pageSize + 4)) / max(bandwidth, 1)
             if estimate <= options.downtimeBudget || round > options.maxRounds { break }
+            // A guest that dirties memory as fast as it goes out never fits the budget: once
+            // rounds stop shrinking the dirty set (by a tenth) more of them only cost time.
+            if best != Int.max && pending * 10 >= best * 9 { stalled += 1 } else { stalled = 0 }
+            best = min(best, pending)
+            if options.stopWhenNotConverging && stalled >= options.stalledRounds {
+                report.stalled = true
+                break
+            }
             let dirty = try whilePaused { () -> [Int] in
                 let d = memory.dirtyPages()
                 memory.clearDirty()

@@ -10,12 +10,20 @@ public enum MigrationTCP {
     /// The event loops (one thread: a migration is one stream).
     public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
+    /// Reads of up to 1 MiB (a page batch in a few reads, not dozens of 64 KiB ones, each a
+    /// wake-up of the protocol thread).
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
+    /// The writer waits only once 4 MiB are queued (a page batch is about 1 MiB).
+    static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+
     /// Connects to a destination; throws `.connect` when nobody listens there.
     public static func connect(host: String, port: Int, timeout: Double = 5) throws(StreamError) -> NIOByteStream {
         let queue = ChunkQueue()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.milliseconds(Int64(timeout * 1000)))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: receiveAllocator)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(InboundBytesHandler(queue: queue))

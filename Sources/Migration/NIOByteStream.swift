@@ -1,5 +1,8 @@
 // NIOByteStream: a TCP connection through SwiftNIO seen as a blocking `ByteStream`: inbound
-// bytes land in a `ChunkQueue` the protocol thread reads; writes wait for NIO to take them.
+// bytes land in a `ChunkQueue` the protocol thread reads. Writes are queued on the channel and
+// waited for only when it stops being writable (its buffer is past the high-water mark), so a
+// stream of page batches is not one event-loop round trip per message; close waits for the
+// last one.
 
 import Foundation
 import NIOCore
@@ -9,6 +12,9 @@ public final class NIOByteStream: ByteStream, @unchecked Sendable {
     let channel: any Channel
     let inbound: ChunkQueue
 
+    private let lock = NSLock()
+    private var lastWrite: EventLoopFuture<Void>?
+
     init(channel: any Channel, inbound: ChunkQueue) {
         self.channel = channel
         self.inbound = inbound
@@ -17,7 +23,19 @@ public final class NIOByteStream: ByteStream, @unchecked Sendable {
     public func write(_ bytes: [UInt8]) throws(StreamError) {
         guard channel.isActive, !inbound.isClosed else { throw .closed }
         let buffer = channel.allocator.buffer(bytes: bytes)
-        do { try channel.writeAndFlush(buffer).wait() } catch { throw .closed }
+        let written = channel.writeAndFlush(buffer)
+        lock.withLock { lastWrite = written }
+        if !channel.isWritable {
+            do { try written.wait() } catch { throw .closed }
+        }
+    }
+
+    /// Waits up to `timeout` seconds until what was written has gone to the socket.
+    func drain(timeout: Double) {
+        guard let last = lock.withLock({ lastWrite }) else { return }
+        let done = DispatchSemaphore(value: 0)
+        last.whenComplete { _ in done.signal() }
+        _ = done.wait(timeout: .now() + timeout)
     }
 
     public func read(timeout: Double) throws(StreamError) -> [UInt8] {
@@ -25,6 +43,7 @@ public final class NIOByteStream: ByteStream, @unchecked Sendable {
     }
 
     public func close() {
+        drain(timeout: 2)
         inbound.close()
         channel.close(promise: nil)
     }

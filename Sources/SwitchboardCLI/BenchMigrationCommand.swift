@@ -154,7 +154,7 @@ struct BenchMigrationCommand: ParsableCommand {
                 "baseline_gap_ms": round2(median(runs.map(\.probe.baselineMs))),
                 "probe_lost": Int(median(runs.map { Double($0.probe.lost) })), "probe_sent": Int(median(runs.map { Double($0.probe.sent) })),
                 "rounds": r.rounds, "pages": r.pages, "zero_pages": r.zeroPages, "bytes": r.bytes, "queued": r.queued,
-                "lost": runs.map(\.report.lost).max() ?? 0]
+                "lost": runs.map(\.report.lost).max() ?? 0, "stalled": r.stalled]
     }
 
     func object(_ runs: [QEMUResult]) -> [String: Any] {

@@ -339,6 +339,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         Thread.sleep(forTimeInterval: 0.2)
         var options = MigrationOptions()
         options.maxRounds = 4
+        options.stopWhenNotConverging = false  // this test is about the round limit
 
         func hop(from source: VirtualMachine) throws -> (IncomingMigration, MigrationReport, Bool) {
             let listener = try MigrationListener()
@@ -370,6 +371,26 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         #expect(identicalBack && reportBack.rounds >= 1)
         #expect(there.vm.state == .stopped)
         #expect(Guests.progress(of: back.vm, over: 0.2) > 0)
+    }
+
+    @Test func aGuestDirtyingFasterThanItIsSentStopsOnceRoundsStopShrinking() throws {
+        let pool = PacketPool(capacity: 64)
+        let config = Guests.configuration("dirtier", mac: nil, bootargs: "", elf: Guests.dirtier)
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        defer { vm.stop() }
+        Thread.sleep(forTimeInterval: 0.2)
+        let (a, b) = MemoryByteStream.pair()
+        let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
+        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
+            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
+        }
+        let report = try MigrationSource(vm: vm, connection: MigrationConnection(a)).run()
+        let incoming = try destination.wait().get()
+        defer { incoming.vm.stop() }
+        // Round 0, then two rounds that do not shrink the 8 MiB the guest rewrites: stop.
+        #expect(report.stalled && report.rounds == 3, "\(report)")
+        #expect(incoming.vm.state == .running && vm.state == .stopped)
     }
 
     @Test func anIdleApplianceConvergesBeforeTheRoundLimit() throws {

@@ -10,6 +10,15 @@ import Testing
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA) // RFC 3720 B.4
         #expect(CRC32C.checksum([]) == 0)
+        // The hardware path (when the CPU has one) and the tables agree on every length.
+        var bytes = [UInt8](repeating: 0, count: 4099)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
+        for n in [1, 7, 8, 9, 63, 64, 4096, 4099] {
+            bytes.withUnsafeBytes { b in
+                let slice = UnsafeRawBufferPointer(rebasing: b[0..<n])
+                #expect(CRC32C.checksum(slice) == CRC32C.software(slice), "length \(n)")
+            }
+        }
     }
 
     @Test func messagesSurviveArbitraryChunking() throws {

@@ -126,6 +126,12 @@ int sb_icmp_send(int fd, uint32_t addr, const void *buf, uint32_t len);
 /// Waits up to `timeout_us` for a datagram and reads it (IP header included) into `buf`;
 /// its length, 0 on timeout, or -errno.
 int sb_icmp_recv(int fd, void *buf, uint32_t len, int64_t timeout_us);
+/// Whether this CPU computes CRC-32C in hardware (x86-64 SSE4.2 `crc32`).
+int sb_crc32c_hardware(void);
+/// Continues a CRC-32C over `n` bytes in hardware (`crc` is the running, inverted value);
+/// call only when sb_crc32c_hardware() is true.
+uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n);
+
 /// CLOCK_MONOTONIC in nanoseconds.
 int64_t sb_monotonic_ns(void);
 /// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns`.
