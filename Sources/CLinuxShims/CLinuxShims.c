@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <time.h>
@@ -514,3 +515,8 @@ uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) {
 int sb_crc32c_hardware(void) { return 0; }
 uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) { (void)p; (void)n; return crc; }
 #endif
+
+void sb_keep_large_allocations_in_heap(void) {
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}

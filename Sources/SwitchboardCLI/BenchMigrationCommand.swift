@@ -77,6 +77,7 @@ struct BenchMigrationCommand: ParsableCommand {
     }
 
     func run() throws {
+        keepLargeAllocationsInTheHeap()
         let rows = try parsedRows()
         guard rounds >= 1 && rounds <= 20 else { throw ValidationError("--rounds must be 1...20") }
         guard intervalMs >= 0.1 && intervalMs <= 100 else { throw ValidationError("--interval-ms must be 0.1...100") }

@@ -39,6 +39,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        keepLargeAllocationsInTheHeap()
         let full = try loadTopology(file)
         var applianceELF: String? = nil
         if full.vms.contains(where: { $0.kernel == .appliance }) {

@@ -132,6 +132,11 @@ int sb_crc32c_hardware(void);
 /// call only when sb_crc32c_hardware() is true.
 uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n);
 
+/// Raises glibc's mmap and trim thresholds so large buffers are reused from the heap instead
+/// of being fresh mappings that fault in page by page (mallopt M_MMAP_THRESHOLD 64 MiB,
+/// M_TRIM_THRESHOLD 256 MiB).
+void sb_keep_large_allocations_in_heap(void);
+
 /// CLOCK_MONOTONIC in nanoseconds.
 int64_t sb_monotonic_ns(void);
 /// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns`.
