@@ -87,6 +87,10 @@ public struct MigrationDestination {
             throw refuse(phase, "incompatible machine: \(why)")
         }
         hooks.built(vm)
+        // Warm the decoders of the state while RAM arrives (see the source's warm-up).
+        if let own = try? vm.saveState(), let data = try? BinaryStateCoder.encode(own) {
+            _ = try? BinaryStateCoder.decode(VMState.self, from: data)
+        }
         do { try connection.send(MigrationMessage(.accept)) } catch { throw MigrationError(phase, "\(error)") }
 
         // (b, c, d) RAM rounds, then the state.
@@ -131,10 +135,10 @@ public struct MigrationDestination {
                 }
             case .state:
                 phase = .stopAndCopy
-                do { state = try JSONDecoder().decode(VMState.self, from: Data(m.payload)) }
+                do { state = try BinaryStateCoder.decodeAny(VMState.self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable VM state: \(error)") }
             case .switchState:
-                do { switchStates = try JSONDecoder().decode([SwitchState].self, from: Data(m.payload)) }
+                do { switchStates = try BinaryStateCoder.decodeAny([SwitchState].self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable switch state: \(error)") }
             case .frames:
                 do { frames = try FrameBatch.decode(m.payload) } catch { throw MigrationError(phase, "\(error)") }

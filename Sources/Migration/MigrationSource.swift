@@ -97,6 +97,13 @@ struct SourceRun {
         try send(MigrationMessage(type, payload))
     }
 
+    /// Sends state in the binary form (`BinaryStateCoder`: microseconds, not JSON's ms).
+    func sendBinary<T: Encodable>(_ type: MessageType, _ value: T) throws(MigrationError) {
+        let payload: [UInt8]
+        do { payload = try BinaryStateCoder.encode(value) } catch { throw fail("\(error)") }
+        try send(MigrationMessage(type, payload))
+    }
+
     /// Fails when the destination sent an abort (or the stream broke) meanwhile.
     func checkPeer() throws(MigrationError) {
         let m: MigrationMessage?
@@ -152,7 +159,16 @@ struct SourceRun {
         // populated are zeros: they go as runs, without being read (which would fault them in).
         phase = .round0
         let memory = self.memory
-        try whilePaused { memory.setDirtyLogging(true) }
+        // Take and encode the state once now, while the VM runs: the first encoding of these
+        // types costs one-time work (metadata, conformance lookups) that would otherwise fall
+        // into the downtime.
+        let (vm, hooks) = (self.vm, self.hooks)
+        let warm = try whilePaused { () -> (VMState?, [SwitchState]) in
+            memory.setDirtyLogging(true)
+            return (try? vm.saveState(), hooks.switchState())
+        }
+        _ = try? BinaryStateCoder.encode(warm.0)
+        _ = try? BinaryStateCoder.encode(warm.1)
         logging = true
         var bytesBefore = connection.bytesSent
         try sendAllRAM()
@@ -214,14 +230,18 @@ struct SourceRun {
         do { try vm.flushDisks() } catch { throw fail("\(error)") }
         let saved: VMState
         do { saved = try vm.saveState() } catch { throw fail("\(error)") }
+        mark("state saved")
         var switchStates: [SwitchState] = []
         var frames: [QueuedFrame] = []
         hooks.onDatapath {
             switchStates = hooks.switchState()
             frames = hooks.heldFrames([])
         }
-        try sendJSON(.state, saved)
-        try sendJSON(.switchState, switchStates)
+        mark("switch state taken")
+        let before = connection.bytesSent
+        try sendBinary(.state, saved)
+        mark("state sent (\(connection.bytesSent - before) bytes)")
+        try sendBinary(.switchState, switchStates)
         var sent = [Int](repeating: 0, count: vm.nics.count)
         for f in frames where f.nic < sent.count { sent[f.nic] += 1 }
         try send(MigrationMessage(.frames, FrameBatch.encode(frames)))
