@@ -49,7 +49,7 @@ public struct MigrationDestination {
             connection.close()
             return result
         } catch {
-            // Discard: the machine was never started (stop() on a created VM is a no-op).
+            // Discard: the machine never ran (stop() ends a parked vCPU; on a created VM it is a no-op).
             vm?.stop()
             if !error.refused { try? connection.send(MigrationMessage(.abort, text: "destination: \(error.reason)")) }
             connection.close()
@@ -183,6 +183,10 @@ public struct MigrationDestination {
             if installError == nil { hooks.activate(vm, received) }
         }
         if let installError { throw MigrationError(phase, "switch state refused: \(installError)") }
+        // The vCPU thread is made now and parks before its first instruction: on the word
+        // to go it only has to be woken.
+        vm.pause(timeout: 0)
+        vm.start()
         let ack = (try? JSONEncoder().encode(AckInfo(lost: lost))).map { Array($0) } ?? []
         do { try connection.send(MigrationMessage(.ack, ack)) } catch {
             hooks.onDatapath { hooks.deactivate(vm) }
@@ -221,8 +225,8 @@ public struct MigrationDestination {
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
+        vm.resume()
         hooks.onDatapath { hooks.confirmed(vm) }
-        vm.start()
         return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
                                  queued: frames.count, lost: lost)
     }
