@@ -36,9 +36,7 @@ import VMHost
 
         let (a, b) = MemoryByteStream.pair()
         let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value)
         // After round 0 (the destination has opened the image long since), the source writes
         // a cluster that did not exist: the image grows and its tables change.
         let sourceDisk = try disk(of: source)

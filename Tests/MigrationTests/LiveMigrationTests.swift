@@ -136,9 +136,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         }
         let hooksBox = UnsafeTransfer(value: destinationHooks)
         let (a, b) = MemoryByteStream.pair()
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value)
         let report = try MigrationSource(vm: vm, connection: MigrationConnection(a), hooks: hooks).run()
         let incoming = try destination.wait().get()
         defer { incoming.vm.stop() }
@@ -195,11 +193,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         hooks.onDatapath = datapath.sync
         hooks.built = { built.value = $0 }
         let hooksBox = UnsafeTransfer(value: hooks)
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in
-                try MigrationDestination(connection: MigrationConnection(b, timeout: 10), hooks: hooksBox.value).run()
-            }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value, timeout: 10)
         var options = MigrationOptions()
         options.timeout = 10
         if breakage.type == .endOfRound { options.downtimeBudget = -1; options.maxRounds = 3 }
@@ -276,11 +270,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
             datapath.attachments.append((newVM, 0, p1))
         }
         let hooksBox = UnsafeTransfer(value: hooks)
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in
-                try MigrationDestination(connection: MigrationConnection(destinationStream, timeout: 10), hooks: hooksBox.value).run()
-            }
-        }
+        let destination = receiving(on: destinationStream, hooks: hooksBox.value, timeout: 10)
         var options = MigrationOptions()
         options.timeout = 5
         options.outcomes = outcomes
@@ -382,9 +372,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         Thread.sleep(forTimeInterval: 0.2)
         let (a, b) = MemoryByteStream.pair()
         let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value)
         let report = try MigrationSource(vm: vm, connection: MigrationConnection(a)).run()
         let incoming = try destination.wait().get()
         defer { incoming.vm.stop() }
@@ -403,9 +391,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         #expect(waitUntil(30) { vm.bootSeconds != nil })
         let (a, b) = MemoryByteStream.pair()
         let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value)
         // The busy-polling appliance dirties a few pages per round; a debug build on a loaded
         // machine moves them slowly, so give this test a budget that is about convergence,
         // not about the 5 ms default (the release benchmark measures that).
@@ -433,9 +419,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
                                    ({ (_: MigrationDescription) throws -> VMConfiguration in throw NoSuchVM() }, "NoSuchVM")] {
             let (a, b) = MemoryByteStream.pair()
             let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool, configure: configure))
-            let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-                Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-            }
+            let destination = receiving(on: b, hooks: hooksBox.value)
             let error = #expect(throws: MigrationError.self) { _ = try MigrationSource(vm: vm, connection: MigrationConnection(a)).run() }
             #expect(error?.phase == .description && error?.refused == true && error?.reason.contains(words) == true, "\(String(describing: error))")
             guard case .failure(let e) = destination.wait() else { Issue.record("accepted"); continue }
@@ -446,9 +430,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         // A description in a format version the destination does not speak.
         let (a, b) = MemoryByteStream.pair()
         let hooksBox = UnsafeTransfer(value: MigrationDestinationHooks(pool: pool) { _ in config })
-        let destination = Background { () -> Result<IncomingMigration, MigrationError> in
-            Result { () throws(MigrationError) in try MigrationDestination(connection: MigrationConnection(b), hooks: hooksBox.value).run() }
-        }
+        let destination = receiving(on: b, hooks: hooksBox.value)
         var description = MigrationDescription(of: vm)
         description.formatVersion = 99
         let source = MigrationConnection(a)

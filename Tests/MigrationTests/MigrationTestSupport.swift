@@ -178,3 +178,14 @@ final class EchoRig {
         }
     }
 }
+
+/// The destination side of a migration over `stream`, run on its own thread.
+func receiving(on stream: any ByteStream, hooks: MigrationDestinationHooks, timeout: Double = 30)
+    -> Background<Result<IncomingMigration, MigrationError>> {
+    let box = UnsafeTransfer(value: hooks)
+    return Background {
+        Result { () throws(MigrationError) in
+            try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: box.value).run()
+        }
+    }
+}
