@@ -114,6 +114,18 @@ public final class GuestMemory: @unchecked Sendable {
         return r.firstPage + Int((address - r.base.raw) / GuestMemory.pageSize)
     }
 
+    /// The host address of page `index` (a global page index, as the dirty bitmap counts),
+    /// or nil beyond RAM. Writes through it are not logged: mark them (`markPageDirty`).
+    public func hostPage(_ index: Int) -> UnsafeMutableRawPointer? {
+        guard index >= 0 else { return nil }
+        for r in regions {
+            let pages = Int(r.size / GuestMemory.pageSize)
+            // SAFETY: the page lies inside region `r`, whose mapping lives as long as `self`.
+            if index >= r.firstPage && index < r.firstPage + pages { return r.host + (index - r.firstPage) * Int(GuestMemory.pageSize) }
+        }
+        return nil
+    }
+
     /// Copies bytes into guest RAM (marks pages dirty).
     public func write(_ bytes: UnsafeRawBufferPointer, at address: GuestPhysicalAddress) throws {
         let n = UInt64(bytes.count)

@@ -304,10 +304,13 @@ final class BinaryUnkeyedDecoding: UnkeyedDecodingContainer {
     let count: Int?
     private(set) var currentIndex = 0
     var codingPath: [any CodingKey] { [] }
-    var isAtEnd: Bool { currentIndex >= (count ?? 0) }
+    var isAtEnd: Bool { currentIndex >= total }
+    /// The element count read at the start (`count` is the protocol's optional view of it).
+    private let total: Int
     init(source: ByteSource) throws {
         self.source = source
-        count = try source.takeCount()
+        total = try source.takeCount()
+        count = total
     }
     private func next() throws {
         guard !isAtEnd else { throw BinaryStateError("read past the end of an array") }

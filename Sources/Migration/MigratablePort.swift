@@ -113,9 +113,7 @@ public final class MigratablePort: PortSink {
     /// the rest -- after the handed-in ones -- go to `sink` (as its capacity allows; `feed`
     /// moves the others later), which becomes the target.
     public func release(to sink: (any PortSink)?, droppingFirst migrated: Int = 0, now: Int64 = 0) {
-        let cut = min(max(migrated, 0), held.count)
-        for e in held[..<cut] { pool.release(e.handle) }
-        held.removeFirst(cut)
+        dropHeld(first: migrated)
         holding = false
         target = sink
         if sink == nil {

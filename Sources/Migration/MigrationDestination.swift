@@ -106,9 +106,8 @@ public struct MigrationDestination {
             case .pages:
                 do {
                     try PageBatch.decode(m.payload, pageCount: memory.pageCount, { index, bytes in
-                        guard let r = memory.regions.last(where: { $0.firstPage <= index }) else { return }
-                        // SAFETY: `index` < pageCount lies in region `r`; the mapping lives with the VM.
-                        let page = r.host + (index - r.firstPage) * PageBatch.pageSize
+                        // The decoder checked `index` < pageCount.
+                        guard let page = memory.hostPage(index) else { return }
                         if let bytes {
                             page.copyMemory(from: bytes.baseAddress!, byteCount: PageBatch.pageSize)
                         } else if !PageBatch.isZero(UnsafeRawPointer(page)) {
@@ -162,20 +161,22 @@ public struct MigrationDestination {
         for f in frames where f.nic < received.count { received[f.nic] += 1 }
         do { try connection.send(MigrationMessage(.ready)) } catch { throw MigrationError(phase, "\(error)") }
 
+        /// Frames the source held since its last batch: to the NICs, in order.
+        func take(_ late: [QueuedFrame]) {
+            lost += deliver(late, to: vm)
+            for f in late where f.nic < received.count { received[f.nic] += 1 }
+            frames += late
+        }
+
         // (e) Commit.
         phase = .commit
         while true {
             let m = try next()
-            if m.type == .frames {
-                let late: [QueuedFrame]
-                do { late = try FrameBatch.decode(m.payload) } catch { throw MigrationError(phase, "\(error)") }
-                lost += deliver(late, to: vm)
-                for f in late where f.nic < received.count { received[f.nic] += 1 }
-                frames += late
-                continue
+            guard m.type == .frames else {
+                guard m.type == .commit else { throw MigrationError(phase, "expected commit, got \(m.type)") }
+                break
             }
-            guard m.type == .commit else { throw MigrationError(phase, "expected commit, got \(m.type)") }
-            break
+            do { take(try FrameBatch.decode(m.payload)) } catch { throw MigrationError(phase, "\(error)") }
         }
         var installError: String?
         hooks.onDatapath {
@@ -196,30 +197,20 @@ public struct MigrationDestination {
         // (f) Switchover: the VM starts only on the source's word, so it never runs on both
         // sides. Should the connection break first, the source (whose decision it is) is asked.
         phase = .switchover
-        var afterAck = 0
+        let beforeAck = frames.count
         var confirmed = false
-        while !confirmed {
-            let m: MigrationMessage
-            do { m = try connection.receive(timeout: hooks.confirmTimeout) } catch { break }
-            switch m.type {
-            case .frames:
-                guard let late = try? FrameBatch.decode(m.payload) else { break }
-                lost += deliver(late, to: vm)
-                afterAck += late.count
-                frames += late
-            case .confirm:
-                confirmed = true
-            default:
-                break
-            }
-            if m.type != .frames && m.type != .confirm { break }
+        // Frames, then the confirm; anything else (a broken stream, a garbled batch) leaves
+        // the question to the source.
+        while let m = try? connection.receive(timeout: hooks.confirmTimeout) {
+            if m.type == .confirm { confirmed = true }
+            guard m.type == .frames, let late = try? FrameBatch.decode(m.payload) else { break }
+            take(late)
         }
+        let afterAck = frames.count - beforeAck
         if !confirmed {
             switch askSource(description) {
             case .committed(let held):
-                let missing = Array(held.dropFirst(afterAck))
-                lost += deliver(missing, to: vm)
-                frames += missing
+                take(Array(held.dropFirst(afterAck)))
             case .aborted, .unknown, .inProgress:
                 hooks.onDatapath { hooks.deactivate(vm) }
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")

@@ -321,7 +321,7 @@ struct SourceRun {
                 zeros += j - i
                 i = j
             } else {
-                guard let page = pagePointer(i) else { throw fail("page \(i) is outside RAM") }
+                guard let page = memory.hostPage(i).map(UnsafeRawPointer.init) else { throw fail("page \(i) is outside RAM") }
                 if batch.page(i, page) { zeros += 1 }
                 i += 1
             }
@@ -341,14 +341,6 @@ struct SourceRun {
         try endRound(pages: total, zeros: zeros, final: false)
     }
 
-    /// The host address of page `index`.
-    func pagePointer(_ index: Int) -> UnsafeRawPointer? {
-        guard let r = memory.regions.last(where: { $0.firstPage <= index }),
-              index - r.firstPage < Int(r.size / GuestMemory.pageSize) else { return nil }
-        // SAFETY: `index` is a page of region `r`, whose mapping lives as long as the VM.
-        return UnsafeRawPointer(r.host + (index - r.firstPage) * PageBatch.pageSize)
-    }
-
     /// Sends `pages` in batches, then the end-of-round marker.
     mutating func sendPages(_ pages: [Int], round: Int, final: Bool) throws(MigrationError) {
         roundStarted = Date()
@@ -356,7 +348,7 @@ struct SourceRun {
         var batch = PageBatchWriter(limit: options.pagesPerMessage)
         var messages = 0
         for index in pages {
-            guard let page = pagePointer(index) else { throw fail("page \(index) is outside RAM") }
+            guard let page = memory.hostPage(index).map(UnsafeRawPointer.init) else { throw fail("page \(index) is outside RAM") }
             if batch.page(index, page) { zeros += 1 }
             if batch.full {
                 try send(MigrationMessage(.pages, batch.take()))

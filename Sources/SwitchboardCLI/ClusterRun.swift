@@ -129,8 +129,9 @@ struct ClusterRun {
         let started = Date()
         let scheduler = Scheduler(topology: topology, children: children, started: started)
         scheduler.start()
+        let timeUp = StopFlag()
         if let duration {
-            DispatchQueue.global().asyncAfter(deadline: .now() + duration) { stop.set() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + duration) { timeUp.set() }
         }
 
         // Wait for the end.
@@ -139,7 +140,8 @@ struct ClusterRun {
         let countedPings = topology.hosts.filter { $0.ping?.count != nil }.count
         while true {
             usleep(100_000)
-            if stop.isSet { stopReason = duration != nil && Date().timeIntervalSince(started) >= duration! ? "duration elapsed" : "interrupted"; break }
+            if stop.isSet { stopReason = "interrupted"; break }
+            if timeUp.isSet { stopReason = "duration elapsed"; break }
             if let dead = children.first(where: { !$0.process.isRunning }) {
                 stopReason = "hypervisor \(dead.hypervisor) exited"
                 break

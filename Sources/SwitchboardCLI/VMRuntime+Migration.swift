@@ -75,26 +75,26 @@ extension VMRuntime {
         let vm = guest.vm
         let from = hypervisor ?? "?"
         let droppedBefore = guest.ports.map { $0.port.dropped }
-        var hooks = MigrationSourceHooks()
-        hooks.onDatapath = { datapath.sync($0) }
-        hooks.quiesceNetwork = { [self] in
-            guest.servicing = false
-            rebuildServiced()
-            for p in guest.ports { p.port.hold() }
+        let switchState = {
+            let now = datapath.clock.now()
+            var names: [Int: Set<String>] = [:]
+            for p in guest.ports { names[p.ref.switchIndex, default: []].insert(p.portName) }
+            return names.keys.sorted().map { fabric.switches[$0].saveState(now: now).restricted(to: names[$0]!) }
         }
-        hooks.heldFrames = { sent in
-            var out: [QueuedFrame] = []
-            for (i, p) in guest.ports.enumerated() {
-                out += p.port.heldFrames(from: i < sent.count ? sent[i] : 0).map { QueuedFrame(nic: i, bytes: $0) }
-            }
-            return out
-        }
-        hooks.resumeNetwork = { [self] in
-            for (i, p) in guest.ports.enumerated() { p.port.release(to: vm.nics[i]) }
-            guest.servicing = true
-            rebuildServiced()
-            guest.kickAll()
-        }
+        // Holding, handing over and giving back the frames as the library's port hooks do;
+        // the handover itself and the drop count are this host's own.
+        var hooks = MigrationSourceHooks.ports(
+            guest.ports.map(\.port), vm: vm, onDatapath: { datapath.sync($0) },
+            stopServicing: { [self] in
+                guest.servicing = false
+                rebuildServiced()
+            },
+            startServicing: { [self] in
+                guest.servicing = true
+                rebuildServiced()
+                guest.kickAll()
+            },
+            switchState: switchState)
         hooks.handedOver = { [self] sent in
             let now = datapath.clock.now()
             for (i, p) in guest.ports.enumerated() {
@@ -112,12 +112,6 @@ extension VMRuntime {
             }
             unwatch(guest, on: datapath)
             remove(guest, departedTo: destination.name)
-        }
-        hooks.switchState = {
-            let now = datapath.clock.now()
-            var names: [Int: Set<String>] = [:]
-            for p in guest.ports { names[p.ref.switchIndex, default: []].insert(p.portName) }
-            return names.keys.sorted().map { fabric.switches[$0].saveState(now: now).restricted(to: names[$0]!) }
         }
         hooks.droppedFrames = {
             zip(guest.ports, droppedBefore).reduce(0) { $0 + $1.0.port.dropped - $1.1 }
