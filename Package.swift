@@ -52,10 +52,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // A host's runtime: the VMs of a run, their ports and NIC servicing, migrations out and in,
+        // the migration listener, the cluster of host processes and its schedule.
+        .target(name: "Hypervisor", dependencies: [
+            "Frames", "Switching", "Capture", "Topology", "HostNetworking", "VMHost", "Virtio", "Migration", "CLinuxShims",
+        ]),
+
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "CLinuxShims",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

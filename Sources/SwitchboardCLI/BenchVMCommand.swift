@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import Hypervisor
 import Frames
 import HostNetworking
 import RISCV

@@ -124,14 +124,6 @@ struct MigrateCommand: ParsableCommand {
         ]
         return lines.joined(separator: "\n")
     }
-
-    /// One line for a run's report.
-    static func describe(_ r: ControlMigrationReport) -> String {
-        let at = r.at.map { String(format: " at %.2f s", $0) } ?? ""
-        if let e = r.error { return "migration of \(r.vm) \(r.from) -> \(r.to)\(at): FAILED: \(e)" }
-        return String(format: "migration of %@ %@ -> %@%@: total %.1f ms, downtime %.2f ms, %d rounds, %d pages (%d zero), queued %d, lost %d",
-                      r.vm, r.from, r.to, at, r.totalMs, r.downtimeMs, r.rounds, r.pages, r.zeroPages, r.queued, r.lost)
-    }
 }
 
 /// The migration's progress on stderr: one line redrawn on a terminal, a line per round elsewhere.

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Hypervisor
 import Switching
 import Topology
 
@@ -51,8 +52,10 @@ struct RunCommand: ParsableCommand {
             }
         }
         if host == nil && !full.hypervisors.isEmpty {
-            try ClusterRun(topology: full, file: file, duration: duration, controlPath: control, appliance: applianceELF,
-                           json: json).run()
+            do {
+                try ClusterRun(topology: full, file: file, duration: duration, controlPath: control, appliance: applianceELF,
+                               json: json).run()
+            } catch is RunFailed { throw ExitCode(1) }
             return
         }
         var topology = full
@@ -76,7 +79,9 @@ struct RunCommand: ParsableCommand {
             printError("run: \(error)")
             throw ExitCode(1)
         }
-        try HostedRun(instance: instance, topology: topology, fullTopology: full, hypervisor: host, file: file, duration: duration,
-                      controlPath: control, appliance: applianceELF, json: json).run()
+        do {
+            try HostedRun(instance: instance, topology: topology, fullTopology: full, hypervisor: host, file: file, duration: duration,
+                          controlPath: control, appliance: applianceELF, json: json).run()
+        } catch is RunFailed { throw ExitCode(1) }
     }
 }

@@ -21,7 +21,7 @@ import VMHost
 ///
 /// Threads: `guests` changes only on the datapath thread and is read elsewhere under `lock`;
 /// `serviced` belongs to the datapath thread alone.
-final class VMRuntime: @unchecked Sendable {
+public final class VMRuntime: @unchecked Sendable {
     /// A switch port where a VM NIC plugs in: every NIC port of the topology on this part has
     /// one, whether its VM is here or not (a VM may arrive by migration).
     final class NICPort {
@@ -38,8 +38,9 @@ final class VMRuntime: @unchecked Sendable {
     }
 
     /// A VM on this host.
-    final class Guest {
-        let vm: VirtualMachine
+    public final class Guest {
+        /// The machine.
+        public let vm: VirtualMachine
         /// Its NICs' ports, in NIC order.
         let ports: [NICPort]
         /// The hypervisor it came from, when it arrived by migration.
@@ -91,7 +92,7 @@ final class VMRuntime: @unchecked Sendable {
 
     /// Builds the VMs of the part (not started) and a `MigratablePort` on every NIC port of the
     /// topology that this part's switches have.
-    init(instance: TopologyInstance, topology: Topology, hypervisor: String?, appliance: String?) throws {
+    public init(instance: TopologyInstance, topology: Topology, hypervisor: String?, appliance: String?) throws {
         self.instance = instance
         self.topology = topology
         self.hypervisor = hypervisor
@@ -136,7 +137,7 @@ final class VMRuntime: @unchecked Sendable {
     }
 
     /// Services every NIC on the datapath thread whenever its guest notifies it.
-    func attach(to datapath: Datapath) throws {
+    public func attach(to datapath: Datapath) throws {
         self.datapath = datapath
         for guest in snapshot() { try watch(guest, on: datapath) }
         rebuildServiced()
@@ -164,7 +165,7 @@ final class VMRuntime: @unchecked Sendable {
     }
 
     /// The guests present, under the lock.
-    func snapshot() -> [Guest] { lock.withLock { guests } }
+    public func snapshot() -> [Guest] { lock.withLock { guests } }
 
     /// The guest running VM `name`.
     func guest(named name: String) -> Guest? { lock.withLock { guests.first { $0.vm.name == name } } }
@@ -223,10 +224,10 @@ final class VMRuntime: @unchecked Sendable {
     }
 
     /// Starts every vCPU.
-    func start() { snapshot().forEach { $0.vm.start() } }
+    public func start() { snapshot().forEach { $0.vm.start() } }
 
     /// True when the run has VMs and none is running any more.
-    var allFinished: Bool {
+    public var allFinished: Bool {
         let vms = snapshot().map(\.vm)
         return !vms.isEmpty && vms.allSatisfy { $0.state != .running }
     }
@@ -246,7 +247,7 @@ final class VMRuntime: @unchecked Sendable {
     }
 
     /// Stops every vCPU and closes the eventfds (after the datapath stopped polling them).
-    func stop(datapath: Datapath) {
+    public func stop(datapath: Datapath) {
         for guest in snapshot() {
             guest.vm.stop()
             unwatch(guest, on: datapath)

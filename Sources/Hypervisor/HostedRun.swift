@@ -3,7 +3,6 @@
 // the control socket, the migration listener, and the epoll datapath loop until a signal, the
 // duration or a `stop` request; then everything is removed again.
 
-import ArgumentParser
 import Foundation
 import HostNetworking
 import Migration
@@ -11,7 +10,7 @@ import Switching
 import Topology
 
 /// Runs an instantiated topology on the datapath loop.
-struct HostedRun {
+public struct HostedRun {
     let instance: TopologyInstance
     /// What runs here: the file's topology, or one hypervisor's part of it.
     let topology: Topology
@@ -27,20 +26,34 @@ struct HostedRun {
     /// End with one JSON summary object on stdout.
     let json: Bool
 
+    /// A run of `instance` (built from `topology`, one hypervisor's part of `fullTopology` or all of it).
+    public init(instance: TopologyInstance, topology: Topology, fullTopology: Topology, hypervisor: String?, file: String,
+                duration: Double?, controlPath: String?, appliance: String?, json: Bool) {
+        self.instance = instance
+        self.topology = topology
+        self.fullTopology = fullTopology
+        self.hypervisor = hypervisor
+        self.file = file
+        self.duration = duration
+        self.controlPath = controlPath
+        self.appliance = appliance
+        self.json = json
+    }
+
     /// The control socket's default path for a topology, or for one hypervisor's part.
-    static func defaultControlPath(topologyName: String?, hypervisor: String?) -> String {
+    public static func defaultControlPath(topologyName: String?, hypervisor: String?) -> String {
         let base = topologyName ?? "switchboard"
         return ControlServer.defaultPath(topologyName: hypervisor.map { "\(base)-\($0)" } ?? base)
     }
 
     /// Runs until SIGINT/SIGTERM/SIGHUP, the duration, a `stop` request or (without a
-    /// hypervisor) the end of every VM and ping job.
-    func run() throws {
+    /// hypervisor) the end of every VM and ping job. Throws `RunFailed` after printing why.
+    public func run() throws {
         let fabric = instance.fabric
         let datapath: Datapath
         do { datapath = try Datapath(fabric: fabric) } catch {
-            printError("run: \(error)")
-            throw ExitCode(1)
+            reportError("run: \(error)")
+            throw RunFailed()
         }
         // Stop signals first, so a Ctrl-C during setup still cleans up.
         datapath.installStopSignals()
@@ -122,12 +135,12 @@ struct HostedRun {
             case .failure(let error):
                 // Another instance of the same topology may hold the default socket: run without one.
                 guard controlPath == nil else { throw error }
-                printError("run: warning: \(error); this instance has no control socket")
+                reportError("run: warning: \(error); this instance has no control socket")
             }
         } catch {
             cleanup()
-            printError("run: \(error)")
-            throw ExitCode(1)
+            reportError("run: \(error)")
+            throw RunFailed()
         }
 
         let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
@@ -220,7 +233,7 @@ struct HostedRun {
             if let e = r.error { errors.append("ping from \(r.host): \(e)") }
         }
         let done = migrations.reports
-        for r in done { print("  " + MigrateCommand.describe(r)) }
+        for r in done { print("  " + RunReport.describe(r)) }
         if json {
             let (vmSummary, flows) = vms?.summary ?? ([], [])
             let switches = fabric.switches.map { sw in
@@ -236,8 +249,8 @@ struct HostedRun {
         }
         fflush(nil)
         if !errors.isEmpty {
-            errors.forEach { printError("run: \($0)") }
-            throw ExitCode(1)
+            errors.forEach { reportError("run: \($0)") }
+            throw RunFailed()
         }
     }
 
@@ -274,7 +287,7 @@ struct HostedRun {
     }
 
     /// A ping job's line in the stop report.
-    static func describe(_ r: PingReport) -> String {
+    public static func describe(_ r: PingReport) -> String {
         String(format: "ping from %@ to %@ every %.0f ms: %d transmitted, %d received, %d lost, %d duplicates, longest gap %.1f ms (outage %.1f ms), max rtt %.2f ms",
                r.host, r.target, r.intervalMs, r.transmitted, r.received, r.lost, r.duplicates, r.longestGapMs, r.outageMs, r.maxRttMs)
     }

@@ -4,19 +4,28 @@
 // sockets, ends the run when every VM and counted ping job is done (or at the duration or a
 // signal), stops them all together, and merges their summaries.
 
-import ArgumentParser
 import Foundation
 import HostNetworking
 import Topology
 
 /// Runs every hypervisor of a topology as a child process and coordinates them.
-struct ClusterRun {
+public struct ClusterRun {
     let topology: Topology
     let file: String
     let duration: Double?
     let controlPath: String?
     let appliance: String?
     let json: Bool
+
+    /// A cluster run of `topology` (from `file`); children run this same executable.
+    public init(topology: Topology, file: String, duration: Double?, controlPath: String?, appliance: String?, json: Bool) {
+        self.topology = topology
+        self.file = file
+        self.duration = duration
+        self.controlPath = controlPath
+        self.appliance = appliance
+        self.json = json
+    }
 
     /// One child process.
     final class Child: @unchecked Sendable {
@@ -83,7 +92,9 @@ struct ClusterRun {
         }
     }
 
-    func run() throws {
+    /// Runs until every VM and counted ping job is done, the duration, or a signal; throws
+    /// `RunFailed` (after printing why) when a host or a scheduled migration failed.
+    public func run() throws {
         let name = topology.name ?? file
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var children: [Child] = []
@@ -109,9 +120,9 @@ struct ClusterRun {
             var arguments = ["run", file, "--host", child.hypervisor, "--json", "--control", child.socket]
             if let appliance { arguments += ["--appliance", appliance] }
             do { try child.start(executable: executable, arguments: arguments) } catch {
-                printError("run: cannot start the process of hypervisor \(child.hypervisor): \(error)")
+                reportError("run: cannot start the process of hypervisor \(child.hypervisor): \(error)")
                 stopAll(children)
-                throw ExitCode(1)
+                throw RunFailed()
             }
         }
         // Every host up: its control socket answers.
@@ -119,9 +130,9 @@ struct ClusterRun {
         for child in children {
             while (try? ControlClient.send(ControlRequest(command: "vm-list"), to: child.socket, timeoutSeconds: 2))?.ok != true {
                 if !child.process.isRunning || Date() > upDeadline || stop.isSet {
-                    printError("run: hypervisor \(child.hypervisor) did not come up")
+                    reportError("run: hypervisor \(child.hypervisor) did not come up")
                     stopAll(children)
-                    throw ExitCode(1)
+                    throw RunFailed()
                 }
                 usleep(20_000)
             }
@@ -171,7 +182,7 @@ struct ClusterRun {
         var summaries: [RunSummary] = []
         for child in children {
             if let s = child.summary { summaries.append(s); ok = ok && s.ok } else {
-                printError("run: hypervisor \(child.hypervisor) left no summary (exit status \(child.process.terminationStatus))")
+                reportError("run: hypervisor \(child.hypervisor) left no summary (exit status \(child.process.terminationStatus))")
                 ok = false
             }
         }
@@ -188,13 +199,13 @@ struct ClusterRun {
                                 pings: summaries.flatMap(\.pings), migrations: migrations,
                                 switches: summaries.flatMap(\.switches), ok: ok)
         Self.output("switchboard: cluster stopped (\(stopReason))")
-        for r in migrations { Self.output("  " + MigrateCommand.describe(r)) }
+        for r in migrations { Self.output("  " + RunReport.describe(r)) }
         for f in merged.flows {
             Self.output("  flow \(f.id) at \(f.vm): sent \(f.sent), received \(f.received), lost \(f.lost), duplicated \(f.duplicated), reordered \(f.reordered)")
         }
         for p in merged.pings { Self.output("  " + HostedRun.describe(p)) }
         if json { Self.output((try? jsonLine(merged)) ?? "{}") }
-        if !ok { throw ExitCode(1) }
+        if !ok { throw RunFailed() }
     }
 
     /// Asks every child to stop, then waits; SIGTERM and SIGKILL for those that do not.
@@ -208,67 +219,5 @@ struct ClusterRun {
             while children.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(20_000) }
             if !children.contains(where: { $0.process.isRunning }) { return }
         }
-    }
-}
-
-/// Runs a topology's migration schedule: each entry at its time (after every host came up),
-/// and never before the previous migration of the same VM has ended.
-final class Scheduler: @unchecked Sendable {
-    private let topology: Topology
-    private let sockets: [String: String]
-    private let started: Date
-    private let lock = NSLock()
-    private var done = false
-    private var cancelled = false
-    private var list: [ControlMigrationReport] = []
-
-    init(topology: Topology, children: [ClusterRun.Child], started: Date) {
-        self.topology = topology
-        sockets = Dictionary(uniqueKeysWithValues: children.map { ($0.hypervisor, $0.socket) })
-        self.started = started
-    }
-
-    /// Whether every scheduled migration has run (or was abandoned).
-    var isDone: Bool { lock.withLock { done } }
-
-    /// The reports of the migrations run so far.
-    var reports: [ControlMigrationReport] { lock.withLock { list } }
-
-    func cancel() { lock.withLock { cancelled = true } }
-
-    func start() {
-        Thread { [self] in
-            var location: [String: String] = [:]
-            for vm in topology.vms { location[vm.name] = topology.startHypervisor(of: vm) }
-            // In time order; entries at the same time keep their file order.
-            let entries = topology.migrations.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
-            for entry in entries {
-                let wait = entry.at - Date().timeIntervalSince(started)
-                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
-                if lock.withLock({ cancelled }) { break }
-                guard let from = location[entry.vm], let socket = sockets[from] else { continue }
-                var request = ControlRequest(command: "migrate")
-                request.vm = entry.vm
-                request.to = entry.to
-                request.downtimeMs = entry.downtimeMs
-                request.maxRounds = entry.maxRounds
-                let began = Date().timeIntervalSince(started)
-                var report: ControlMigrationReport
-                do {
-                    let reply = try ControlClient.stream(request, to: socket, timeoutSeconds: 300) { _ in }
-                    report = reply.migration ?? ControlMigrationReport(vm: entry.vm, from: from, to: entry.to, totalMs: 0, downtimeMs: 0,
-                                                                       rounds: 0, pages: 0, zeroPages: 0, bytes: 0, queued: 0, lost: 0,
-                                                                       error: reply.error ?? "no report")
-                } catch {
-                    report = ControlMigrationReport(vm: entry.vm, from: from, to: entry.to, totalMs: 0, downtimeMs: 0, rounds: 0,
-                                                    pages: 0, zeroPages: 0, bytes: 0, queued: 0, lost: 0, error: "\(error)")
-                }
-                report.at = (began * 1000).rounded() / 1000
-                if report.error == nil { location[entry.vm] = entry.to }
-                ClusterRun.output("switchboard: " + MigrateCommand.describe(report))
-                lock.withLock { list.append(report) }
-            }
-            lock.withLock { done = true }
-        }.start()
     }
 }
