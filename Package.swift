@@ -58,10 +58,16 @@ let package = Package(
             "Frames", "Switching", "Capture", "Topology", "HostNetworking", "VMHost", "Virtio", "Migration", "CLinuxShims",
         ]),
 
+        // `switchboard bench`: drivers that measure beside a reference in the same run.
+        .target(name: "Benchmarks", dependencies: [
+            "Frames", "Switching", "Topology", "Machine", "RISCV", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                    ]),
+
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,5 +1,6 @@
 // The `switchboard` command: thin subcommands over the library modules.
 import ArgumentParser
+import Benchmarks
 
 /// The root command; each subcommand lives in its own file.
 @main

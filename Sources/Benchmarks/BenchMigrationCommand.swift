@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import Hypervisor
 import Migration
 
 /// Benchmarks Switchboard's live migration against QEMU's.

@@ -4,6 +4,7 @@
 // guest MIPS for both.
 import ArgumentParser
 import Foundation
+import Hypervisor
 import Machine
 import RISCV
 

@@ -4,9 +4,13 @@ import ArgumentParser
 import Foundation
 import Switching
 
-/// The benchmark group.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The benchmark group (`switchboard bench`); its drivers live in this module, the CLI only
+/// registers it.
+public struct BenchCommand: ParsableCommand {
+    /// Creates the command (ArgumentParser).
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark beside its reference figures.",
         subcommands: [BenchSwitchCommand.self, BenchCPUCommand.self, BenchVMCommand.self, BenchMigrationCommand.self])

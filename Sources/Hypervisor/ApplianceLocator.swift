@@ -3,11 +3,12 @@
 
 import Foundation
 
-enum ApplianceLocator {
+/// Finds the guest appliance ELF, building it in a source checkout when needed.
+public enum ApplianceLocator {
     /// The appliance to use: `explicit`, else $SWITCHBOARD_APPLIANCE, else
     /// `.build/appliance/appliance.elf` of the source checkout the binary was built in, built
     /// with Tools/appliance/build.sh when missing or older than its sources.
-    static func locate(explicit: String?) -> Result<String, ApplianceError> {
+    public static func locate(explicit: String?) -> Result<String, ApplianceError> {
         if let explicit { return .success(explicit) }
         if let env = ProcessInfo.processInfo.environment["SWITCHBOARD_APPLIANCE"], !env.isEmpty { return .success(env) }
         guard let root = packageRoot() else {
@@ -35,7 +36,7 @@ enum ApplianceLocator {
     }
 
     /// The source checkout holding this executable (the first ancestor with Tools/appliance).
-    static func packageRoot() -> String? {
+    public static func packageRoot() -> String? {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<8 {
@@ -56,7 +57,9 @@ enum ApplianceLocator {
     }
 }
 
-struct ApplianceError: Error, CustomStringConvertible {
-    var description: String
+/// Why the appliance could not be found or built.
+public struct ApplianceError: Error, CustomStringConvertible {
+    /// A readable message.
+    public var description: String
     init(_ description: String) { self.description = description }
 }
