@@ -37,7 +37,7 @@ final class MigrationService: @unchecked Sendable {
                 idle.withLock { active += 1 }
                 Thread { [self] in
                     defer { idle.withLock { active -= 1; idle.broadcast() } }
-                    let hooks = runtime.destinationHooks(datapath: datapath, log: log)
+                    let hooks = ArrivingVM(into: runtime, datapath: datapath, log: log)
                     do {
                         if let incoming = try MigrationListener.serve(MigrationFaults.shared.wrap(stream), hooks: hooks) {
                             log("VM \(incoming.vm.name) arrived: \(incoming.pages) pages (\(incoming.zeroPages) zero) in \(incoming.rounds) rounds, \(incoming.queued) frames handed over, \(incoming.lost) lost")

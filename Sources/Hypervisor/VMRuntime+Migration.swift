@@ -1,12 +1,9 @@
 // VMRuntime+Migration: live migration of this host's VMs to another hypervisor of the topology
 // (`migrate` on the control socket) and of VMs arriving from one (the migration listener).
 //
-// Switchover without loss, on the source's switch: while the VM is paused its ports hold the
-// frames addressed to it (they go in the stream); once the destination has acknowledged, the
-// VM's MAC entries are pointed at the tunnel towards the destination, so frames in flight
-// follow the VM. On the destination's switch the VM's entries are installed at commit and its
-// ports hold what arrives until the source confirms; then the frames go to the VM and each
-// NIC announces its MAC (RARP, QEMU's schedule) so every other switch re-learns the path.
+// Switchover without loss: the source side is `DepartingVM`, the destination side `ArrivingVM`;
+// here are the request checks, the outgoing migration's driver, and what both sides share
+// (giving held frames back to the network, the RARP self-announcement).
 
 import Foundation
 import Frames
@@ -71,52 +68,9 @@ extension VMRuntime {
     func migrate(_ guest: Guest, to destination: HypervisorSpec, request: MigrationRequest,
                  progress: @escaping (MigrationProgress) -> Void) -> ControlMigrationReport {
         let datapath = self.datapath!
-        let fabric = instance.fabric
         let vm = guest.vm
         let from = hypervisor ?? "?"
-        let droppedBefore = guest.ports.map { $0.port.dropped }
-        let switchState = {
-            let now = datapath.clock.now()
-            var names: [Int: Set<String>] = [:]
-            for p in guest.ports { names[p.ref.switchIndex, default: []].insert(p.portName) }
-            return names.keys.sorted().map { fabric.switches[$0].saveState(now: now).restricted(to: names[$0]!) }
-        }
-        // Holding, handing over and giving back the frames as the library's port hooks do;
-        // the handover itself and the drop count are this host's own.
-        var hooks = MigrationSourceHooks.ports(
-            guest.ports.map(\.port), vm: vm, onDatapath: { datapath.sync($0) },
-            stopServicing: { [self] in
-                guest.servicing = false
-                rebuildServiced()
-            },
-            startServicing: { [self] in
-                guest.servicing = true
-                rebuildServiced()
-                guest.kickAll()
-            },
-            switchState: switchState)
-        hooks.handedOver = { [self] sent in
-            let now = datapath.clock.now()
-            for (i, p) in guest.ports.enumerated() {
-                p.port.release(to: nil, droppingFirst: i < sent.count ? sent[i] : 0)
-                let sw = fabric.switches[p.ref.switchIndex]
-                let learned = sw.macTable.entries(now: now).filter { $0.port == p.ref.port && !$0.isStatic }
-                sw.setPortUp(p.ref.port, false)
-                if let tunnel = sw.portIndex(named: TunnelSpec.portName(towards: destination.name)) {
-                    for var e in learned {
-                        e.port = tunnel
-                        e.lastSeen = now
-                        sw.macTable.install(e)
-                    }
-                }
-            }
-            unwatch(guest, on: datapath)
-            remove(guest, departedTo: destination.name)
-        }
-        hooks.droppedFrames = {
-            zip(guest.ports, droppedBefore).reduce(0) { $0 + $1.0.port.dropped - $1.1 }
-        }
-        hooks.progress = progress
+        let host = DepartingVM(guest, of: self, to: destination, datapath: datapath, progress: progress)
         var options = MigrationOptions()
         if let ms = request.downtimeMs { options.downtimeBudget = ms / 1000 }
         if let rounds = request.maxRounds { options.maxRounds = rounds }
@@ -130,7 +84,7 @@ extension VMRuntime {
                                                   timeout: min(options.timeout, 5))
             } catch { throw MigrationError(.connect, "\(error)") }
             let connection = MigrationConnection(MigrationFaults.shared.wrap(stream), timeout: options.timeout)
-            let r = try MigrationSource(vm: vm, connection: connection, options: options, hooks: hooks).run()
+            let r = try MigrationSource(vm: vm, connection: connection, options: options, hooks: host).run()
             return ControlMigrationReport(vm: vm.name, from: from, to: destination.name, totalMs: r.totalMs,
                                           downtimeMs: r.downtimeMs, rounds: r.rounds, pages: r.pages,
                                           zeroPages: r.zeroPages, bytes: r.bytes, queued: r.queued, lost: r.lost)
@@ -142,92 +96,7 @@ extension VMRuntime {
         }
     }
 
-    // MARK: Arrivals
-
-    /// The destination side's hooks for a VM arriving on this host.
-    func destinationHooks(datapath: Datapath, log: @escaping @Sendable (String) -> Void) -> MigrationDestinationHooks {
-        let fabric = instance.fabric
-        let arrival = ArrivalState()
-        var hooks = MigrationDestinationHooks(pool: fabric.pool) { [self] description throws -> VMConfiguration in
-            guard let spec = topology.vms.first(where: { $0.name == description.name }) else {
-                throw MigrationRefusal("no VM named \(description.name) in this topology")
-            }
-            guard guest(named: spec.name) == nil else { throw MigrationRefusal("VM \(spec.name) already runs here") }
-            do { _ = try ports(of: spec) } catch { throw MigrationRefusal("\(error)") }
-            var c = try TopologyInstance.vmConfiguration(spec, appliance: appliance, directory: nil)
-            c.consoleAppend = true
-            arrival.origin = topology.hypervisors.first { "\($0.address):\($0.migrationPort)" == description.resolveAddress }?.name
-            return c
-        }
-        hooks.onDatapath = { datapath.sync($0) }
-        hooks.installSwitchState = { states in
-            let now = datapath.clock.now()
-            for var state in states {
-                guard let index = fabric.switches.firstIndex(where: { $0.name == state.name }) else {
-                    throw MigrationRefusal("switch \(state.name) does not run here")
-                }
-                let sw = fabric.switches[index]
-                // Remember what the VM's entries replace, for `deactivate`; stamp them now (the
-                // source's clock is not ours).
-                let keys = Set(state.entries.map { "\($0.vlan.rawValue)/\($0.mac)" })
-                arrival.previous += sw.macTable.entries(now: now)
-                    .filter { keys.contains("\($0.vlan.rawValue)/\($0.mac)") }.map { (index, $0) }
-                for i in state.entries.indices { state.entries[i].lastSeen = now }
-                try sw.restore(state)
-            }
-        }
-        hooks.handIn = { _, frames in
-            // Before the commit the frames wait with the arrival; after it, at the VM's ports.
-            guard let guest = arrival.guest else {
-                arrival.pending += frames
-                return 0
-            }
-            var lost = 0
-            for f in frames {
-                guard f.nic < guest.ports.count, guest.ports[f.nic].port.handIn(f.bytes) else { lost += 1; continue }
-            }
-            return lost
-        }
-        hooks.activate = { [self] vm, _ in
-            guard let spec = topology.vms.first(where: { $0.name == vm.name }), let ports = try? ports(of: spec) else { return }
-            let guest = Guest(vm: vm, ports: ports, origin: arrival.origin)
-            for (i, p) in ports.enumerated() {
-                p.port.hold()
-                p.port.capacity = Self.capacity(of: vm.nics[i])
-                fabric.switches[p.ref.switchIndex].setPortUp(p.ref.port, true)
-            }
-            // The frames of the stream go first.
-            for f in arrival.pending where f.nic < ports.count {
-                if !ports[f.nic].port.handIn(f.bytes) { arrival.lostAtActivation += 1 }
-            }
-            arrival.pending = []
-            arrival.guest = guest
-            add(guest)
-        }
-        hooks.confirmed = { [self] vm in
-            guard let guest = arrival.guest else { return }
-            if arrival.lostAtActivation > 0 {
-                log("VM \(vm.name): \(arrival.lostAtActivation) handed-over frames found no room at its ports")
-            }
-            do { try watch(guest, on: datapath) } catch { log("VM \(vm.name): \(error)") }
-            for (i, p) in guest.ports.enumerated() { p.port.release(to: vm.nics[i]) }
-            guest.servicing = true
-            rebuildServiced()
-            // The guest notified the source's device for what is in its rings now; service
-            // them here at once, and again once the vCPU runs, or a full ring would wait.
-            service(fabric, now: datapath.clock.now())
-            guest.kickAll()
-            announce(guest, datapath: datapath)
-        }
-        hooks.deactivate = { [self] _ in
-            guard let guest = arrival.guest else { return }
-            sendBack(guest, previous: arrival.previous, datapath: datapath)
-            remove(guest, departedTo: nil)
-            arrival.guest = nil
-        }
-        hooks.built = { _ in }
-        return hooks
-    }
+    // MARK: Arrivals (ArrivingVM.swift)
 
     /// Gives frames held at an arriving VM's ports back to the network (the source kept the
     /// VM): its entries here are put back as they were (towards the source), and each held
@@ -272,14 +141,4 @@ extension VMRuntime {
             }
         }
     }
-}
-
-/// What one arrival has done so far (shared by its destination hooks, datapath thread).
-private final class ArrivalState: @unchecked Sendable {
-    var guest: VMRuntime.Guest?
-    var origin: String?
-    var previous: [(Int, MACTable.Entry)] = []
-    /// Frames of the stream received before the commit.
-    var pending: [QueuedFrame] = []
-    var lostAtActivation = 0
 }

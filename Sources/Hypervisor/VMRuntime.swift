@@ -1,5 +1,5 @@
 // VMRuntime: the VMs of one `switchboard run` (one hypervisor's part of a topology): built from
-// the topology, each NIC behind a `MigratablePort` on its switch port and serviced on the
+// the topology, each NIC behind a `GuestPort` on its switch port and serviced on the
 // datapath loop (an eventfd per NIC, kicked by the guest's notifications), started, watched,
 // migrated away or received (VMRuntime+Migration.swift), stopped, and reported.
 
@@ -28,8 +28,8 @@ public final class VMRuntime: @unchecked Sendable {
         let ref: Fabric.PortRef
         let switchName: String
         let portName: String
-        let port: MigratablePort
-        init(ref: Fabric.PortRef, switchName: String, portName: String, port: MigratablePort) {
+        let port: GuestPort
+        init(ref: Fabric.PortRef, switchName: String, portName: String, port: GuestPort) {
             self.ref = ref
             self.switchName = switchName
             self.portName = portName
@@ -81,7 +81,7 @@ public final class VMRuntime: @unchecked Sendable {
     private var guests: [Guest] = []
     private(set) var departures: [Departure] = []
     /// The NICs the datapath services: (guest, NIC index). Datapath thread only.
-    private var serviced: [(vm: VirtualMachine, nic: Int, ref: Fabric.PortRef, port: MigratablePort)] = []
+    private var serviced: [(vm: VirtualMachine, nic: Int, ref: Fabric.PortRef, port: GuestPort)] = []
     private let batch = UnsafeMutableBufferPointer<PacketHandle>.allocate(capacity: 32)
     /// Waiting frames at a receiver beyond which senders are held back.
     var congestion = 128
@@ -90,7 +90,7 @@ public final class VMRuntime: @unchecked Sendable {
 
     deinit { batch.deallocate() }
 
-    /// Builds the VMs of the part (not started) and a `MigratablePort` on every NIC port of the
+    /// Builds the VMs of the part (not started) and a `GuestPort` on every NIC port of the
     /// topology that this part's switches have.
     public init(instance: TopologyInstance, topology: Topology, hypervisor: String?, appliance: String?) throws {
         self.instance = instance
@@ -103,7 +103,7 @@ public final class VMRuntime: @unchecked Sendable {
             for nic in spec.nics {
                 let key = "\(nic.switchName):\(nic.port)"
                 guard ports[key] == nil, let ref = try? fabric.port(nic.switchName, nic.port) else { continue }
-                let port = MigratablePort(target: nil, pool: fabric.pool)
+                let port = GuestPort(target: nil, pool: fabric.pool)
                 try fabric.attach(ref, sink: port)
                 // Down until a VM is there: no flooding into an empty port.
                 fabric.switches[ref.switchIndex].setPortUp(ref.port, false)

@@ -27,13 +27,13 @@ public struct IncomingMigration {
 /// Runs the destination side of one migration over a connection.
 public struct MigrationDestination {
     let connection: MigrationConnection
-    let hooks: MigrationDestinationHooks
+    let hooks: any MigrationDestinationHost
     let hello: MigrationMessage?
 
     /// The destination of a migration arriving on `connection`; `hello` is its first
     /// message when the caller already read it (a listener telling migrations from
     /// `resolve` questions).
-    public init(connection: MigrationConnection, hooks: MigrationDestinationHooks, hello: MigrationMessage? = nil) {
+    public init(connection: MigrationConnection, hooks: any MigrationDestinationHost, hello: MigrationMessage? = nil) {
         self.connection = connection
         self.hooks = hooks
         self.hello = hello
@@ -77,7 +77,7 @@ public struct MigrationDestination {
         }
         let vm: VirtualMachine
         do {
-            let configuration = try hooks.configure(description)
+            let configuration = try hooks.configuration(for: description)
             vm = try VirtualMachine(configuration, pool: hooks.pool)
         } catch {
             throw refuse(phase, "cannot build the machine: \(error)")
@@ -86,7 +86,7 @@ public struct MigrationDestination {
         if let why = description.incompatibility(with: MigrationDescription(of: vm)) {
             throw refuse(phase, "incompatible machine: \(why)")
         }
-        hooks.built(vm)
+        hooks.built(vm: vm)
         // Warm the decoders of the state while RAM arrives (see the source's warm-up).
         if let own = try? vm.saveState(), let data = try? BinaryStateCoder.encode(own) {
             _ = try? BinaryStateCoder.decode(VMState.self, from: data)
@@ -150,7 +150,7 @@ public struct MigrationDestination {
         let framesAt = Date()
         // The source is paused and flushed: read the disks' current metadata.
         do { try vm.reopenDisks() } catch { throw MigrationError(phase, "\(error)") }
-        do { try vm.restore(state, onDatapath: hooks.onDatapath) } catch { throw MigrationError(phase, "\(error)") }
+        do { try vm.restore(state, onDatapath: { hooks.onDatapath(perform: $0) }) } catch { throw MigrationError(phase, "\(error)") }
         let restoredAt = Date()
         var lost = deliver(frames, to: vm)
         if ProcessInfo.processInfo.environment["SWITCHBOARD_MIGRATION_TRACE"] == "1" {
@@ -180,8 +180,8 @@ public struct MigrationDestination {
         }
         var installError: String?
         hooks.onDatapath {
-            do { try hooks.installSwitchState(switchStates) } catch { installError = "\(error)" }
-            if installError == nil { hooks.activate(vm, received) }
+            do { try hooks.installSwitchStates(switchStates) } catch { installError = "\(error)" }
+            if installError == nil { hooks.activate(vm: vm, received: received) }
         }
         if let installError { throw MigrationError(phase, "switch state refused: \(installError)") }
         // The vCPU thread is made now and parks before its first instruction: on the word
@@ -190,7 +190,7 @@ public struct MigrationDestination {
         vm.start()
         let ack = (try? JSONEncoder().encode(AckInfo(lost: lost))).map { Array($0) } ?? []
         do { try connection.send(MigrationMessage(.ack, ack)) } catch {
-            hooks.onDatapath { hooks.deactivate(vm) }
+            hooks.onDatapath { hooks.deactivate(vm: vm) }
             throw MigrationError(phase, "sending ack: \(error)")
         }
 
@@ -212,12 +212,12 @@ public struct MigrationDestination {
             case .committed(let held):
                 take(Array(held.dropFirst(afterAck)))
             case .aborted, .unknown, .inProgress:
-                hooks.onDatapath { hooks.deactivate(vm) }
+                hooks.onDatapath { hooks.deactivate(vm: vm) }
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
         vm.resume()
-        hooks.onDatapath { hooks.confirmed(vm) }
+        hooks.onDatapath { hooks.confirmed(vm: vm) }
         return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
                                  queued: frames.count, lost: lost)
     }
@@ -228,7 +228,7 @@ public struct MigrationDestination {
         guard let id = description.id, let address = description.resolveAddress else { return .unknown }
         let deadline = Date(timeIntervalSinceNow: hooks.confirmTimeout)
         while true {
-            let answer = hooks.resolve(id, address)
+            let answer = hooks.resolve(id: id, address: address)
             switch answer {
             case .committed, .aborted: return answer
             case .inProgress, .unknown:
@@ -244,29 +244,30 @@ public struct MigrationDestination {
         return MigrationError(phase, reason, refused: true)
     }
 
-    /// Gives handed-over frames to the VM's NICs in order (on the datapath thread); returns
-    /// how many they dropped.
+    /// Gives handed-over frames to the VM (on the datapath thread); returns how many were lost.
     private func deliver(_ frames: [QueuedFrame], to vm: VirtualMachine) -> Int {
         guard !frames.isEmpty else { return 0 }
         var lost = 0
-        if let handIn = hooks.handIn {
-            hooks.onDatapath { lost = handIn(vm, frames) }
-            return lost
-        }
-        hooks.onDatapath {
-            let before = vm.nics.map { $0.counters.rxDrops }
-            for f in frames {
-                guard f.nic < vm.nics.count, let h = hooks.pool.make(copying: f.bytes) else {
-                    lost += 1
-                    continue
-                }
-                var entry = TransmitEntry(handle: h, tci: 0, action: .keep)
-                withUnsafePointer(to: &entry) {
-                    vm.nics[f.nic].transmit(UnsafeBufferPointer(start: $0, count: 1), pool: hooks.pool, now: 0)
-                }
+        hooks.onDatapath(perform: { lost = hooks.handIn(vm: vm, frames: frames) })
+        return lost
+    }
+
+    /// Puts frames straight into the VM's NICs, in order (datapath thread); returns how many
+    /// they dropped (no room, or no such NIC).
+    public static func deliverToNICs(_ frames: [QueuedFrame], vm: VirtualMachine, pool: PacketPool) -> Int {
+        var lost = 0
+        let before = vm.nics.map { $0.counters.rxDrops }
+        for f in frames {
+            guard f.nic < vm.nics.count, let h = pool.make(copying: f.bytes) else {
+                lost += 1
+                continue
             }
-            for (i, nic) in vm.nics.enumerated() { lost += Int(nic.counters.rxDrops - before[i]) }
+            var entry = TransmitEntry(handle: h, tci: 0, action: .keep)
+            withUnsafePointer(to: &entry) {
+                vm.nics[f.nic].transmit(UnsafeBufferPointer(start: $0, count: 1), pool: pool, now: 0)
+            }
         }
+        for (i, nic) in vm.nics.enumerated() { lost += Int(nic.counters.rxDrops - before[i]) }
         return lost
     }
 }

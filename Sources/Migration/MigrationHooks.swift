@@ -1,18 +1,18 @@
-// MigrationHooks: what the migration needs from whoever owns the datapath and the switches
-// (the lead's `run`, or a test): running code on the datapath thread, holding and handing over
-// the VM's frames, the switch state of its ports, and attaching the destination's NICs.
+// MigrationHooks: closure adapters to `MigrationSourceHost` and `MigrationDestinationHost` for
+// tests and benchmarks, where a few closures are all a rig needs. A host process implements the
+// protocols itself (Hypervisor), so nothing it must do can be left at a default here.
 
 import Frames
 import Switching
 import VMHost
 
-/// The source side's view of the network around the VM. Every closure but `onDatapath` is
+/// `MigrationSourceHost` from closures (tests, benchmarks). Every closure but `onDatapath` is
 /// called inside `onDatapath`, i.e. on the thread that owns the pool and the switches.
-public struct MigrationSourceHooks {
+public struct MigrationSourceHooks: MigrationSourceHost {
     /// Runs its argument synchronously on the datapath thread (default: right here).
     public var onDatapath: (() -> Void) -> Void = { $0() }
     /// The vCPU is paused for stop-and-copy: stop servicing the VM's NICs and hold the frames
-    /// addressed to it (e.g. `MigratablePort.hold()`).
+    /// addressed to it (e.g. `GuestPort.hold()`).
     public var quiesceNetwork: () -> Void = {}
     /// Frames held so far, skipping the first `sent[nic]` of each NIC (already handed over).
     public var heldFrames: (_ sent: [Int]) -> [QueuedFrame] = { _ in [] }
@@ -33,13 +33,13 @@ public struct MigrationSourceHooks {
     /// Hooks that do nothing (a VM with no network, or none shared).
     public init() {}
 
-    /// Hooks over one `MigratablePort` per NIC. `stopServicing` and `startServicing` are
+    /// Hooks over one `GuestPort` per NIC. `stopServicing` and `startServicing` are
     /// called on the datapath thread to take the VM's NICs out of (and back into) the
     /// datapath's service loop. On success each port drops the frames that went with the VM
     /// and goes on holding what came since: a destination on the same fabric takes the port
     /// over in its `confirmed` hook (`release(to:)` its new NIC); for a VM that went to another
     /// host, the caller releases the ports (to nil, or towards a tunnel).
-    public static func ports(_ ports: [MigratablePort], vm: VirtualMachine,
+    public static func ports(_ ports: [GuestPort], vm: VirtualMachine,
                              onDatapath: @escaping (() -> Void) -> Void,
                              stopServicing: @escaping () -> Void, startServicing: @escaping () -> Void,
                              switchState: @escaping () -> [SwitchState] = { [] }) -> MigrationSourceHooks {
@@ -70,8 +70,8 @@ public struct MigrationSourceHooks {
     }
 }
 
-/// The destination side's view: how to build the machine and plug it in.
-public struct MigrationDestinationHooks {
+/// `MigrationDestinationHost` from closures (tests, benchmarks).
+public struct MigrationDestinationHooks: MigrationDestinationHost {
     /// The packet pool the new VM's NICs use (the destination fabric's pool).
     public var pool: PacketPool
     /// The configuration to build the machine from for this description; throw (with a
@@ -113,6 +113,32 @@ public struct MigrationDestinationHooks {
     public init(pool: PacketPool, configure: @escaping (MigrationDescription) throws -> VMConfiguration) {
         self.pool = pool
         self.configure = configure
+    }
+}
+
+extension MigrationSourceHooks {
+    public func onDatapath(perform body: () -> Void) { withoutActuallyEscaping(body) { onDatapath($0) } }
+    public func holdNetwork() { quiesceNetwork() }
+    public func heldFrames(skipping sent: [Int]) -> [QueuedFrame] { heldFrames(sent) }
+    public func restoreNetwork() { resumeNetwork() }
+    public func handOver(sent: [Int]) { handedOver(sent) }
+    public func switchStates() -> [SwitchState] { switchState() }
+    public var framesDropped: Int { droppedFrames() }
+    public func progressed(_ progress: MigrationProgress) { self.progress(progress) }
+}
+
+extension MigrationDestinationHooks {
+    public func configuration(for description: MigrationDescription) throws -> VMConfiguration { try configure(description) }
+    public func onDatapath(perform body: () -> Void) { withoutActuallyEscaping(body) { onDatapath($0) } }
+    public func built(vm: VirtualMachine) { built(vm) }
+    public func installSwitchStates(_ states: [SwitchState]) throws { try installSwitchState(states) }
+    public func activate(vm: VirtualMachine, received: [Int]) { activate(vm, received) }
+    public func confirmed(vm: VirtualMachine) { confirmed(vm) }
+    public func deactivate(vm: VirtualMachine) { deactivate(vm) }
+    public func resolve(id: String, address: String) -> MigrationOutcome { resolve(id, address) }
+    public func handIn(vm: VirtualMachine, frames: [QueuedFrame]) -> Int {
+        if let handIn { return handIn(vm, frames) }
+        return MigrationDestination.deliverToNICs(frames, vm: vm, pool: pool)
     }
 }
 

@@ -44,7 +44,7 @@ public final class MigrationListener: @unchecked Sendable {
     }
 
     /// Accepts one migration and runs its destination side: the VM, running, or an error.
-    public func receive(hooks: MigrationDestinationHooks, timeout: Double = 30) throws(MigrationError) -> IncomingMigration {
+    public func receive(hooks: any MigrationDestinationHost, timeout: Double = 30) throws(MigrationError) -> IncomingMigration {
         let stream: NIOByteStream
         do { stream = try accept(timeout: timeout) } catch { throw MigrationError(.connect, "\(error)") }
         return try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: hooks).run()
@@ -52,7 +52,7 @@ public final class MigrationListener: @unchecked Sendable {
 
     /// Serves one accepted connection: a `resolve` question is answered from `outcomes`
     /// (returns nil); a migration runs its destination side (the VM, running, or an error).
-    public static func serve(_ stream: any ByteStream, hooks: MigrationDestinationHooks, timeout: Double = 30,
+    public static func serve(_ stream: any ByteStream, hooks: any MigrationDestinationHost, timeout: Double = 30,
                              outcomes: MigrationOutcomes = .shared) throws(MigrationError) -> IncomingMigration? {
         let connection = MigrationConnection(stream, timeout: timeout)
         let first: MigrationMessage

@@ -13,11 +13,11 @@ public struct MigrationSource {
     let vm: VirtualMachine
     let connection: MigrationConnection
     let options: MigrationOptions
-    let hooks: MigrationSourceHooks
+    let hooks: any MigrationSourceHost
 
     /// A migration of `vm` over `connection`.
     public init(vm: VirtualMachine, connection: MigrationConnection, options: MigrationOptions = MigrationOptions(),
-                hooks: MigrationSourceHooks = MigrationSourceHooks()) {
+                hooks: any MigrationSourceHost = MigrationSourceHooks()) {
         self.vm = vm
         self.connection = connection
         self.options = options
@@ -48,7 +48,7 @@ struct SourceRun {
     let vm: VirtualMachine
     let connection: MigrationConnection
     let options: MigrationOptions
-    let hooks: MigrationSourceHooks
+    let hooks: any MigrationSourceHost
     let id: String
     var phase: MigrationPhase = .description
     var report = MigrationReport()
@@ -70,7 +70,7 @@ struct SourceRun {
         if tracing { marks.append((label, Date())) }
     }
 
-    init(vm: VirtualMachine, connection: MigrationConnection, options: MigrationOptions, hooks: MigrationSourceHooks) {
+    init(vm: VirtualMachine, connection: MigrationConnection, options: MigrationOptions, hooks: any MigrationSourceHost) {
         self.vm = vm
         self.connection = connection
         self.options = options
@@ -132,7 +132,7 @@ struct SourceRun {
                               p.phase.rawValue, p.round, p.bytesSent, p.pagesSent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
             FileHandle.standardError.write(Data(line.utf8))
         }
-        hooks.progress(p)
+        hooks.progressed(p)
     }
 
     /// Pauses the vCPU, runs `body` on the datapath thread, resumes (a short stop per round:
@@ -165,7 +165,7 @@ struct SourceRun {
         let (vm, hooks) = (self.vm, self.hooks)
         let warm = try whilePaused { () -> (VMState?, [SwitchState]) in
             memory.setDirtyLogging(true)
-            return (try? vm.saveState(), hooks.switchState())
+            return (try? vm.saveState(), hooks.switchStates())
         }
         _ = try? BinaryStateCoder.encode(warm.0)
         _ = try? BinaryStateCoder.encode(warm.1)
@@ -217,7 +217,7 @@ struct SourceRun {
         guard vm.state == .running || vm.state == .created else { throw fail("the VM stopped during migration (\(vm.state))") }
         var last: [Int] = []
         hooks.onDatapath {
-            hooks.quiesceNetwork()
+            hooks.holdNetwork()
             last = memory.dirtyPages()
         }
         quiesced = true
@@ -234,8 +234,8 @@ struct SourceRun {
         var switchStates: [SwitchState] = []
         var frames: [QueuedFrame] = []
         hooks.onDatapath {
-            switchStates = hooks.switchState()
-            frames = hooks.heldFrames([])
+            switchStates = hooks.switchStates()
+            frames = hooks.heldFrames(skipping: [])
         }
         mark("switch state taken")
         let before = connection.bytesSent
@@ -253,7 +253,7 @@ struct SourceRun {
         // the destination says it is ready to run.
         phase = .commit
         var late: [QueuedFrame] = []
-        hooks.onDatapath { late = hooks.heldFrames(sent) }
+        hooks.onDatapath { late = hooks.heldFrames(skipping: sent) }
         for f in late where f.nic < sent.count { sent[f.nic] += 1 }
         if !late.isEmpty { try send(MigrationMessage(.frames, FrameBatch.encode(late))) }
         try send(MigrationMessage(.commit))
@@ -269,11 +269,11 @@ struct SourceRun {
         var after: [QueuedFrame] = []
         var dropped = 0
         hooks.onDatapath {
-            after = hooks.heldFrames(sent)
+            after = hooks.heldFrames(skipping: sent)
             var all = sent
             for f in after where f.nic < all.count { all[f.nic] += 1 }
-            hooks.handedOver(all)
-            dropped = hooks.droppedFrames()
+            hooks.handOver(sent: all)
+            dropped = hooks.framesDropped
         }
         options.outcomes.record(id, .committed(after))
         if !after.isEmpty { try? connection.send(MigrationMessage(.frames, FrameBatch.encode(after))) }
@@ -373,7 +373,7 @@ struct SourceRun {
     /// logging and let the vCPU run.
     mutating func rollBack(reason: String) {
         try? connection.send(MigrationMessage(.abort, text: "source gave up in phase \(phase): \(reason)"))
-        if quiesced { hooks.onDatapath { hooks.resumeNetwork() } }
+        if quiesced { hooks.onDatapath { hooks.restoreNetwork() } }
         if logging { memory.setDirtyLogging(false) }
         if paused || vm.isPaused { vm.resume() }
     }

@@ -62,7 +62,7 @@ extension MigrationTCP {
 /// VM is stopped and the report says what was measured; on failure the VM runs on here and
 /// the error names the phase.
 public func migrate(vm: VirtualMachine, to host: String, port: Int, options: MigrationOptions = MigrationOptions(),
-                    hooks: MigrationSourceHooks = MigrationSourceHooks()) throws(MigrationError) -> MigrationReport {
+                    hooks: any MigrationSourceHost = MigrationSourceHooks()) throws(MigrationError) -> MigrationReport {
     let stream: NIOByteStream
     do { stream = try MigrationTCP.connect(host: host, port: port, timeout: min(options.timeout, 5)) }
     catch { throw MigrationError(.connect, "\(error)") }

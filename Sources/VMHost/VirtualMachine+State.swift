@@ -4,6 +4,7 @@
 
 import Foundation
 import RISCV
+import RISCVBoard
 import Virtio
 
 /// Everything but RAM needed to resume a paused VM on an identically built machine.

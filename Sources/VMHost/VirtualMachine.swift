@@ -14,6 +14,7 @@ import Foundation
 import Frames
 import Machine
 import RISCV
+import RISCVBoard
 import Switching
 import Virtio
 

@@ -63,7 +63,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         let flow = try VirtualMachine(flowConfig, pool: pool)
         let p1 = try fabric.port("sw0", "p1"), p2 = try fabric.port("sw0", "p2")
         let (moving, movingConfig, movingPort, portName) = role == "flow" ? (flow, flowConfig, p1, "p1") : (sink, sinkConfig, p2, "p2")
-        let port = MigratablePort(target: moving.nics[0], pool: pool)
+        let port = GuestPort(target: moving.nics[0], pool: pool)
         try fabric.attach(p1, sink: role == "flow" ? port : flow.nics[0])
         try fabric.attach(p2, sink: role == "sink" ? port : sink.nics[0])
         let datapath = SwitchoverDatapath(fabric: fabric)
@@ -177,7 +177,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         let config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
         let vm = try VirtualMachine(config, pool: pool)
         let p1 = try fabric.port("sw0", "p1")
-        let port = MigratablePort(target: vm.nics[0], pool: pool)
+        let port = GuestPort(target: vm.nics[0], pool: pool)
         try fabric.attach(p1, sink: port)
         let datapath = SwitchoverDatapath(fabric: fabric)
         datapath.attachments = [(vm, 0, p1)]

@@ -3,6 +3,7 @@
 
 import Foundation
 import RISCV
+import RISCVBoard
 import Frames
 import Machine
 @testable import Migration
@@ -125,7 +126,7 @@ enum Guests {
     }
 }
 
-/// An echo appliance on port p1 of a two-port switch, behind a `MigratablePort`, serviced by
+/// An echo appliance on port p1 of a two-port switch, behind a `GuestPort`, serviced by
 /// a started `SwitchoverDatapath`; `send` injects numbered frames for it at p2.
 final class EchoRig {
     let pool: PacketPool
@@ -133,7 +134,7 @@ final class EchoRig {
     let config: VMConfiguration
     let vm: VirtualMachine
     let p1: Fabric.PortRef, p2: Fabric.PortRef
-    let port: MigratablePort
+    let port: GuestPort
     let datapath: SwitchoverDatapath
 
     /// Builds and starts everything; nil (skip) without a RISC-V toolchain.
@@ -151,7 +152,7 @@ final class EchoRig {
         vm = try VirtualMachine(config, pool: pool)
         p1 = try fabric.port("sw0", "p1")
         p2 = try fabric.port("sw0", "p2")
-        port = MigratablePort(target: vm.nics[0], pool: pool)
+        port = GuestPort(target: vm.nics[0], pool: pool)
         try fabric.attach(p1, sink: port)
         datapath = SwitchoverDatapath(fabric: fabric)
         datapath.attachments = [(vm, 0, p1)]

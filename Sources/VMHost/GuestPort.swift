@@ -1,4 +1,4 @@
-// MigratablePort: a switch port's sink that can be redirected. It forwards to the VM's NIC,
+// GuestPort: the switch port a VM NIC sits behind: a sink that can be redirected. It forwards to the VM's NIC,
 // holds frames while the VM is paused for migration, and at switchover hands them to the
 // destination NIC (or back to the source NIC when the migration failed). On the destination
 // it also holds the frames that came in the migration stream, which go to the NIC first.
@@ -10,7 +10,7 @@ import Frames
 import Switching
 
 /// A `PortSink` in front of a VM's NIC, so the port can change hands without frame loss.
-public final class MigratablePort: PortSink {
+public final class GuestPort: PortSink {
     /// Where frames go while not holding (nil: they are dropped and counted).
     public private(set) var target: (any PortSink)?
     /// Whether frames are being held.

@@ -1,7 +1,7 @@
-// MigratablePort: forwarding, holding during the pause, handing the held frames on in order.
+// GuestPort: forwarding, holding during the pause, handing the held frames on in order.
 
 import Frames
-@testable import Migration
+@testable import VMHost
 import Switching
 import Testing
 
@@ -16,8 +16,8 @@ final class RecordingSink: PortSink {
     }
 }
 
-@Suite struct MigratablePortTests {
-    func send(_ values: [UInt8], to port: MigratablePort, pool: PacketPool) {
+@Suite struct GuestPortTests {
+    func send(_ values: [UInt8], to port: GuestPort, pool: PacketPool) {
         let entries = values.map { v -> TransmitEntry in
             var frame = [UInt8](repeating: 0, count: 60)
             frame[14] = v
@@ -29,7 +29,7 @@ final class RecordingSink: PortSink {
     @Test func holdsThenHandsOverInOrderSkippingWhatMigrated() {
         let pool = PacketPool(capacity: 32)
         let old = RecordingSink(), new = RecordingSink()
-        let port = MigratablePort(target: old, pool: pool)
+        let port = GuestPort(target: old, pool: pool)
         send([1, 2], to: port, pool: pool)
         #expect(old.bytes == [1, 2])
         port.hold()
@@ -45,7 +45,7 @@ final class RecordingSink: PortSink {
 
     @Test func overTheHoldLimitOrWithoutATargetFramesAreDroppedAndCounted() {
         let pool = PacketPool(capacity: 32)
-        let port = MigratablePort(target: nil, pool: pool)
+        let port = GuestPort(target: nil, pool: pool)
         port.holdLimit = 2
         port.hold()
         send([1, 2, 3], to: port, pool: pool)
@@ -59,9 +59,9 @@ final class RecordingSink: PortSink {
     @Test func withACapacityFramesWaitInOrderAndStreamFramesGoFirst() {
         let pool = PacketPool(capacity: 64)
         let nic = RecordingSink()
-        let port = MigratablePort(target: nil, pool: pool)
-        let room = Cell(2)
-        port.capacity = { room.value }
+        let port = GuestPort(target: nil, pool: pool)
+        nonisolated(unsafe) var room = 2
+        port.capacity = { room }
         // Arriving: the stream's frames are handed in, a frame from the switch is held.
         port.hold()
         #expect(port.handIn(frameBytes(1)) && port.handIn(frameBytes(2)))
@@ -73,13 +73,13 @@ final class RecordingSink: PortSink {
         // New frames queue behind what waits, even when there is room again.
         send([11, 12], to: port, pool: pool)
         #expect(nic.bytes == [1, 2, 10, 11] && port.waitingCount == 1, "fed as far as the room allowed: \(nic.bytes)")
-        room.value = 100
+        room = 100
         #expect(port.feed() == 1 && nic.bytes == [1, 2, 10, 11, 12])
         // With room, frames pass straight through.
         send([13], to: port, pool: pool)
         #expect(nic.bytes.last == 13 && port.waitingCount == 0 && port.dropped == 0)
         // No room at all and a full backlog: counted drops, never a crash.
-        room.value = 0
+        room = 0
         port.holdLimit = 1
         send([14, 15], to: port, pool: pool)
         #expect(port.waitingCount == 1 && port.dropped == 1)
@@ -89,7 +89,7 @@ final class RecordingSink: PortSink {
 
     @Test func undoingAnArrivalDropsOnlyTheStreamCopies() {
         let pool = PacketPool(capacity: 16)
-        let port = MigratablePort(target: nil, pool: pool)
+        let port = GuestPort(target: nil, pool: pool)
         port.hold()
         port.handIn(frameBytes(1))
         send([20, 21], to: port, pool: pool)
