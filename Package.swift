@@ -31,23 +31,27 @@ let package = Package(
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
-        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV"]),
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV", "RISCVBoard"]),
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
                 swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU protocol.
         .target(name: "Machine", swiftSettings: hotPath),
-        // The software CPU: RISC-V RV64 with trap-and-emulate.
+        // The software CPU: RISC-V RV64 harts with trap-and-emulate and the builtin SBI; it knows
+        // its platform only through its interrupt inputs.
         .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
+        // QEMU's `virt` board around the CPU: CLINT, PLIC, UART 16550, SiFive test, virtio-mmio
+        // slots, the device tree, ELF loading.
+        .target(name: "RISCVBoard", dependencies: ["RISCV", "Machine"], swiftSettings: hotPath),
         // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
         // VMs: board + virtio devices + console + vCPU thread.
-        .target(name: "VMHost", dependencies: ["RISCV", "Virtio", "Machine", "Frames", "Switching"]),
+        .target(name: "VMHost", dependencies: ["RISCV", "RISCVBoard", "Virtio", "Machine", "Frames", "Switching"]),
 
         // Live migration: wire format, pre-copy protocol, TCP transport (SwiftNIO).
         .target(name: "Migration", dependencies: [
-            "VMHost", "RISCV", "Virtio", "Machine", "Switching", "Frames", "CLinuxShims",
+            "VMHost", "RISCV", "RISCVBoard", "Virtio", "Machine", "Switching", "Frames", "CLinuxShims",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -60,14 +64,14 @@ let package = Package(
 
         // `switchboard bench`: drivers that measure beside a reference in the same run.
         .target(name: "Benchmarks", dependencies: [
-            "Frames", "Switching", "Topology", "Machine", "RISCV", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
+            "Frames", "Switching", "Topology", "Machine", "RISCV", "RISCVBoard", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     ]),
 
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "RISCVBoard", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -78,12 +82,12 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
-        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "Machine", "CAllocationCounter"]),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "RISCVBoard", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "HostNetworking", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "Switching", "Frames", "TestSupport"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
+        .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "RISCVBoard", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )

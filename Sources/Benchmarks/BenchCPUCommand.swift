@@ -7,6 +7,7 @@ import Foundation
 import Hypervisor
 import Machine
 import RISCV
+import RISCVBoard
 
 /// Benchmarks the software CPU against QEMU TCG.
 struct BenchCPUCommand: ParsableCommand {

@@ -1,4 +1,4 @@
-// `bench migration`, Switchboard side: the appliance on a switch port (a MigratablePort in front
+// `bench migration`, Switchboard side: the appliance on a switch port (a GuestPort in front
 // of its NIC), the outage probe on another, and a migration over 127.0.0.1 to a VM built in
 // the same process that takes the port over once the source confirmed.
 
@@ -28,7 +28,7 @@ extension BenchMigrationCommand {
                                      nicMACs: [MACAddress(0x52, 0x54, 0, 0, 0, 1)], disks: [], consoleLog: nil,
                                      consoleToStdout: false, expect: [])
         let source = try VirtualMachine(config, pool: pool)
-        let port = MigratablePort(target: source.nics[0], pool: pool)
+        let port = GuestPort(target: source.nics[0], pool: pool)
         let probe = EchoProbePort(port: probePort, interval: timing.interval)
         try fabric.attach(vmPort, sink: port)
         try fabric.attach(probePort, sink: probe)

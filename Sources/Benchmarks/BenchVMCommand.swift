@@ -8,6 +8,7 @@ import Hypervisor
 import Frames
 import HostNetworking
 import RISCV
+import RISCVBoard
 import Switching
 import Topology
 import VMHost

@@ -16,7 +16,7 @@ public enum CSR {
 
 extension Hart {
     /// The current mtime (10 MHz).
-    var mtime: UInt64 { clint.mtime }
+    var mtime: UInt64 { timer.mtime }
 
     /// Reads a CSR; nil when it does not exist or is not accessible (illegal instruction).
     func readCSR(_ n: Int) -> UInt64? {

@@ -1,5 +1,5 @@
 // Hart: the live state of one RV64IMAC hart (registers, CSRs, TLBs, decode cache) and its links
-// to guest memory, the MMIO bus and the CLINT. Execution, the MMU, CSRs and traps live in
+// to guest memory, the MMIO bus and the platform's interrupt inputs. Execution, the MMU, CSRs and traps live in
 // extensions in their own files.
 import Dispatch
 import Machine
@@ -53,13 +53,13 @@ public final class Hart {
     public let memory: GuestMemory
     /// MMIO devices.
     public let bus: MMIOBus
-    /// The core-local interruptor (timer and software interrupts).
-    public let clint: CLINT
-    /// The platform-level interrupt controller (external interrupts), when the board has one.
-    public var plic: PLIC? {
-        didSet { plic?.onAssert = { [wakeup] in wakeup.signal() } }
+    /// The timer and software-interrupt inputs (the board's CLINT on `virt`).
+    public let timer: any HartTimerInputs
+    /// The external interrupt inputs (the board's PLIC on `virt`), when the board has them.
+    public var externalInputs: (any HartExternalInputs)? {
+        didSet { externalInputs?.onAssert = { [wakeup] in wakeup.signal() } }
     }
-    /// The SEIP bit the PLIC drove at the last refresh (software may set SEIP too).
+    /// The SEIP bit the external inputs drove at the last refresh (software may set SEIP too).
     var plicSEIP: UInt64 = 0
     /// Signalled when an external interrupt rises, to end a WFI sleep early.
     let wakeup = DispatchSemaphore(value: 0)
@@ -95,10 +95,10 @@ public final class Hart {
     public var traceExits = false
 
     /// A hart over `memory` and `bus`, reset to M-mode at `pc`.
-    public init(memory: GuestMemory, bus: MMIOBus, clint: CLINT, hartID: UInt64 = 0) {
+    public init(memory: GuestMemory, bus: MMIOBus, timer: any HartTimerInputs, hartID: UInt64 = 0) {
         self.memory = memory
         self.bus = bus
-        self.clint = clint
+        self.timer = timer
         self.hartID = hartID
         x = .allocate(capacity: 33)
         x.initialize(repeating: 0, count: 33)

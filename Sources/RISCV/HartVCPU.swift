@@ -61,15 +61,15 @@ extension Hart: VCPU {
         wakeup.signal()
     }
 
-    /// Updates mip from the CLINT (and the builtin SBI timer).
+    /// Updates mip from the platform's interrupt inputs (and the builtin SBI timer).
     func refreshInterrupts() {
-        let now = clint.mtime
+        let now = timer.mtime
         var m = mip & ~(CSRBits.mtip | CSRBits.msip)
-        if now >= clint.mtimecmp { m |= CSRBits.mtip }
-        if clint.msip & 1 != 0 { m |= CSRBits.msip }
+        if now >= timer.timerCompare(hart: hartID) { m |= CSRBits.mtip }
+        if timer.softwareInterrupt(hart: hartID) { m |= CSRBits.msip }
         if firmwareMode == .builtinSBI && now >= sbiTimerDeadline { m |= CSRBits.stip }
-        if let plic {
-            let external = plic.outputs
+        if let externalInputs {
+            let external = externalInputs.externalInterrupts(hart: hartID)
             m = (m & ~(CSRBits.meip | plicSEIP)) | external
             plicSEIP = external & CSRBits.seip
         }
@@ -162,14 +162,14 @@ extension Hart: VCPU {
     func waitForInterrupt() {
         refreshInterrupts()
         if mip & mie != 0 { return }
-        let now = clint.mtime
+        let now = timer.mtime
         var deadline = UInt64.max
-        if mie & CSRBits.mtip != 0 { deadline = min(deadline, clint.mtimecmp) }
+        if mie & CSRBits.mtip != 0 { deadline = min(deadline, timer.timerCompare(hart: hartID)) }
         if firmwareMode == .builtinSBI && mie & CSRBits.stip != 0 { deadline = min(deadline, sbiTimerDeadline) }
         let ticks = deadline > now ? deadline - now : 0
         let nanos = min(ticks, 100_000) * 100 // 10 MHz ticks, capped at 10 ms
         if nanos == 0 { return }
-        // An external interrupt (the PLIC's onAssert) ends the sleep early.
+        // An external interrupt (the inputs' onAssert) ends the sleep early.
         _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
     }
 }

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Machine
 import RISCV
+import RISCVBoard
 
 /// Runs one RISC-V guest on the software CPU.
 struct VMCommand: ParsableCommand {

@@ -3,6 +3,7 @@
 import Foundation
 import Frames
 import RISCV
+import RISCVBoard
 import Switching
 import VMHost
 

@@ -5,6 +5,7 @@ import CAllocationCounter
 import Testing
 import Machine
 @testable import RISCV
+import RISCVBoard
 
 @Suite("Allocation-free interpreter")
 struct AllocationTests {

@@ -1,6 +1,7 @@
 // Decoder tests: 32-bit and compressed encodings map to the expected compact form.
 import Testing
 @testable import RISCV
+import RISCVBoard
 
 @Suite("Decoder")
 struct DecoderTests {

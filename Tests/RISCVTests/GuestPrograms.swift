@@ -3,6 +3,7 @@
 import Foundation
 import Machine
 @testable import RISCV
+import RISCVBoard
 
 enum GuestPrograms {
     /// The repository root, from this file's path.

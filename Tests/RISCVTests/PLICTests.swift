@@ -1,6 +1,7 @@
 import Testing
 import Machine
 @testable import RISCV
+import RISCVBoard
 
 @Suite struct PLICTests {
     let enable0: UInt64 = 0x2000, enable1: UInt64 = 0x2080

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import Machine
 @testable import RISCV
+import RISCVBoard
 
 @Suite("SBI")
 struct SBITests {

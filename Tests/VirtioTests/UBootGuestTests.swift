@@ -8,6 +8,7 @@ import Foundation
 import Frames
 import Machine
 import RISCV
+import RISCVBoard
 import Switching
 import Testing
 import TestSupport

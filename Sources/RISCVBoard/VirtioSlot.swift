@@ -1,6 +1,7 @@
 // VirtioSlot: one virtio-mmio window of the virt board. It forwards to the transport put in
 // it, and otherwise answers as QEMU's empty slots do: magic, version 2, DeviceID 0 (no
 // device), so drivers that probe every slot skip it instead of faulting.
+import RISCV
 
 import Machine
 

@@ -1,5 +1,6 @@
 // FDTBuilder: writes a flattened device tree blob (DTB, version 17) node by node, the format
 // firmware and kernels read the board description from.
+import RISCV
 
 /// Builds a flattened device tree.
 public struct FDTBuilder {

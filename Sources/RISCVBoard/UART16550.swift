@@ -1,5 +1,6 @@
 // UART16550: an NS16550A-compatible serial port (the console) with an output sink and an input
 // queue. No interrupts yet (they need the PLIC of the next issue).
+import RISCV
 import Machine
 
 /// The saved state of the UART.

@@ -1,6 +1,7 @@
 // VirtBoard: a copy of QEMU's `virt` machine map (RAM at 0x8000_0000, CLINT, UART 16550, SiFive
 // test device; room for the PLIC and virtio-mmio slots), its generated device tree, the three
 // firmware modes and the run loop with a timeout.
+import RISCV
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -79,7 +80,7 @@ public final class VirtBoard {
         }
         memory = try GuestMemory(base: GuestPhysicalAddress(VirtBoard.ramBase), size: UInt64(memoryMiB) << 20)
         uart = UART16550(output: console)
-        hart = Hart(memory: memory, bus: bus, clint: clint)
+        hart = Hart(memory: memory, bus: bus, timer: clint)
         test = SiFiveTest { [unowned self] r in self.hart.shutdownRequest = r }
         try bus.register(clint, at: GuestPhysicalAddress(CLINT.base), size: CLINT.size, name: "clint")
         try bus.register(uart, at: GuestPhysicalAddress(UART16550.base), size: UART16550.size, name: "uart")
@@ -89,7 +90,7 @@ public final class VirtBoard {
             try bus.register(slot, at: GuestPhysicalAddress(VirtBoard.virtioBase + UInt64(i) * 0x1000), size: 0x1000,
                              name: "virtio-mmio\(i)")
         }
-        hart.plic = plic
+        hart.externalInputs = plic
         hart.consolePut = console
         hart.consoleGet = { [unowned self] in self.uart.takeInput() }
     }
@@ -194,34 +195,23 @@ public final class VirtBoard {
         let ramEnd = VirtBoard.ramBase + memory.regions[0].size
         fdtAddress = (ramEnd - UInt64(fdt.count) - 0x1000) & ~0x1F_FFFF
         try memory.write(fdt, at: GuestPhysicalAddress(fdtAddress))
-        var entry: UInt64
+        let entry: UInt64
+        let mode: FirmwareMode
         switch firmware {
         case .elf(let fw):
             entry = try ELFLoader.load(fw, into: memory).entry
             if let kernel { _ = try ELFLoader.load(kernel, into: memory) }
-            hart.firmwareMode = .firmware
-            hart.privilege = .machine
+            mode = .firmware
         case .builtin:
             guard let kernel else { throw BoardError.badConfiguration("--firmware builtin needs --kernel") }
             entry = try ELFLoader.load(kernel, into: memory).entry
-            hart.firmwareMode = .builtinSBI
-            // What OpenSBI leaves behind: exceptions and S interrupts delegated, counters open.
-            _ = hart.writeCSR(CSR.medeleg, 0xB1FF)
-            _ = hart.writeCSR(CSR.mideleg, CSRBits.sInterrupts)
-            _ = hart.writeCSR(CSR.mcounteren, 7)
-            _ = hart.writeCSR(CSR.pmpaddr0, (1 << 54) - 1) // NAPOT over everything
-            _ = hart.writeCSR(CSR.pmpcfg0, 0x1F)
-            hart.privilege = .supervisor
+            mode = .builtinSBI
         case .none:
             guard let kernel else { throw BoardError.badConfiguration("--firmware none needs --kernel") }
             entry = try ELFLoader.load(kernel, into: memory).entry
-            hart.firmwareMode = .none
-            hart.privilege = .machine
+            mode = .none
         }
-        hart.pc = entry
-        hart.setRegister(10, hart.hartID)
-        hart.setRegister(11, fdtAddress)
-        hart.flushTLB()
+        hart.prepareBoot(mode: mode, entry: entry, argument: fdtAddress)
     }
 
     /// A system reset as QEMU does it: devices and the hart go back to power-on state, the

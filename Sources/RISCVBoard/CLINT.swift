@@ -1,5 +1,6 @@
 // CLINT: the SiFive core-local interruptor at 0x0200_0000: msip (software interrupt), mtimecmp and
 // mtime, a 10 MHz timer derived from the host's monotonic clock.
+import RISCV
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,4 +83,9 @@ public final class CLINT: MMIODevice {
         mtimecmp = s.mtimecmp
         mtime = s.mtime
     }
+}
+
+extension CLINT: HartTimerInputs {
+    public func timerCompare(hart: UInt64) -> UInt64 { mtimecmp }
+    public func softwareInterrupt(hart: UInt64) -> Bool { msip & 1 != 0 }
 }

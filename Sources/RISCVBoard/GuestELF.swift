@@ -1,6 +1,7 @@
 // GuestELF: tiny RISC-V guests written as instruction words and wrapped in a one-segment ELF,
 // for benchmarks and tests that need a guest with a known behaviour (an endless loop, a
 // memory-dirtying loop) without a compiler.
+import RISCV
 
 /// Builds minimal 64-bit RISC-V ELF images.
 public enum GuestELF {

@@ -1,5 +1,6 @@
 // SiFiveTest: the "sifive,test0" finisher at 0x10_0000 that powers the machine off (0x5555),
 // fails with a code ((code << 16) | 0x3333) or resets (0x7777).
+import RISCV
 import Machine
 
 /// The SiFive test/finisher device.

@@ -4,6 +4,7 @@
 // Devices drive their `InterruptLine` from any thread (the datapath thread raises virtio-net
 // interrupts while the vCPU thread runs); the state sits behind one lock, and the outputs
 // the hart samples (MEIP, SEIP) are published in an atomic word the hart reads without it.
+import RISCV
 
 import Machine
 import Synchronization
@@ -188,4 +189,8 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
             _ = update()
         }
     }
+}
+
+extension PLIC: HartExternalInputs {
+    public func externalInterrupts(hart: UInt64) -> UInt64 { outputs }
 }

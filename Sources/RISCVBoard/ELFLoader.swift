@@ -1,5 +1,6 @@
 // ELFLoader: loads the PT_LOAD segments of a little-endian RISC-V ELF64 executable into guest
 // RAM, validating every header field against the file and the RAM map.
+import RISCV
 import Machine
 
 /// Errors from loading an ELF file.
