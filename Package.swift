@@ -88,6 +88,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "HostNetworking", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "RISCVBoard", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "HostNetworking", "Migration", "Topology", "TestSupport"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )
