@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
         // VMs: board + virtio devices + console + vCPU thread.
-        .target(name: "VMHost", dependencies: ["RISCV", "RISCVBoard", "Virtio", "Machine", "Frames", "Switching"]),
+        .target(name: "VMHost", dependencies: ["Virtio", "Machine", "Frames", "Switching"]),
 
         // Live migration: wire format, pre-copy protocol, TCP transport (SwiftNIO).
         .target(name: "Migration", dependencies: [

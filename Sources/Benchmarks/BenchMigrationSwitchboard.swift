@@ -3,6 +3,7 @@
 // the same process that takes the port over once the source confirmed.
 
 import ArgumentParser
+import RISCVBoard
 import Foundation
 import Frames
 import Migration
@@ -24,7 +25,7 @@ extension BenchMigrationCommand {
         fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
             PortConfiguration(name: "vm"), PortConfiguration(name: "probe")]), pool: pool))
         let vmPort = try fabric.port("sw0", "vm"), probePort = try fabric.port("sw0", "probe")
-        let config = VMConfiguration(name: "bench", memoryMiB: memoryMiB, firmware: .none, kernel: kernel, bootargs: bootargs,
+        let config = VMConfiguration(name: "bench", memoryMiB: memoryMiB, board: VirtBoardSpec(firmware: .none, kernel: kernel, bootargs: bootargs),
                                      nicMACs: [MACAddress(0x52, 0x54, 0, 0, 0, 1)], disks: [], consoleLog: nil,
                                      consoleToStdout: false, expect: [])
         let source = try VirtualMachine(config, pool: pool)

@@ -278,8 +278,8 @@ public final class VMRuntime: @unchecked Sendable {
     var statusLines: [String] {
         var lines = snapshot().map { g -> String in
             let vm = g.vm
-            let stats = vm.board.hart.exitStatistics
-            let instructions = vm.board.hart.instructionsRetired
+            let stats = vm.board.exitStatistics
+            let instructions = vm.board.instructionsRetired
             var line = "  vm \(vm.name): \(Self.describe(vm.state)), \(instructions) instructions, \(stats.total) exits"
             if let origin = g.origin { line += ", arrived from \(origin)" }
             if let boot = vm.bootSeconds { line += String(format: ", ready after %.1f ms", boot * 1000) }
@@ -337,7 +337,7 @@ public final class VMRuntime: @unchecked Sendable {
             if case .poweredOff(let c) = vm.state { code = c }
             return RunSummary.VM(
                 name: vm.name, state: Self.describe(vm.state), exitCode: code, hypervisor: hypervisor,
-                instructions: vm.board.hart.instructionsRetired, exits: vm.board.hart.exitStatistics.total,
+                instructions: vm.board.instructionsRetired, exits: vm.board.exitStatistics.total,
                 readyMs: vm.bootSeconds.map { ($0 * 1e6).rounded() / 1e3 }, expect: Self.expectWord(vm.console.expectStatus),
                 nics: vm.nics.map { n in
                     let c = n.counters

@@ -21,12 +21,9 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
     public var memoryMiB: Int
     /// Number of 4 KiB RAM pages.
     public var pageCount: Int
-    /// "elf", "builtin" or "none".
-    public var firmware: String
-    /// CRC32C of the firmware and kernel images (0 when absent): they are reloaded on a reset.
-    public var firmwareCRC: UInt32
-    public var kernelCRC: UInt32
-    public var bootargs: String
+    /// The board's identity (`BoardSpec.identity`: its kind, firmware and kernel checksums,
+    /// boot arguments), in order: images are reloaded on a reset, so they must match.
+    public var board: [BoardPart]
     /// NIC MAC addresses, in slot order.
     public var nicMACs: [String]
     public var disks: [Disk]
@@ -42,19 +39,7 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         name = c.name
         memoryMiB = c.memoryMiB
         pageCount = vm.board.memory.pageCount
-        switch c.firmware {
-        case .elf(let bytes):
-            firmware = "elf"
-            firmwareCRC = CRC32C.checksum(bytes)
-        case .builtin:
-            firmware = "builtin"
-            firmwareCRC = 0
-        case .none:
-            firmware = "none"
-            firmwareCRC = 0
-        }
-        kernelCRC = c.kernel.map { CRC32C.checksum($0) } ?? 0
-        bootargs = c.bootargs
+        board = c.board.identity.map { BoardPart(name: $0.key, value: $0.value) }
         nicMACs = c.nicMACs.map { "\($0)" }
         disks = c.disks.map { Disk(path: $0.path, qcow2: $0.qcow2, readOnly: $0.readOnly) }
         id = nil
@@ -69,9 +54,21 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         }
         if other.nicMACs != nicMACs { return "NICs differ: source \(nicMACs), destination \(other.nicMACs)" }
         if other.disks != disks { return "disks differ: source \(disks.map(\.path)), destination \(other.disks.map(\.path))" }
-        if other.firmware != firmware || other.firmwareCRC != firmwareCRC { return "firmware differs" }
-        if other.kernelCRC != kernelCRC { return "kernel image differs" }
-        if other.bootargs != bootargs { return "bootargs differ" }
+        if other.board != board {
+            for part in board where !other.board.contains(part) {
+                let theirs = other.board.first { $0.name == part.name }?.value ?? "absent"
+                return "\(part.name) differs: source \(part.value), destination \(theirs)"
+            }
+            return "the boards differ: source \(board.map(\.name)), destination \(other.board.map(\.name))"
+        }
         return nil
+    }
+
+    /// One named part of a board's identity.
+    public struct BoardPart: Codable, Sendable, Equatable {
+        /// What it names ("board", "firmware", "kernel", "bootargs", ...).
+        public var name: String
+        /// Its value (a kind, a checksum, the boot arguments).
+        public var value: String
     }
 }

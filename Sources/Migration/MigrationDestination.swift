@@ -4,6 +4,7 @@
 // the source commits. Whatever fails before the commit, the machine is discarded.
 
 import Foundation
+import Machine
 import Frames
 import Switching
 import VMHost

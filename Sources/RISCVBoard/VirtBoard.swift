@@ -70,6 +70,8 @@ public final class VirtBoard {
     public private(set) var fdt: [UInt8] = []
     /// What `boot` was called with, for resets.
     private var bootParameters: (Firmware, [UInt8]?, String)?
+    /// What `boot()` boots, when the board was made from a spec (`VirtBoardSpec.makeBoard`).
+    public internal(set) var spec: VirtBoardSpec?
     /// Number of guest-requested resets so far.
     public private(set) var resets = 0
 

@@ -88,8 +88,8 @@ extension TopologyInstance {
         let log = resolve(spec.console.log ?? "vm-data/\(spec.name).log", against: directory)
         try makeParentDirectories(of: log)
         return VMConfiguration(
-            name: spec.name, memoryMiB: spec.memoryMiB, firmware: firmware, kernel: kernel,
-            bootargs: spec.bootargs ?? "", nicMACs: spec.nics.map(\.mac), disks: disks,
+            name: spec.name, memoryMiB: spec.memoryMiB,
+            board: VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? ""), nicMACs: spec.nics.map(\.mac), disks: disks,
             consoleLog: log, consoleToStdout: spec.console.stdout,
             expect: spec.expect.map { VMHost.ExpectStep(wait: $0.wait, send: $0.send, timeoutSeconds: Double($0.timeoutSeconds)) })
     }

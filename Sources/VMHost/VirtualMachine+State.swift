@@ -1,16 +1,15 @@
-// VirtualMachine+State: the whole VM's saved state (hart, CLINT, UART, PLIC, every virtio
-// transport and device) as one Codable `VMState`, and its validating restore. Guest RAM is
+// VirtualMachine+State: the whole VM's saved state (the board's: vCPUs and platform devices;
+// every virtio transport and device) as one Codable `VMState`, and its validating restore. Guest RAM is
 // not part of it: snapshots and live migration move RAM separately.
 
 import Foundation
-import RISCV
-import RISCVBoard
+import Machine
 import Virtio
 
 /// Everything but RAM needed to resume a paused VM on an identically built machine.
 public struct VMState: Codable, Sendable, Equatable {
     /// The state format; `restore` refuses others.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     /// One virtio slot: the transport and, for its kind, the device's own state.
     public struct Slot: Codable, Sendable, Equatable {
@@ -22,10 +21,8 @@ public struct VMState: Codable, Sendable, Equatable {
     public var version: Int
     /// The VM name it was saved from (informational).
     public var name: String
-    public var hart: HartState
-    public var clint: CLINTState
-    public var uart: UARTState
-    public var plic: PLICState
+    /// The board's own state (vCPUs, interrupt controllers, console UART), opaque here.
+    public var board: BoardState
     /// Virtio slots in board order: NICs first, then disks.
     public var slots: [Slot]
     /// The console and what was parsed from it (absent in states saved before it existed).
@@ -65,9 +62,9 @@ extension VirtualMachine {
                 slots.append(.init(transport: b.saveState(), net: nil, block: b.device.saveState()))
             }
         }
-        return VMState(version: VMState.currentVersion, name: name, hart: board.hart.saveState(),
-                       clint: board.clint.saveState(), uart: board.uart.saveState(), plic: board.plic.saveState(),
-                       slots: slots, console: saveConsoleState())
+        let boardState: BoardState
+        do { boardState = try board.saveState() } catch { throw .invalid("board: \(error)") }
+        return VMState(version: VMState.currentVersion, name: name, board: boardState, slots: slots, console: saveConsoleState())
     }
 
     /// Installs `s` into this (paused or never started) VM after its RAM has been filled.
@@ -93,8 +90,7 @@ extension VirtualMachine {
         if let console = s.console { try restoreConsoleState(console) }
         var failure: String?
         do {
-            try board.hart.restoreState(s.hart)
-            try board.plic.restore(s.plic)
+            try board.restoreState(s.board)
             for (slot, t) in zip(s.slots, transports) {
                 if let n = t as? VirtioMMIOTransport<VirtioNet>, let net = slot.net {
                     try n.restore(slot.transport)
@@ -113,8 +109,7 @@ extension VirtualMachine {
         }
         if let failure {
             // Put back what was installed; the old state passed these checks before.
-            try? board.hart.restoreState(before.hart)
-            try? board.plic.restore(before.plic)
+            try? board.restoreState(before.board)
             for (slot, t) in zip(before.slots, transports) {
                 if let n = t as? VirtioMMIOTransport<VirtioNet>, let net = slot.net {
                     try? n.restore(slot.transport)
@@ -127,8 +122,6 @@ extension VirtualMachine {
             if let console = before.console { try? restoreConsoleState(console) }
             throw .invalid(failure)
         }
-        board.clint.restoreState(s.clint)
-        board.uart.restoreState(s.uart)
     }
 }
 

@@ -1,5 +1,6 @@
-// VirtualMachine: one guest on the software CPU: the virt board, its virtio-net NICs (switch
-// ports) and virtio-blk disks, its console, and the thread that runs its vCPU.
+// VirtualMachine: one guest on a `Board` (the software CPU on the virt board today): its
+// virtio-net NICs (switch ports) and virtio-blk disks, its console, and the thread that runs
+// its vCPU. Nothing here names a CPU or a board: a second backend plugs in through `BoardSpec`.
 //
 // Threads. The vCPU runs on the VM's own thread, which also performs every MMIO access
 // (virtio registers, block I/O, the UART and the console's expect script). Network frames
@@ -13,8 +14,6 @@ import Glibc
 import Foundation
 import Frames
 import Machine
-import RISCV
-import RISCVBoard
 import Switching
 import Virtio
 
@@ -45,9 +44,8 @@ public struct VMConfiguration: Sendable {
 
     public var name: String
     public var memoryMiB: Int
-    public var firmware: VirtBoard.Firmware
-    public var kernel: [UInt8]?
-    public var bootargs: String
+    /// The board and what it boots (firmware, kernel, boot arguments).
+    public var board: any BoardSpec
     public var nicMACs: [MACAddress]
     public var disks: [Disk]
     public var consoleLog: String?
@@ -56,13 +54,11 @@ public struct VMConfiguration: Sendable {
     /// Continue the console log instead of truncating it (a VM arriving by migration).
     public var consoleAppend = false
 
-    public init(name: String, memoryMiB: Int, firmware: VirtBoard.Firmware, kernel: [UInt8]?, bootargs: String,
+    public init(name: String, memoryMiB: Int, board: any BoardSpec,
                 nicMACs: [MACAddress], disks: [Disk], consoleLog: String?, consoleToStdout: Bool, expect: [ExpectStep]) {
         self.name = name
         self.memoryMiB = memoryMiB
-        self.firmware = firmware
-        self.kernel = kernel
-        self.bootargs = bootargs
+        self.board = board
         self.nicMACs = nicMACs
         self.disks = disks
         self.consoleLog = consoleLog
@@ -86,7 +82,8 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     public let name: String
-    public let board: VirtBoard
+    /// The machine it runs on.
+    public let board: any Board
     public let nics: [VirtioNet]
     public let transports: [any MMIODevice]
     public let console: VMConsole
@@ -122,7 +119,7 @@ public final class VirtualMachine: @unchecked Sendable {
         }
         self.console = console
         do {
-            board = try VirtBoard(memoryMiB: c.memoryMiB) { console.put($0) }
+            board = try c.board.makeBoard(memoryMiB: c.memoryMiB) { console.put($0) }
         } catch {
             throw .configuration("VM \(c.name): \(error)")
         }
@@ -146,7 +143,7 @@ public final class VirtualMachine: @unchecked Sendable {
                 slot += 1
                 transports.append(transport)
             }
-            try board.boot(firmware: c.firmware, kernel: c.kernel, bootargs: c.bootargs)
+            try board.boot()
         } catch let error as VMError {
             throw error
         } catch {
@@ -154,7 +151,7 @@ public final class VirtualMachine: @unchecked Sendable {
         }
         self.nics = nics
         self.transports = transports
-        console.type = { [unowned board] bytes in board.uart.feed(bytes) }
+        console.type = { [unowned board] bytes in board.typeOnConsole(bytes) }
         console.onLine = { [unowned self] line in self.parse(line) }
     }
 
@@ -217,12 +214,12 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     private func runLoop() {
-        let hart = board.hart
+        let board = self.board
         var outcome: State = .stopped
         loop: while true {
             if lock.withLock({ stopRequested }) { break }
             if pauseCondition.withLock({ pauseRequested }) && parkWhilePaused() { break }
-            switch hart.run(budget: 2_000_000) {
+            switch board.run(budget: 2_000_000) {
             case .continue:
                 break
             case .powerOff(let code):
@@ -264,7 +261,7 @@ public final class VirtualMachine: @unchecked Sendable {
         pauseCondition.lock()
         defer { pauseCondition.unlock() }
         pauseRequested = true
-        board.hart.requestExit()
+        board.requestExit()
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !parked {
             if state != .running { return true }

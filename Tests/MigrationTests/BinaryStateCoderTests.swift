@@ -3,6 +3,7 @@
 // JSON payloads too, and refuses every truncation and trailing garbage without trapping.
 
 import Foundation
+import Machine
 import Frames
 @testable import Migration
 import Switching

@@ -4,6 +4,7 @@
 // the source's new clusters nor leave the image inconsistent for `qemu-img check`.
 
 import Foundation
+import RISCVBoard
 import Frames
 @testable import Migration
 import Switching
@@ -27,7 +28,7 @@ import VMHost
         let path = dir.file("shared.qcow2")
         _ = try Qcow2Image.create(path: path, size: 64 << 20)
         let pool = PacketPool(capacity: 64)
-        let config = VMConfiguration(name: "disk", memoryMiB: 16, firmware: .none, kernel: Guests.dirtier, bootargs: "",
+        let config = VMConfiguration(name: "disk", memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: Guests.dirtier, bootargs: ""),
                                      nicMACs: [], disks: [.init(path: path, qcow2: true, readOnly: false)], consoleLog: nil,
                                      consoleToStdout: false, expect: [])
         let source = try VirtualMachine(config, pool: pool)

@@ -6,6 +6,7 @@
 import Foundation
 import Frames
 import Machine
+import RISCVBoard
 @testable import Migration
 import Switching
 import Testing
@@ -494,13 +495,16 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         bad.slots = []
         #expect(throws: VMStateError.self) { try vm.restore(bad) }
         bad = saved
-        bad.hart.pc = 0x8000_0001
+        var badBoard = try VirtBoardState(saved.board)
+        badBoard.hart.pc = 0x8000_0001
+        bad.board = try badBoard.boardState()
         #expect(throws: VMStateError.self) { try vm.restore(bad) }
         bad = saved
         bad.slots[0].net?.mac = 0x1234
         #expect(throws: VMStateError.self) { try vm.restore(bad) }
         let after = try vm.saveState()
-        #expect(after.hart == saved.hart && after.plic == saved.plic && after.slots == saved.slots && after.uart == saved.uart)
+        let (was, now) = (try VirtBoardState(saved.board), try VirtBoardState(after.board))
+        #expect(now.hart == was.hart && now.plic == was.plic && after.slots == saved.slots && now.uart == was.uart)
         vm.resume()
         #expect(Guests.progress(of: vm, over: 0.1) > 0)
     }

@@ -90,7 +90,7 @@ enum Guests {
     }
 
     static func configuration(_ name: String, mac: UInt8?, memoryMiB: Int = 16, bootargs: String, elf: [UInt8]) -> VMConfiguration {
-        VMConfiguration(name: name, memoryMiB: memoryMiB, firmware: .none, kernel: elf, bootargs: bootargs,
+        VMConfiguration(name: name, memoryMiB: memoryMiB, board: VirtBoardSpec(firmware: .none, kernel: elf, bootargs: bootargs),
                         nicMACs: mac.map { [MACAddress(0x52, 0x54, 0, 0, 0, $0)] } ?? [], disks: [], consoleLog: nil,
                         consoleToStdout: false, expect: [])
     }
@@ -101,11 +101,11 @@ enum Guests {
     /// Instructions the VM retires in `seconds` (paused around each reading).
     static func progress(of vm: VirtualMachine, over seconds: Double) -> UInt64 {
         vm.pause()
-        let a = vm.board.hart.instructionsRetired
+        let a = vm.board.instructionsRetired
         vm.resume()
         Thread.sleep(forTimeInterval: seconds)
         vm.pause()
-        let b = vm.board.hart.instructionsRetired
+        let b = vm.board.instructionsRetired
         vm.resume()
         return b &- a
     }
@@ -113,8 +113,9 @@ enum Guests {
     /// Whether two paused VMs have the same CPU and device state (the CLINT's mtime follows
     /// the host clock, so it is left out).
     static func sameState(_ a: VirtualMachine, _ b: VirtualMachine) -> Bool {
-        guard let x = try? a.saveState(), let y = try? b.saveState() else { return false }
-        return x.hart == y.hart && x.plic == y.plic && x.uart == y.uart && x.slots == y.slots && x.clint.mtimecmp == y.clint.mtimecmp
+        guard let x = try? a.saveState(), let y = try? b.saveState(),
+              let p = try? VirtBoardState(x.board), let q = try? VirtBoardState(y.board) else { return false }
+        return p.hart == q.hart && p.plic == q.plic && p.uart == q.uart && x.slots == y.slots && p.clint.mtimecmp == q.clint.mtimecmp
     }
 
     /// Whether two VMs' RAM is byte for byte the same.

@@ -46,7 +46,7 @@ final class TestDatapath: @unchecked Sendable {
 
 @Suite struct VirtualMachineTests {
     static func appliance(_ name: String, mac: UInt8, bootargs: String, elf: [UInt8], pool: PacketPool) throws -> VirtualMachine {
-        try VirtualMachine(VMConfiguration(name: name, memoryMiB: 16, firmware: .none, kernel: elf, bootargs: bootargs,
+        try VirtualMachine(VMConfiguration(name: name, memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: elf, bootargs: bootargs),
                                            nicMACs: [MACAddress(0x52, 0x54, 0, 0, 0, mac)], disks: [], consoleLog: nil,
                                            consoleToStdout: false, expect: []), pool: pool)
     }
@@ -89,7 +89,7 @@ final class TestDatapath: @unchecked Sendable {
         // A kernel that is an infinite loop: `j .` at the entry.
         let loop = GuestELF.endlessLoop
         let pool = PacketPool(capacity: 256)
-        let vm = try VirtualMachine(VMConfiguration(name: "spin", memoryMiB: 16, firmware: .none, kernel: loop, bootargs: "",
+        let vm = try VirtualMachine(VMConfiguration(name: "spin", memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: loop, bootargs: ""),
                                                     nicMACs: [], disks: [], consoleLog: nil, consoleToStdout: false,
                                                     expect: [.init(wait: "never printed", timeoutSeconds: 0.3)]), pool: pool)
         vm.start()
