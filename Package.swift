@@ -35,7 +35,7 @@ let package = Package(
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
                 swiftSettings: hotPath),
-        // Backend-neutral VMM core: guest memory, the VCPU protocol.
+        // Backend-neutral VMM core: guest memory, the VCPU and Board protocols, the state coder.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 harts with trap-and-emulate and the builtin SBI; it knows
         // its platform only through its interrupt inputs.
@@ -46,7 +46,7 @@ let package = Package(
         // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
-        // VMs: board + virtio devices + console + vCPU thread.
+        // VMs on any Board: virtio devices + console + vCPU thread; the port a NIC sits behind.
         .target(name: "VMHost", dependencies: ["Virtio", "Machine", "Frames", "Switching"]),
 
         // Live migration: wire format, pre-copy protocol, TCP transport (SwiftNIO).
