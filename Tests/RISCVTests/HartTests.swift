@@ -103,4 +103,29 @@ struct HartTests {
         #expect(hart.stats[.exception] > 1000)
         #expect(hart.instructionsRetired == 3)
     }
+
+    @Test("guest writes to minstret and mcycle set those CSRs only, and travel in HartState")
+    func counterWrites() throws {
+        let box = try Self.boot(GuestELF.image([
+            0x1000_02b7, // lui   t0, 0x10000     t0 = 0x1000_0000
+            0xb022_9073, // csrw  minstret, t0
+            0xb002_9073, // csrw  mcycle, t0
+            0x0000_006f, // j     .
+        ]))
+        let hart = box.board.hart
+        _ = hart.run(budget: 1000)
+        // The VMM's own count is untouched by the guest's writes.
+        #expect(hart.instructionsRetired > 3 && hart.instructionsRetired <= 1000)
+        let minstret = try #require(hart.readCSR(CSR.minstret))
+        let mcycle = try #require(hart.readCSR(CSR.mcycle))
+        #expect(minstret >= 0x1000_0000 && minstret < 0x1000_0000 + 1000)
+        #expect(mcycle >= 0x1000_0000 && mcycle < minstret)
+        // The offsets are state: a second hart restored from it reads the same counters.
+        let state = hart.saveState()
+        let json = try JSONDecoder().decode(HartState.self, from: JSONEncoder().encode(state))
+        let other = try Self.boot(GuestELF.endlessLoop).board.hart
+        try other.restoreState(json)
+        #expect(other.readCSR(CSR.minstret) == minstret && other.readCSR(CSR.mcycle) == mcycle)
+        #expect(other.instructionsRetired == hart.instructionsRetired)
+    }
 }
