@@ -128,4 +128,22 @@ struct HartTests {
         #expect(other.readCSR(CSR.minstret) == minstret && other.readCSR(CSR.mcycle) == mcycle)
         #expect(other.instructionsRetired == hart.instructionsRetired)
     }
+
+    @Test("a misaligned MMIO access still traps (RAM accesses complete: misaligned.S)")
+    func misalignedMMIOTraps() throws {
+        let box = try Self.boot(GuestELF.image([
+            0x0000_0317, // auipc t1, 0
+            0x0143_0313, // addi  t1, t1, 20
+            0x3053_1073, // csrw  mtvec, t1        the `j .` below
+            0x1000_02b7, // lui   t0, 0x10000      UART
+            0x0012_a503, // lw    a0, 1(t0)
+            0x0000_006f, // j     .
+        ]))
+        let hart = box.board.hart
+        _ = hart.run(budget: 1000)
+        #expect(hart.mcause == ExceptionCause.loadMisaligned.rawValue)
+        #expect(hart.mtval == 0x1000_0001)
+        #expect(hart.mepc == 0x8000_0010)
+        #expect(hart.pc == 0x8000_0014)
+    }
 }
