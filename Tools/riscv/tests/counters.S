@@ -1,5 +1,6 @@
 /* Counter and debug-trigger CSRs as a guest sees them on QEMU too: a write to minstret or
  * mcycle sets that counter only (the other keeps counting), cycle/instret follow them; the
+ * mcountinhibit freezes a counter and clearing it resumes counting; the
  * trigger CSRs exist and answer a probe consistently (tselect keeps only valid indexes, the
  * selected trigger's tdata1 type is one tinfo lists), tcontrol/mcontext/dcsr do not exist.
  * QEMU counts host ticks in both counters, so values are checked as ranges, not exactly. */
@@ -42,6 +43,25 @@ tests:
     rdinstret a0
     CHECK_NEAR(8, a0, 7)
     CHECKVAR(9, trap_count, 0)
+    /* mcountinhibit.IR freezes minstret at the value written; clearing it resumes counting */
+    li t0, 4
+    csrs mcountinhibit, t0
+    li t0, 1000
+    csrw minstret, t0
+    csrr a0, minstret
+    CHECK(30, a0, 1000)
+    nop
+    nop
+    csrr a0, minstret
+    CHECK(31, a0, 1000)
+    li t0, 4
+    csrc mcountinhibit, t0
+    csrr a0, minstret
+    CHECK_NEAR(32, a0, 1000)
+    nop
+    csrr a1, minstret
+    li gp, 33
+    bgeu a0, a1, fail
 
     /* triggers: tselect 0 is accepted; what it selects is described consistently */
     csrw tselect, zero
