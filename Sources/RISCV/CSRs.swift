@@ -10,6 +10,7 @@ public enum CSR {
     public static let mscratch = 0x340, mepc = 0x341, mcause = 0x342, mtval = 0x343, mip = 0x344
     public static let pmpcfg0 = 0x3A0, pmpaddr0 = 0x3B0
     public static let mcycle = 0xB00, minstret = 0xB02
+    public static let tselect = 0x7A0, tdata1 = 0x7A1, tdata2 = 0x7A2, tdata3 = 0x7A3, tinfo = 0x7A4
     public static let cycle = 0xC00, time = 0xC01, instret = 0xC02
     public static let mvendorid = 0xF11, marchid = 0xF12, mimpid = 0xF13, mhartid = 0xF14, mconfigptr = 0xF15
 }
@@ -17,6 +18,30 @@ public enum CSR {
 extension Hart {
     /// The current mtime (10 MHz).
     var mtime: UInt64 { timer.mtime }
+
+    /// A counter CSR's value as the CSR instruction reading it sees it: instructions retired
+    /// before that instruction (which `execute` has already counted) plus the counter's offset.
+    /// mcycle and minstret both count instructions but keep their own offsets, so a write to
+    /// one leaves the other alone and never changes the VMM's count (`instret`). While its
+    /// mcountinhibit bit is set, a counter is frozen and its offset field holds the value itself.
+    @inline(__always) func counter(offset: UInt64, inhibit bit: UInt64) -> UInt64 {
+        mcountinhibit & bit != 0 ? offset : instret &- 1 &+ offset
+    }
+
+    /// The offset for a write of `v`: the instruction after the writing one reads `v` (the
+    /// write replaces the writing instruction's own increment, as the spec says).
+    @inline(__always) func counterOffset(for v: UInt64, inhibit bit: UInt64) -> UInt64 {
+        mcountinhibit & bit != 0 ? v : v &- instret
+    }
+
+    /// Re-expresses a counter's offset when its inhibit bit changes: freezing keeps the value
+    /// the next instruction would have read, thawing continues counting from the frozen value.
+    func rebaseCounter(_ offset: UInt64, inhibit bit: UInt64, newInhibit: UInt64) -> UInt64 {
+        let was = mcountinhibit & bit != 0, now = newInhibit & bit != 0
+        if !was && now { return instret &+ offset }
+        if was && !now { return offset &- instret }
+        return offset
+    }
 
     /// Reads a CSR; nil when it does not exist or is not accessible (illegal instruction).
     func readCSR(_ n: Int) -> UInt64? {
@@ -59,7 +84,12 @@ extension Hart {
             // NAPOT/TOR read back as written (granularity 4 bytes).
             return pmp.addr[i]
         case 0x3C0...0x3EF: return 0 // pmpaddr16...63: not implemented, read as zero
-        case CSR.mcycle, CSR.minstret: return instret
+        case CSR.mcycle: return counter(offset: cycleOffset, inhibit: 1)
+        case CSR.minstret: return counter(offset: instretOffset, inhibit: 4)
+        // Debug triggers: present, with zero triggers (tselect stays 0, tdata1 type 0 = "no
+        // trigger", tinfo bit 0 = the selected trigger does not exist); writes are ignored.
+        case CSR.tselect, CSR.tdata1, CSR.tdata2, CSR.tdata3: return 0
+        case CSR.tinfo: return 1
         case 0xB03...0xB1F, 0x323...0x33F: return 0 // hpm counters and events
         case CSR.cycle, CSR.time, CSR.instret, 0xC03...0xC1F:
             let bit = UInt64(1) << UInt64(n - 0xC00)
@@ -67,7 +97,8 @@ extension Hart {
             if privilege == .user && scounteren & bit == 0 { return nil }
             switch n {
             case CSR.time: return mtime
-            case CSR.cycle, CSR.instret: return instret
+            case CSR.cycle: return counter(offset: cycleOffset, inhibit: 1)
+            case CSR.instret: return counter(offset: instretOffset, inhibit: 4)
             default: return 0
             }
         case CSR.mvendorid, CSR.marchid, CSR.mimpid, CSR.mconfigptr: return 0
@@ -111,7 +142,11 @@ extension Hart {
         case CSR.mtvec: mtvec = v & ~2
         case CSR.mcounteren: mcounteren = v & 0xFFFF_FFFF
         case CSR.menvcfg: menvcfg = 0
-        case CSR.mcountinhibit: mcountinhibit = v & 0xFFFF_FFFD
+        case CSR.mcountinhibit:
+            let new = v & 0xFFFF_FFFD
+            cycleOffset = rebaseCounter(cycleOffset, inhibit: 1, newInhibit: new)
+            instretOffset = rebaseCounter(instretOffset, inhibit: 4, newInhibit: new)
+            mcountinhibit = new
         case CSR.mscratch: mscratch = v
         case CSR.mepc: mepc = v & ~1
         case CSR.mcause: mcause = v & ((1 << 63) | 0x3F)
@@ -126,7 +161,9 @@ extension Hart {
             pmp.writeAddress(n - 0x3B0, v)
             flushTLB()
         case 0x3C0...0x3EF: break
-        case CSR.mcycle, CSR.minstret: instret = v
+        case CSR.mcycle: cycleOffset = counterOffset(for: v, inhibit: 1)
+        case CSR.minstret: instretOffset = counterOffset(for: v, inhibit: 4)
+        case CSR.tselect, CSR.tdata1, CSR.tdata2, CSR.tdata3, CSR.tinfo: break
         case 0xB03...0xB1F, 0x323...0x33F: break
         default: return false
         }

@@ -58,17 +58,23 @@ extension Hart {
     @discardableResult
     func execute(budget: Int) -> Int {
         var pc = self.pc
-        var pageVA: UInt64 = 1 // odd: never equal to a page address
+        // `pageVA` is the virtual address of `page`. "No valid page" is `pc &+ 1` for the pc
+        // the loop continues at: the offset `pc - pageVA` wraps to 2^64-1 and the top of the
+        // loop fetches. (A fixed sentinel such as 1 would let a pc in 2..<4097 index crossPage.)
+        var pageVA: UInt64 = pc &+ 1
         var page = crossPage
         var left = budget
+        // Iterations that spent budget without retiring an instruction (traps, fetch faults).
+        var faults = 0
         loop: while left > 0 {
             var off = pc &- pageVA
             if off >= 4096 {
                 self.pc = pc
                 guard let (h, idx) = fetchPage(pc) else {
-                    left &-= 1
+                    // A fetch fault spends budget (it retires nothing: `faults`).
+                    left &-= 1; faults &+= 1
+                    pc = self.pc; pageVA = pc &+ 1
                     if pendingExit != nil { break loop }
-                    pc = self.pc
                     continue loop
                 }
                 _ = h
@@ -81,9 +87,16 @@ extension Hart {
             switch dp.pointee.op {
             case .undecoded:
                 left &+= 1
-                if dp.pointee.length == 0 { pageVA = 1; continue loop } // refetch slot after a crossing
+                // A slot of crossPage past the crossing instruction: refetch at the top. That
+                // iteration spends budget (a fault) or reaches a slot of a real page.
+                if dp.pointee.length == 0 { pageVA = pc &+ 1; continue loop }
                 self.pc = pc
-                guard let (host, _) = fetchPage(pc) else { pc = self.pc; pageVA = 1; continue loop }
+                guard let (host, _) = fetchPage(pc) else {
+                    left &-= 1; faults &+= 1
+                    pc = self.pc; pageVA = pc &+ 1
+                    if pendingExit != nil { break loop }
+                    continue loop
+                }
                 let low = UInt32(host.load(fromByteOffset: Int(off), as: UInt16.self))
                 if low & 3 != 3 {
                     page[Int(off >> 1)] = Decoder.decode16(UInt16(truncatingIfNeeded: low))
@@ -92,8 +105,9 @@ extension Hart {
                 } else {
                     self.pc = pc
                     guard let nd = decodeCrossing(pc, low: low) else {
-                        left &-= 1
-                        pc = self.pc; pageVA = 1
+                        left &-= 1; faults &+= 1
+                        pc = self.pc; pageVA = pc &+ 1
+                        if pendingExit != nil { break loop }
                         continue loop
                     }
                     crossPage[0] = nd
@@ -103,7 +117,7 @@ extension Hart {
             case .illegal:
                 self.pc = pc
                 takeException(.illegalInstruction, tval: UInt64(bitPattern: dp.pointee.imm) & 0xFFFF_FFFF)
-                left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop
+                if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop
             case .lui:
                 x[Int(dp.pointee.rd)] = UInt64(bitPattern: dp.pointee.imm)
                 pc &+= UInt64(dp.pointee.length)
@@ -144,7 +158,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 1) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = Int8(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
@@ -158,7 +172,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 2) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = Int16(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
@@ -172,7 +186,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 4) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = Int32(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(bitPattern: Int64(v))
                 }
@@ -186,7 +200,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = v
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 8) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 8) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = UInt64(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = v
                 }
@@ -200,7 +214,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 1) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 1) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = UInt8(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 }
@@ -214,7 +228,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 2) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 2) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = UInt16(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 }
@@ -228,7 +242,7 @@ extension Hart {
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 } else {
                     self.pc = pc
-                    guard let w = loadSlow(a, size: 4) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard let w = loadSlow(a, size: 4) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                     let v = UInt32(truncatingIfNeeded: w)
                     x[Int(dp.pointee.rd)] = UInt64(v)
                 }
@@ -245,7 +259,7 @@ extension Hart {
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 1, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 1, value: v) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 }
                 pc &+= len
             case .sh:
@@ -260,7 +274,7 @@ extension Hart {
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 2, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 2, value: v) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 }
                 pc &+= len
             case .sw:
@@ -275,7 +289,7 @@ extension Hart {
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 4, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 4, value: v) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 }
                 pc &+= len
             case .sd:
@@ -290,7 +304,7 @@ extension Hart {
                     UnsafeMutableRawPointer(bitPattern: UInt(a &+ e.addend)).unsafelyUnwrapped.storeBytes(of: UInt64(truncatingIfNeeded: v), as: UInt64.self)
                 } else {
                     self.pc = pc
-                    guard storeSlow(a, size: 8, value: v) else { left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                    guard storeSlow(a, size: 8, value: v) else { if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 }
                 pc &+= len
             case .add:
@@ -461,14 +475,14 @@ extension Hart {
                  .lrd, .scd, .amoswapd, .amoaddd, .amoxord, .amoandd, .amoord, .amomind, .amomaxd, .amominud, .amomaxud:
                 let saved = dp.pointee
                 self.pc = pc
-                guard atomic(saved) else { left &+= 1; if pendingExit != nil { exitInstruction = saved; break loop }; pc = self.pc; pageVA = 1; continue loop }
+                guard atomic(saved) else { if pendingExit != nil { left &+= 1; exitInstruction = saved; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 pc &+= UInt64(saved.length)
             case .fence:
                 pc &+= UInt64(dp.pointee.length)
             case .ebreak:
                 self.pc = pc
                 takeException(.breakpoint, tval: 0)
-                left &+= 1; if pendingExit != nil { exitInstruction = dp.pointee; break loop }; pc = self.pc; pageVA = 1; continue loop
+                if pendingExit != nil { left &+= 1; exitInstruction = dp.pointee; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop
             case .fencei:
                 pendingExit = .instructionFence
                 exitInstruction = dp.pointee
@@ -497,7 +511,7 @@ extension Hart {
         }
         self.pc = pc
         let done = budget - left
-        instret &+= UInt64(done)
+        instret &+= UInt64(done - faults)
         return done
     }
 

@@ -39,7 +39,8 @@ public final class Hart {
     var pmp = PMP()
     /// Instructions retired (minstret).
     public internal(set) var instret: UInt64 = 0
-    var cycleOffset: UInt64 = 0
+    /// What the guest's mcycle and minstret read beyond `instret` (set by CSR writes).
+    var cycleOffset: UInt64 = 0, instretOffset: UInt64 = 0
     /// LR reservation (physical address) or `.max`.
     var reservation: UInt64 = .max
     /// The value the LR read (an SC fails when memory no longer holds it).
@@ -200,7 +201,7 @@ public final class Hart {
         s.menvcfg = menvcfg; s.senvcfg = senvcfg
         s.stvec = stvec; s.sepc = sepc; s.scause = scause; s.stval = stval; s.sscratch = sscratch
         s.satp = satp; s.pmpcfg = pmp.cfg; s.pmpaddr = pmp.addr
-        s.instret = instret; s.cycleOffset = cycleOffset; s.hartID = hartID
+        s.instret = instret; s.cycleOffset = cycleOffset; s.instretOffset = instretOffset; s.hartID = hartID
         s.sbiTimerDeadline = sbiTimerDeadline
         return s
     }
@@ -219,7 +220,7 @@ public final class Hart {
         menvcfg = s.menvcfg; senvcfg = s.senvcfg
         stvec = s.stvec; sepc = s.sepc; scause = s.scause; stval = s.stval; sscratch = s.sscratch
         satp = s.satp; pmp.cfg = s.pmpcfg; pmp.addr = s.pmpaddr
-        instret = s.instret; cycleOffset = s.cycleOffset
+        instret = s.instret; cycleOffset = s.cycleOffset; instretOffset = s.instretOffset
         sbiTimerDeadline = s.sbiTimerDeadline
         reservation = .max
         flushTLB()

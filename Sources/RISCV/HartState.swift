@@ -19,8 +19,9 @@ public struct HartState: Codable, Sendable, Equatable {
     /// PMP configuration bytes (16) and addresses (16).
     public var pmpcfg: [UInt8] = Array(repeating: 0, count: 16)
     public var pmpaddr: [UInt64] = Array(repeating: 0, count: 16)
-    /// Retired instruction count (minstret) and cycle offset.
-    public var instret: UInt64 = 0, cycleOffset: UInt64 = 0
+    /// Instructions retired (the VMM's count) and what the guest's mcycle and minstret read
+    /// beyond it (set by the guest's writes to those CSRs).
+    public var instret: UInt64 = 0, cycleOffset: UInt64 = 0, instretOffset: UInt64 = 0
     /// The hart id.
     public var hartID: UInt64 = 0
     /// The builtin SBI's pending S-mode timer deadline (VMM state that travels with the hart).

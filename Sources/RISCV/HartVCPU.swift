@@ -39,7 +39,9 @@ extension Hart: VCPU {
             refreshInterrupts()
             takePendingInterrupt()
             pendingExit = nil
-            left -= execute(budget: min(left, Hart.chunk))
+            // At least one unit per chunk, so a run of exits that retire nothing in the loop
+            // (MMIO accesses) still ends this `run`.
+            left -= max(1, execute(budget: min(left, Hart.chunk)))
             guard let e = pendingExit else {
                 stats.record(.budget)
                 continue

@@ -106,10 +106,7 @@ extension Hart {
     /// zero-extended value, or nil when a trap was taken or an MMIO exit is pending.
     @inline(never)
     func loadSlow(_ va: UInt64, size: UInt64) -> UInt64? {
-        if va & (size - 1) != 0 {
-            takeException(.loadMisaligned, tval: va)
-            return nil
-        }
+        if va & (size - 1) != 0 { return misalignedLoad(va, size: size) }
         let mode = dataPrivilege
         guard let pa = translate(va, access: .read, mode: mode) else { return nil }
         guard let (host, page, cacheable) = physicalAccess(pa, va: va, size: size, access: .read, mode: mode) else { return nil }
@@ -166,6 +163,7 @@ extension Hart {
     /// Slow path of stores. Returns false when a trap was taken or an MMIO exit is pending.
     @inline(never)
     func storeSlow(_ va: UInt64, size: UInt64, value: UInt64) -> Bool {
+        if va & (size - 1) != 0 { return misalignedStore(va, size: size, value: value) }
         guard let host = storePointer(va, size: size, value: value, amo: false) else { return false }
         switch size {
         case 1: host.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)

@@ -38,4 +38,76 @@ public enum GuestELF {
         0x0015_0513, // addi  a0, a0, 1
         0xfedf_f06f, // j     to `mv t0, s0`
     ])
+
+    /// Jumps in M-mode to 0x800 (no memory there) with mtvec = 0x800: an endless chain of
+    /// instruction access faults at a low address.
+    public static let lowFaultLoop = image([
+        0x0010_0293, // li    t0, 1
+        0x00b2_9293, // slli  t0, t0, 11      t0 = 0x800
+        0x3052_9073, // csrw  mtvec, t0
+        0x0002_8067, // jr    t0
+    ])
+
+    /// Runs S-mode code at virtual page 0 under Sv39: virtual pages 0x0000 and 0x1000 both map
+    /// the code page (PA 0x8000_0000), and the loop, in either page, counts in the dword at
+    /// 0x8000_2000, unmaps and remaps the other virtual page (two sfence.vma exits) and jumps to
+    /// itself there. Page tables at +64 KiB; a 1 GiB identity page keeps RAM reachable. Forever.
+    public static let lowAddressRemapper = image([
+        0x0000_0417, // auipc s0, 0            s0 = code page
+        0x0001_02b7, // lui   t0, 0x10
+        0x0054_0933, // add   s2, s0, t0       root table
+        0x0001_12b7, // lui   t0, 0x11
+        0x0054_09b3, // add   s3, s0, t0       level-1 table
+        0x0001_22b7, // lui   t0, 0x12
+        0x0054_0a33, // add   s4, s0, t0       level-0 table
+        0x2000_02b7, // lui   t0, 0x20000
+        0x0cf2_8293, // addi  t0, t0, 0xcf     1 GiB identity page at 0x8000_0000, VRWXAD
+        0x0059_3823, // sd    t0, 16(s2)       root[2]
+        0x00c9_d293, // srli  t0, s3, 12
+        0x00a2_9293, // slli  t0, t0, 10
+        0x0012_e293, // ori   t0, t0, 1
+        0x0059_3023, // sd    t0, 0(s2)        root[0] -> level 1
+        0x00ca_5293, // srli  t0, s4, 12
+        0x00a2_9293, // slli  t0, t0, 10
+        0x0012_e293, // ori   t0, t0, 1
+        0x0059_b023, // sd    t0, 0(s3)        level1[0] -> level 0
+        0x00c4_5a93, // srli  s5, s0, 12
+        0x00aa_9a93, // slli  s5, s5, 10
+        0x0cba_ea93, // ori   s5, s5, 0xcb     code page PTE: V R X A D
+        0x015a_3023, // sd    s5, 0(s4)        VA 0x0000 -> code page
+        0x015a_3423, // sd    s5, 8(s4)        VA 0x1000 -> code page
+        0xfff0_0293, // li    t0, -1
+        0x3b02_9073, // csrw  pmpaddr0, t0
+        0x01f0_0293, // li    t0, 0x1f
+        0x3a02_9073, // csrw  pmpcfg0, t0      PMP: all RWX for S
+        0x00c9_5293, // srli  t0, s2, 12
+        0x0080_0313, // li    t1, 8
+        0x03c3_1313, // slli  t1, t1, 60
+        0x0062_e2b3, // or    t0, t0, t1
+        0x1802_9073, // csrw  satp, t0         Sv39
+        0x0010_0293, // li    t0, 1
+        0x00b2_9293, // slli  t0, t0, 11
+        0x3002_a073, // csrs  mstatus, t0      MPP = S
+        0x0000_0b17, // auipc s6, 0
+        0x01cb_0b13, // addi  s6, s6, 0x1c
+        0x408b_0b33, // sub   s6, s6, s0       s6 = the loop's offset = its VA in page 0
+        0x341b_1073, // csrw  mepc, s6
+        0x0000_22b7, // lui   t0, 2
+        0x0054_04b3, // add   s1, s0, t0       counter at 0x8000_2000
+        0x3020_0073, // mret
+        0x0015_0513, // loop: addi a0, a0, 1
+        0x00a4_b023, // sd    a0, 0(s1)
+        0x0000_0397, // auipc t2, 0
+        0x00c3_d393, // srli  t2, t2, 12       this virtual page (0 or 1)
+        0x0013_c393, // xori  t2, t2, 1        the other one
+        0x0033_9e13, // slli  t3, t2, 3
+        0x01ca_0e33, // add   t3, s4, t3       its PTE
+        0x000e_3023, // sd    zero, 0(t3)      unmap it
+        0x1200_0073, // sfence.vma
+        0x015e_3023, // sd    s5, 0(t3)        map it again
+        0x1200_0073, // sfence.vma
+        0x00c3_9393, // slli  t2, t2, 12
+        0x0163_83b3, // add   t2, t2, s6
+        0x0003_8067, // jr    t2               the same loop in the other virtual page
+    ])
 }
