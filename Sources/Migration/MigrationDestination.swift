@@ -77,7 +77,10 @@ public struct MigrationDestination {
         }
         let vm: VirtualMachine
         do {
-            let configuration = try hooks.configure(description)
+            var configuration = try hooks.configure(description)
+            // The source holds its images' write locks until its flush at the stop-and-copy;
+            // `reopenDisks` takes them then.
+            configuration.deferDiskLocks = true
             vm = try VirtualMachine(configuration, pool: hooks.pool)
         } catch {
             throw refuse(phase, "cannot build the machine: \(error)")
