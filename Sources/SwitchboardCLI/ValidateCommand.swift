@@ -26,8 +26,13 @@ struct ValidateCommand: ParsableCommand {
                 let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
                 let spread = topology.hypervisors.isEmpty ? ""
                     : ", \(topology.hypervisors.count) hypervisors, \(topology.migrations.count) migrations"
+                // What running it costs, beside the limits it passed (docs/topology-format.md, Limits).
+                let cost = topology.cost
+                let switchMiB = (cost.switchBytes + (1 << 20) - 1) >> 20
                 print("\(file.escapedForTerminal): ok (\(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, "
-                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts\(spread))")
+                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts\(spread)); "
+                      + "needs \(cost.macTableEntries) MAC table entries, up to \(switchMiB) MiB for the switches, "
+                      + "\(cost.vmMemoryMiB) MiB of guest memory")
             } catch {
                 printError(error.description)
                 failed += 1

@@ -55,9 +55,10 @@ public struct TopologyCost: Sendable, Equatable {
     /// Guest RAM over all VMs, in MiB.
     public var vmMemoryMiB = 0
 
-    /// Host memory the switches take once built, in bytes (an estimate from their flat
-    /// arrays: the MAC table's slots and records, and per port its transmit queue, flood-list
-    /// share, VLAN bitmap and counters). Guest RAM is not included.
+    /// Host memory the switches may take once built, in bytes: an upper bound from their flat
+    /// arrays (the MAC table's slots and records, and per port its transmit queue, flood-list
+    /// share, VLAN bitmap and counters); pages never touched stay virtual, so a switch that
+    /// carries little traffic takes less. Guest RAM is not included.
     public var switchBytes: Int {
         // MAC table: a power-of-two slot array of at least twice the capacity (16 bytes a
         // slot) and a 36-byte record (with its free-list word) per entry, per switch.
