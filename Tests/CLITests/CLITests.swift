@@ -61,6 +61,10 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         // capture start refuses such a file before it looks for the instance.
         let capture = try CLI.run(["capture", "start", "sw0", "-w", "a\nb.pcap", "--control", dir.file("none.sock")])
         #expect(capture.status != 0 && capture.stderr.contains(#"invalid capture file "a\nb.pcap""#), "\(capture.stderr)")
+        // A name typed on the command line comes back escaped too.
+        let trace = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw\u{1b}]0;x\u{7}", "--frame", "a1:00"])
+        #expect(trace.status != 0 && trace.stderr.contains(#"no switch named sw\u001b]0;x\u0007"#), "\(trace.stderr)")
+        #expect(!trace.stderr.contains("\u{1b}"))
     }
 }
 
