@@ -1,5 +1,6 @@
 // CaptureError: every failure the Capture module reports, with libpcap's own message
 // where libpcap produced one.
+import Frames
 
 /// An error from writing or reading a pcap file.
 ///
@@ -31,17 +32,19 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// A one-line explanation naming the file or expression and libpcap's message.
     public var description: String {
+        // Paths and expressions come from users: control characters are escaped.
+        func e(_ text: String) -> String { text.escapedForTerminal }
         switch self {
         case let .directoryNotFound(path, directory):
-            return "cannot write capture file '\(path)': directory '\(directory)' does not exist"
+            return "cannot write capture file '\(e(path))': directory '\(e(directory))' does not exist"
         case let .cannotOpenForWriting(path, message):
-            return "cannot open capture file '\(path)' for writing: \(message)"
+            return "cannot open capture file '\(e(path))' for writing: \(message)"
         case let .cannotOpenForReading(path, message):
-            return "cannot open capture file '\(path)' for reading: \(message)"
+            return "cannot open capture file '\(e(path))' for reading: \(message)"
         case let .unsupportedLinkType(path, linkType, name):
-            return "capture file '\(path)' has link type \(name) (\(linkType)); only Ethernet (EN10MB, 1) is supported"
+            return "capture file '\(e(path))' has link type \(name) (\(linkType)); only Ethernet (EN10MB, 1) is supported"
         case let .invalidFilter(expression, message):
-            return "invalid filter expression '\(expression)': \(message)"
+            return "invalid filter expression '\(e(expression))': \(message)"
         case let .invalidOption(message):
             return "invalid capture option: \(message)"
         case let .timestampOutOfRange(nanoseconds):
@@ -49,11 +52,11 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .frameTooLong(length):
             return "frame of \(length) bytes is too long for a pcap record"
         case let .writeFailed(path, message):
-            return "write to capture file '\(path)' failed: \(message)"
+            return "write to capture file '\(e(path))' failed: \(message)"
         case let .readFailed(path, message):
-            return "read from capture file '\(path)' failed: \(message)"
+            return "read from capture file '\(e(path))' failed: \(message)"
         case let .closed(path):
-            return "capture file '\(path)' is already closed"
+            return "capture file '\(e(path))' is already closed"
         }
     }
 }

@@ -27,6 +27,10 @@ public final class PcapReader {
     /// file), `.unsupportedLinkType` for a non-Ethernet file, `.invalidFilter` with
     /// libpcap's message for a bad expression.
     public init(path: String, filter: String? = nil) throws {
+        // libpcap would stop at a NUL and open another file.
+        guard !path.unicodeScalars.contains("\u{0}") else {
+            throw CaptureError.cannotOpenForReading(path: path, message: "the path contains a NUL character")
+        }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let opened = errorBuffer.withUnsafeMutableBufferPointer { buffer in
             pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)

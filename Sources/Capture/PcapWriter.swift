@@ -1,6 +1,7 @@
 // PcapWriter: writes Ethernet frames to pcap files through libpcap (pcap_dump) with
 // nanosecond timestamps, an optional libpcap filter, snap length and tcpdump -C/-W rotation.
 import CPcap
+import Frames
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -76,6 +77,14 @@ public final class PcapWriter {
             }
         }
         guard !path.isEmpty else { throw CaptureError.invalidOption("output path is empty") }
+        // Last line of defence: libpcap's fopen would stop at a NUL and write another file
+        // ("x\0y.pcap" writes "x").
+        guard !path.unicodeScalars.contains("\u{0}") else {
+            throw CaptureError.invalidOption("output path '\(path.escapedForTerminal)' contains a NUL character")
+        }
+        if let filter = options.filter, filter.unicodeScalars.contains("\u{0}") {
+            throw CaptureError.invalidFilter(expression: filter, message: "the expression contains a NUL character")
+        }
         if path == "-" && options.rotation != nil {
             throw CaptureError.invalidOption("rotation needs a file name, not '-' (standard output)")
         }

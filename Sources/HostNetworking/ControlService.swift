@@ -49,7 +49,7 @@ public final class ControlService {
         guard let name else { return .failure(ControlFailure("a switch name is required")) }
         guard let index = datapath.fabric.switches.firstIndex(where: { $0.name == name }) else {
             let names = datapath.fabric.switches.map(\.name).joined(separator: ", ")
-            return .failure(ControlFailure("no switch named \(name) (switches: \(names))"))
+            return .failure(ControlFailure("no switch named \(name.escapedForTerminal) (switches: \(names))"))
         }
         return .success(index)
     }
@@ -117,13 +117,27 @@ public final class ControlService {
         }
         let sw = datapath.fabric.switches[index]
         guard let file = request.file, !file.isEmpty else { return .failure("capture start needs a file (-w FILE)") }
+        // A NUL would cut the file name short at libpcap's fopen (x\0y.pcap writes x); other
+        // control characters would reach error lines and terminals.
+        if file.containsControlCharacters {
+            return .failure("capture file \"\(file.escapedForTerminal)\" contains a control character; "
+                + "paths may not hold NUL or other control characters")
+        }
+        if let filter = request.filter, filter.unicodeScalars.contains("\u{0}") {
+            return .failure("the filter contains a NUL character (U+0000), which would cut it short")
+        }
+        if let name = request.name, name.isEmpty || name.containsControlCharacters {
+            return .failure("invalid capture name \"\(name.escapedForTerminal)\": it must be non-empty, without control characters")
+        }
         if let port = request.port, sw.portIndex(named: port) == nil {
-            return .failure("switch \(sw.name) has no port \(port)")
+            return .failure("switch \(sw.name) has no port \(port.escapedForTerminal)")
         }
         let direction = request.direction ?? "both"
         guard ["rx", "tx", "both"].contains(direction) else { return .failure("direction must be rx, tx or both") }
         let name = request.name ?? "\(sw.name)\(request.port.map { "-" + $0 } ?? "")"
-        if captures.contains(where: { $0.name == name }) { return .failure("a capture named \(name) is already running") }
+        if captures.contains(where: { $0.name == name }) {
+            return .failure("a capture named \(name.escapedForTerminal) is already running")
+        }
         let writer: PcapWriter
         do {
             writer = try PcapWriter(path: file, options: PcapWriter.Options(filter: request.filter))
@@ -172,7 +186,7 @@ public final class ControlService {
             if let s = request.switchName { return datapath.fabric.switches[c.switchIndex].name == s }
             return true
         }
-        if targets.isEmpty { return .failure("no running capture\(request.name.map { " named " + $0 } ?? "")") }
+        if targets.isEmpty { return .failure("no running capture\(request.name.map { " named " + $0.escapedForTerminal } ?? "")") }
         var lines: [String] = []
         for c in targets {
             captures.removeAll { $0 === c }

@@ -78,7 +78,10 @@ public struct MigrationDestination {
         }
         let vm: VirtualMachine
         do {
-            let configuration = try hooks.configuration(for: description)
+            var configuration = try hooks.configuration(for: description)
+            // The source holds its images' write locks until its flush at the stop-and-copy;
+            // `reopenDisks` takes them then.
+            configuration.deferDiskLocks = true
             vm = try VirtualMachine(configuration, pool: hooks.pool)
         } catch {
             throw refuse(phase, "cannot build the machine: \(error)")

@@ -55,6 +55,8 @@ struct SourceRun {
     var logging = false
     var paused = false
     var quiesced = false
+    /// Whether the disk locks were given up for the destination (taken back on failure).
+    var disksReleased = false
     var round = 0
     var bandwidth: Double = 0
     /// Seconds the last round took to write (without the wait for `roundDone`).
@@ -226,8 +228,12 @@ struct SourceRun {
         try sendPages(last, round: round, final: true)
         mark("pages sent")
         vm.console.flush()
-        // The destination opens the (shared) images again before it runs: all writes durable.
+        // The destination opens the (shared) images again before it runs: all writes durable,
+        // and our locks given up so that it can take the write locks (as QEMU inactivates its
+        // images at the end of a migration).
         do { try vm.flushDisks() } catch { throw fail("\(error)") }
+        vm.releaseDiskLocks()
+        disksReleased = true
         let saved: VMState
         do { saved = try vm.saveState() } catch { throw fail("\(error)") }
         mark("state saved")
@@ -375,7 +381,27 @@ struct SourceRun {
         try? connection.send(MigrationMessage(.abort, text: "source gave up in phase \(phase): \(reason)"))
         if quiesced { hooks.onDatapath { hooks.restoreNetwork() } }
         if logging { memory.setDirtyLogging(false) }
+        if disksReleased { retakeDiskLocks() }
         if paused || vm.isPaused { vm.resume() }
+    }
+
+    /// Takes the disk locks back before the VM runs on here. The destination gives them up
+    /// when it discards its machine, which it may learn of a little after us: retry for a
+    /// while; should it still hold them, the VM runs on (it is the only copy that runs).
+    func retakeDiskLocks() {
+        let deadline = Date().addingTimeInterval(5)
+        while true {
+            do {
+                try vm.acquireDiskLocks()
+                return
+            } catch {
+                if Date() >= deadline {
+                    FileHandle.standardError.write(Data("migration of \(vm.name): \(error); running on without the lock\n".utf8))
+                    return
+                }
+                usleep(10_000)
+            }
+        }
     }
 }
 

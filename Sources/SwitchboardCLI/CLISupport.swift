@@ -3,11 +3,16 @@
 import ArgumentParser
 import CLinuxShims
 import Foundation
+import Frames
 import Topology
 
-/// Writes a line to standard error.
+/// Writes a line (or several) to standard error. Messages quote names and paths from files,
+/// sockets and the command line: every control character but the line breaks between
+/// messages is escaped, so none reaches the terminal.
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    let safe = text.split(separator: "\n", omittingEmptySubsequences: false)
+        .map { String($0).escapedForTerminal }.joined(separator: "\n")
+    FileHandle.standardError.write(Data((safe + "\n").utf8))
 }
 
 /// Loads and validates a topology, printing every problem to stderr and exiting with 1
@@ -37,7 +42,7 @@ func parseHex(_ text: String) -> Result<[UInt8], ValidationError> {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digits.append(c - 87)
         case UInt8(ascii: "A")...UInt8(ascii: "F"): digits.append(c - 55)
         case UInt8(ascii: " "), UInt8(ascii: ":"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"): continue
-        default: return .failure(ValidationError("not a hex digit: '\(Character(Unicode.Scalar(c)))'"))
+        default: return .failure(ValidationError("not a hex digit: '\(String(Character(Unicode.Scalar(c))).escapedForTerminal)'"))
         }
     }
     guard digits.count % 2 == 0 else { return .failure(ValidationError("odd number of hex digits (\(digits.count))")) }

@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import Frames
 import HostNetworking
 
 /// Where to find the running instance, and the output format.
@@ -36,11 +37,12 @@ struct ControlOptions: ParsableArguments {
     func send(_ request: ControlRequest) throws -> ControlResponse {
         let response: ControlResponse
         do { response = try ControlClient.send(request, to: try socketPath()) } catch let error as HostNetworkingError {
-            printError("\(request.command): \(error)")
+            printError("\(request.command): \("\(error)".escapedForTerminal)")
             throw ExitCode(1)
         }
         if !response.ok {
-            printError("\(request.command): \(response.error ?? "failed")")
+            // The reply may quote names the user typed (or another client sent): one line, no escapes.
+            printError("\(request.command): \((response.error ?? "failed").escapedForTerminal)")
             throw ExitCode(1)
         }
         return response
@@ -131,6 +133,14 @@ struct CaptureCommand: ParsableCommand {
         var filter: [String] = []
 
         @OptionGroup var options: ControlOptions
+
+        func validate() throws {
+            // A NUL would silently cut the name short at libpcap's fopen (x\0y.pcap writes x).
+            if file.isEmpty || file.containsControlCharacters {
+                throw ValidationError("invalid capture file \"\(file.escapedForTerminal)\": "
+                    + "paths may not be empty or hold NUL or other control characters")
+            }
+        }
 
         func run() throws {
             let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file

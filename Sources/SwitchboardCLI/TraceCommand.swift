@@ -46,11 +46,11 @@ struct TraceCommand: ParsableCommand {
         var inputs: [(port: Int, bytes: [UInt8])] = []
         for (i, text) in frames.enumerated() {
             guard let colon = text.firstIndex(of: ":") else {
-                throw ValidationError("--frame \(i + 1): expected PORT:HEX, got \"\(text)\"")
+                throw ValidationError("--frame \(i + 1): expected PORT:HEX, got \"\(text.escapedForTerminal)\"")
             }
             let portName = String(text[..<colon])
             guard let port = spec.ports.firstIndex(where: { $0.name == portName }) else {
-                throw ValidationError("--frame \(i + 1): switch \(switchName) has no port \"\(portName)\" (ports: \(spec.ports.map(\.name).joined(separator: ", ")))")
+                throw ValidationError("--frame \(i + 1): switch \(switchName) has no port \"\(portName.escapedForTerminal)\" (ports: \(spec.ports.map(\.name).joined(separator: ", ")))")
             }
             switch parseHex(String(text[text.index(after: colon)...])) {
             case .success(let bytes): inputs.append((port, bytes))

@@ -1,6 +1,7 @@
 // `switchboard validate FILE...`: strict checks of topology files.
 
 import ArgumentParser
+import Frames
 import Topology
 
 /// Checks topology files; exit status 0 only when all are valid.
@@ -25,8 +26,13 @@ struct ValidateCommand: ParsableCommand {
                 let ports = topology.switches.reduce(0) { $0 + $1.ports.count }
                 let spread = topology.hypervisors.isEmpty ? ""
                     : ", \(topology.hypervisors.count) hypervisors, \(topology.migrations.count) migrations"
-                print("\(file): ok (\(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, "
-                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts\(spread))")
+                // What running it costs, beside the limits it passed (docs/topology-format.md, Limits).
+                let cost = topology.cost
+                let switchMiB = (cost.switchBytes + (1 << 20) - 1) >> 20
+                print("\(file.escapedForTerminal): ok (\(topology.switches.count) switches, \(ports) ports, \(topology.links.count) links, "
+                      + "\(topology.captures.count) captures, \(topology.vms.count) VMs, \(topology.hosts.count) hosts\(spread)); "
+                      + "needs \(cost.macTableEntries) MAC table entries, up to \(switchMiB) MiB for the switches, "
+                      + "\(cost.vmMemoryMiB) MiB of guest memory")
             } catch {
                 printError(error.description)
                 failed += 1

@@ -17,18 +17,18 @@ extension DecodeContext {
         let memory = vm.optional("memory_mib")
             .flatMap { integer($0, in: VMSpec.memoryRange, label: "memory_mib") } ?? VMSpec.defaultMemoryMiB
         var firmware = FirmwareSpec.builtin
-        if let text = vm.optional("firmware").flatMap({ string($0, nonEmpty: true) }) {
+        if let text = vm.optional("firmware").flatMap({ path($0, what: "firmware") }) {
             firmware = text == "builtin" ? .builtin : text == "none" ? FirmwareSpec.none : .path(text)
         }
-        let kernel = vm.optional("kernel").flatMap { string($0, nonEmpty: true) }
+        let kernel = vm.optional("kernel").flatMap { path($0, what: "kernel") }
             .map { $0 == "appliance" ? KernelSpec.appliance : .path($0) }
-        let bootargs = vm.optional("bootargs").flatMap { string($0) }
+        let bootargs = vm.optional("bootargs").flatMap { cString($0, what: "bootargs") }
         let disks = vm.optional("disks").flatMap { array($0) }?.compactMap { decodeDisk($0) } ?? []
         let nics = vm.optional("nics").flatMap { array($0) }?.compactMap { decodeNIC($0) } ?? []
         var console = ConsoleSpec()
         if let consoleAt = vm.optional("console"), let reader = object(consoleAt, what: "a console object") {
             reader.checkKeys(["log", "stdout"])
-            console.log = reader.optional("log").flatMap { string($0, nonEmpty: true) }
+            console.log = reader.optional("log").flatMap { path($0, what: "console log") }
             console.stdout = reader.optional("stdout").flatMap { bool($0) } ?? false
         }
         let expect = vm.optional("expect").flatMap { array($0) }?.compactMap { decodeExpect($0) } ?? []
@@ -41,13 +41,13 @@ extension DecodeContext {
     func decodeDisk(_ at: Located) -> DiskSpec? {
         guard let disk = object(at, what: "a disk object") else { return nil }
         disk.checkKeys(["path", "format", "read_only", "base"])
-        let path = disk.required("path").flatMap { string($0, nonEmpty: true) }
+        let path = disk.required("path").flatMap { self.path($0, what: "disk image") }
         let format = disk.optional("format").flatMap { choice($0, DiskFormat.allCases.map(\.rawValue)) }
             .flatMap { DiskFormat(rawValue: $0) } ?? .raw
         let readOnly = disk.optional("read_only").flatMap { bool($0) } ?? false
         var base: String?
         if let baseAt = disk.optional("base") {
-            base = string(baseAt, nonEmpty: true)
+            base = self.path(baseAt, what: "base image")
             if format != .qcow2 && disk.optional("format")?.node.value != .string("qcow2") {
                 report(baseAt, "\"base\" is only valid for an overlay with \"format\": \"qcow2\"")
             }
@@ -89,7 +89,7 @@ extension DecodeContext {
         if let ipAt = host.required("ip"), let text = string(ipAt) {
             ip = IPv4Interface(text)
             if ip == nil {
-                report(ipAt, "invalid interface address \"\(text)\": expected address/prefix such as 10.10.0.1/24")
+                report(ipAt, "invalid interface address \"\(text.escapedForTerminal)\": expected address/prefix such as 10.10.0.1/24")
             }
         }
         let mac = host.optional("mac").flatMap { self.mac($0, unicast: true, role: "host") }

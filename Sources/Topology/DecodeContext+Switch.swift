@@ -79,7 +79,7 @@ extension DecodeContext {
         }
         guard parts.count == 2, isNumber(parts[0]), isNumber(parts[1]),
               let low = Int(parts[0]), let high = Int(parts[1]) else {
-            report(at, "invalid VLAN range \"\(text)\": expected \"low-high\" such as \"30-40\"")
+            report(at, "invalid VLAN range \"\(text.escapedForTerminal)\": expected \"low-high\" such as \"30-40\"")
             return nil
         }
         for value in [low, high] where VLANID(value) == nil {
@@ -87,7 +87,7 @@ extension DecodeContext {
             return nil
         }
         guard let lowID = VLANID(low), let highID = VLANID(high), low <= high else {
-            report(at, "invalid VLAN range \"\(text)\": the low end is above the high end")
+            report(at, "invalid VLAN range \"\(text.escapedForTerminal)\": the low end is above the high end")
             return nil
         }
         return lowID...highID
@@ -128,7 +128,7 @@ extension DecodeContext {
     func ipv4(_ at: Located) -> IPv4Address? {
         guard let text = string(at) else { return nil }
         guard let address = IPv4Address(text) else {
-            report(at, "invalid IPv4 address \"\(text)\": expected a dotted quad such as 192.0.2.1")
+            report(at, "invalid IPv4 address \"\(text.escapedForTerminal)\": expected a dotted quad such as 192.0.2.1")
             return nil
         }
         return address

@@ -47,7 +47,7 @@ extension DecodeContext {
     func portRef(_ at: Located) -> PortRef? {
         guard let text = string(at) else { return nil }
         guard let ref = PortRef(text), Self.isValidName(ref.switchName), Self.isValidName(ref.port) else {
-            report(at, "invalid port reference \"\(text)\": expected \"switch:port\" such as \"sw0:t1\"")
+            report(at, "invalid port reference \"\(text.escapedForTerminal)\": expected \"switch:port\" such as \"sw0:t1\"")
             return nil
         }
         return ref
@@ -68,7 +68,7 @@ extension DecodeContext {
         guard let capture = object(at, what: "a capture object") else { return CaptureSpec(name: "", file: "") }
         capture.checkKeys(Self.captureKeys)
         let name = capture.required("name").flatMap { self.name($0) } ?? ""
-        let file = capture.required("file").flatMap { string($0, nonEmpty: true) } ?? ""
+        let file = capture.required("file").flatMap { path($0, what: "capture file") } ?? ""
         let switchName = capture.optional("switch").flatMap { self.name($0) }
         let portAt = capture.optional("port")
         let port = portAt.flatMap { self.name($0) }
@@ -83,7 +83,7 @@ extension DecodeContext {
             .flatMap { CaptureDirectionSpec(rawValue: $0) } ?? .both
         let snaplen = capture.optional("snaplen")
             .flatMap { integer($0, in: CaptureSpec.snaplenRange, label: "snaplen") } ?? CaptureSpec.defaultSnaplen
-        let filter = capture.optional("filter").flatMap { string($0) }
+        let filter = capture.optional("filter").flatMap { cString($0, what: "filter") }
         let rotate = capture.optional("rotate").flatMap { decodeRotate($0) }
         return CaptureSpec(name: name, file: file, switchName: switchName, port: port, vlan: vlan,
                            direction: direction, snaplen: snaplen, filter: filter, rotate: rotate)

@@ -81,6 +81,36 @@ final class DecodeContext {
         return text
     }
 
+    /// Reads a file path: a non-empty string without NUL or other control characters (a NUL
+    /// would silently cut the name short at open(), libpcap or fopen; the others break error
+    /// lines and terminals). `what` names the value in the message ("capture file").
+    func path(_ at: Located, what: String) -> String? {
+        guard let text = string(at, nonEmpty: true) else { return nil }
+        if let bad = text.unicodeScalars.first(where: \.isControlCharacter) {
+            report(at, "\(what) \"\(text.escapedForTerminal)\" contains the control character \(Self.codePoint(bad)); "
+                + "paths may not hold NUL or other control characters")
+            return nil
+        }
+        return text
+    }
+
+    /// Reads a string handed to C as a NUL-terminated string (a filter expression, boot
+    /// arguments): a NUL inside would silently cut it short.
+    func cString(_ at: Located, what: String) -> String? {
+        guard let text = string(at) else { return nil }
+        if text.unicodeScalars.contains("\u{0}") {
+            report(at, "\(what) contains a NUL character (U+0000), which would cut it short")
+            return nil
+        }
+        return text
+    }
+
+    /// `U+001B` for a scalar.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
     func bool(_ at: Located) -> Bool? {
         guard case .bool(let value) = at.node.value else {
             report(at, "expected a boolean (true or false), found \(at.node.value.kindDescription)")
@@ -165,7 +195,7 @@ final class DecodeContext {
     func name(_ at: Located) -> String? {
         guard let text = string(at) else { return nil }
         guard Self.isValidName(text) else {
-            report(at, "invalid name \"\(text)\": \(Self.nameRule)")
+            report(at, "invalid name \"\(text.escapedForTerminal)\": \(Self.nameRule)")
             return nil
         }
         return text
@@ -185,7 +215,7 @@ final class DecodeContext {
     func interfaceName(_ at: Located) -> String? {
         guard let text = string(at) else { return nil }
         guard Self.isValidInterfaceName(text) else {
-            report(at, "invalid interface name \"\(text)\": 1-15 letters, digits, '_', '.' or '-'")
+            report(at, "invalid interface name \"\(text.escapedForTerminal)\": 1-15 letters, digits, '_', '.' or '-'")
             return nil
         }
         return text
@@ -195,7 +225,7 @@ final class DecodeContext {
     func mac(_ at: Located, unicast: Bool, role: String) -> MACAddress? {
         guard let text = string(at) else { return nil }
         guard let mac = MACAddress(text) else {
-            report(at, "invalid MAC address \"\(text)\": expected six hex bytes such as 02:00:00:00:00:01")
+            report(at, "invalid MAC address \"\(text.escapedForTerminal)\": expected six hex bytes such as 02:00:00:00:00:01")
             return nil
         }
         if unicast && mac.isMulticast {
@@ -210,7 +240,7 @@ final class DecodeContext {
         guard let text = string(at) else { return nil }
         guard options.contains(text) else {
             let list = options.map { "\"\($0)\"" }.joined(separator: ", ")
-            report(at, "invalid value \"\(text)\": expected one of \(list)"
+            report(at, "invalid value \"\(text.escapedForTerminal)\": expected one of \(list)"
                 + EditDistance.hint(for: text, among: options))
             return nil
         }
@@ -251,7 +281,7 @@ struct ObjectReader {
         for member in members where !allowed.contains(member.key) {
             let keyPath = DecodeContext.child(path, member.key)
             context.report(keyPath, member.keyPosition,
-                           "unknown key \"\(member.key)\"\(what)" + EditDistance.hint(for: member.key, among: allowed))
+                           "unknown key \"\(member.key.escapedForTerminal)\"\(what)" + EditDistance.hint(for: member.key, among: allowed))
         }
     }
 
@@ -275,13 +305,14 @@ struct ObjectReader {
 }
 
 extension String {
-    /// The text with `\` and `"` escaped, for quoting inside a JSON path.
+    /// The text with `\` and `"` escaped, and control characters written as JSON escapes,
+    /// for quoting inside a JSON path.
     fileprivate func replacingBackslashesAndQuotes() -> String {
         var out = ""
         for ch in self {
             if ch == "\\" || ch == "\"" { out.append("\\") }
             out.append(ch)
         }
-        return out
+        return out.escapedForTerminal
     }
 }

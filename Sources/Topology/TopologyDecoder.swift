@@ -63,6 +63,8 @@ public enum TopologyDecoder {
 
     /// The whole file, or a message saying why it cannot be read.
     private static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
+        // open() would stop at a NUL and read another file.
+        if path.unicodeScalars.contains("\u{0}") { return .failure(ReadFailure("cannot open file: the path contains a NUL character")) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { return .failure(ReadFailure("cannot open file: \(errorText(errno))")) }
         defer { close(fd) }

@@ -1,5 +1,6 @@
 // TopologyError and TopologyErrors: problems found in a topology file, each with the file,
 // the JSON path of the offending value, its line:column when known, and what is wrong.
+import Frames
 
 /// One problem in a topology file, printed as
 /// `file:line:column: $.json.path: message` (or `file: $.path: message` without a position).
@@ -24,7 +25,10 @@ public struct TopologyError: Error, Sendable, Equatable, CustomStringConvertible
         self.message = message
     }
 
+    /// The printed line; control characters in the file name, path or message (which may
+    /// quote the file's own text) are escaped, so one error stays one line.
     public var description: String {
+        let file = file.escapedForTerminal, path = path.escapedForTerminal, message = message.escapedForTerminal
         if let line, let column { return "\(file):\(line):\(column): \(path): \(message)" }
         return "\(file): \(path): \(message)"
     }

@@ -1,6 +1,7 @@
 // TopologyValidator: phase two of decoding: unique names, references between switches,
 // ports, mirrors and captures, exclusive use of ports, VLAN membership and MAC uniqueness
-// (placement on hypervisors, migrations and tunnels: TopologyValidator+Hypervisors.swift).
+// (placement on hypervisors, migrations and tunnels: TopologyValidator+Hypervisors.swift;
+// resource limits: TopologyValidator+Limits.swift; shared disk images: TopologyValidator+Disks.swift).
 import Frames
 
 /// Checks the cross-references of a structurally valid topology.
@@ -9,10 +10,14 @@ public enum TopologyValidator {
     public static func validate(_ topology: Topology, file: String,
                                 positions: [String: SourcePosition]) -> [TopologyError] {
         var run = Run(topology: topology, file: file, positions: positions)
+        // A file over a limit is refused before the checks whose cost grows with its size.
+        run.checkLimits()
+        if !run.errors.isEmpty { return run.errors }
         run.checkSwitches()
         run.checkLinksAndPortUse()
         run.checkCaptures()
         run.checkMachines()
+        run.checkDisks()
         run.checkHypervisors()
         return run.errors
     }

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import Foundation
+import Frames
 
 /// Serialises the stdout lines of all VMs so prefixes never interleave.
 let stdoutLock = NSLock()
@@ -64,6 +65,10 @@ public final class VMConsole: @unchecked Sendable {
         stepStarted = now
         status = expect.isEmpty ? .none : .waiting(index: 0)
         if let logPath {
+            // fopen would stop at a NUL and create another file.
+            guard !logPath.unicodeScalars.contains("\u{0}") else {
+                throw .configuration("VM \(name): console log \(logPath.escapedForTerminal) contains a NUL character")
+            }
             guard let f = fopen(logPath, appendLog ? "a" : "w") else {
                 throw .configuration("VM \(name): cannot create console log \(logPath): \(String(cString: strerror(errno)))")
             }

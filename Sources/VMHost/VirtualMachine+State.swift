@@ -139,9 +139,24 @@ extension VirtualMachine {
         }
     }
 
+    /// Gives up every disk image's lock; the images stay open (the source of a migration,
+    /// paused and flushed, before the destination takes the shared images over).
+    public func releaseDiskLocks() {
+        for block in blockDevices { block.disk.releaseLock() }
+    }
+
+    /// Takes every disk image's lock again (the source of a migration that failed after
+    /// `releaseDiskLocks`); throws naming the disk while another open holds a conflicting lock.
+    public func acquireDiskLocks() throws(VMStateError) {
+        for (i, block) in blockDevices.enumerated() {
+            do { try block.disk.acquireLock() } catch { throw .invalid("disk \(i): \(error)") }
+        }
+    }
+
     /// Opens every writable disk image again and serves from the new opening (the destination
     /// of a migration, before it runs: the source wrote to the shared images after they were
-    /// first opened here). Paused or never-started VMs only; on failure nothing is replaced.
+    /// first opened here), now holding its write lock (the source released its own after the
+    /// flush). Paused or never-started VMs only; on failure nothing is replaced.
     public func reopenDisks() throws(VMStateError) {
         guard isPaused || state != .running else { throw .notPaused }
         var fresh: [(VirtioBlock, any DiskBackend)] = []

@@ -53,6 +53,9 @@ public struct VMConfiguration: Sendable {
     public var expect: [ExpectStep]
     /// Continue the console log instead of truncating it (a VM arriving by migration).
     public var consoleAppend = false
+    /// Open writable disk images without their write lock (a VM arriving by migration: the
+    /// source still holds it; `reopenDisks` takes it at the stop-and-copy).
+    public var deferDiskLocks = false
 
     public init(name: String, memoryMiB: Int, board: any BoardSpec,
                 nicMACs: [MACAddress], disks: [Disk], consoleLog: String?, consoleToStdout: Bool, expect: [ExpectStep]) {
@@ -136,7 +139,7 @@ public final class VirtualMachine: @unchecked Sendable {
                 transports.append(transport)
             }
             for (i, disk) in c.disks.enumerated() {
-                let backend = try Self.openDisk(disk, vm: c.name)
+                let backend = try Self.openDisk(disk, vm: c.name, lock: disk.readOnly || !c.deferDiskLocks)
                 let block = VirtioBlock(memory: board.memory, disk: backend, identifier: "\(c.name)-disk\(i)")
                 let transport = VirtioMMIOTransport(device: block)
                 transport.interruptLine = try board.attachVirtio(transport, slot: slot)
@@ -155,7 +158,9 @@ public final class VirtualMachine: @unchecked Sendable {
         console.onLine = { [unowned self] line in self.parse(line) }
     }
 
-    static func openDisk(_ disk: VMConfiguration.Disk, vm: String) throws -> any DiskBackend {
+    /// Opens (or creates, for a new qcow2 overlay) one disk image; with `lock` it holds its OFD
+    /// lock (write lock, or read lock when read-only) from the start.
+    static func openDisk(_ disk: VMConfiguration.Disk, vm: String, lock: Bool = true) throws -> any DiskBackend {
         do {
             if disk.qcow2 {
                 if let base = disk.base, !FileManager.default.fileExists(atPath: disk.path) {
@@ -167,9 +172,9 @@ public final class VirtualMachine: @unchecked Sendable {
                     }
                     return try Qcow2Image.create(path: disk.path, size: size, backingFile: base.path, backingFormat: base.format)
                 }
-                return try Qcow2Image(path: disk.path, readOnly: disk.readOnly)
+                return try Qcow2Image(path: disk.path, readOnly: disk.readOnly, lock: lock)
             }
-            return try RawDiskImage(path: disk.path, readOnly: disk.readOnly)
+            return try RawDiskImage(path: disk.path, readOnly: disk.readOnly, lock: lock)
         } catch {
             throw VMError.configuration("VM \(vm): disk \(disk.path): \(error)")
         }
@@ -201,6 +206,9 @@ public final class VirtualMachine: @unchecked Sendable {
         pauseCondition.withLock { pauseCondition.broadcast() }
         if wasRunning { _ = finished.wait(timeout: .now() + timeout) }
         console.flush()
+        // A VM that never ran writes nothing: its images are free for others. A running one
+        // frees them when its vCPU thread ends (runLoop), not while it may still write.
+        if !wasRunning { releaseDiskLocks() }
     }
 
     /// Waits until the VM is no longer running (powered off, failed or stopped).
@@ -237,6 +245,9 @@ public final class VirtualMachine: @unchecked Sendable {
             console.checkTimeout(now: monotonicSeconds())
         }
         console.flush()
+        // The vCPU performs every block request: once it ends, the VM writes no more and its
+        // images are free for others (QEMU releases its locks when it exits).
+        releaseDiskLocks()
         lock.withLock { _state = outcome }
         finished.signal()
     }

@@ -51,16 +51,19 @@ public final class Qcow2Image: DiskBackend {
     let scratch: UnsafeMutableRawBufferPointer
 
     /// Opens an image; a writable image must have no snapshots. The backing image named in
-    /// the header is opened read-only, relative to this image's directory.
-    public convenience init(path: String, readOnly: Bool = false) throws(DiskError) {
-        try self.init(path: path, readOnly: readOnly, depth: 0)
+    /// the header is opened read-only, relative to this image's directory. The image is
+    /// locked while open (a write lock, or a read lock when read-only; `.inUse` when another
+    /// open holds a conflicting one); without `lock`, `acquireLock` takes it later. Backing
+    /// images always hold a read lock: any number of readers may share them.
+    public convenience init(path: String, readOnly: Bool = false, lock: Bool = true) throws(DiskError) {
+        try self.init(path: path, readOnly: readOnly, depth: 0, lock: lock)
     }
 
-    init(path: String, readOnly: Bool, depth: Int) throws(DiskError) {
+    init(path: String, readOnly: Bool, depth: Int, lock: Bool = true) throws(DiskError) {
         guard depth < Self.maxBackingDepth else { throw .unsupported(path: path, "a backing chain deeper than \(Self.maxBackingDepth)") }
         self.path = path
         isReadOnly = readOnly
-        file = try FileHandleFD(path: path, writable: !readOnly)
+        file = try FileHandleFD(path: path, writable: !readOnly, lock: lock)
         let fileSize = try file.fileSize()
         let h = try file.read(count: 112, at: 0)
         func be32(_ o: Int) -> UInt32 { h[o..<o + 4].reduce(0) { $0 << 8 | UInt32($1) } }
@@ -159,7 +162,7 @@ public final class Qcow2Image: DiskBackend {
     static func openBacking(_ path: String, format: String?, depth: Int) throws(DiskError) -> any DiskBackend {
         var kind = format
         if kind == nil {
-            let probe = try FileHandleFD(path: path, writable: false).read(count: 4, at: 0)
+            let probe = try FileHandleFD(path: path, writable: false, lock: false).read(count: 4, at: 0)
             kind = probe == [0x51, 0x46, 0x49, 0xfb] ? "qcow2" : "raw"
         }
         switch kind {
@@ -312,6 +315,12 @@ public final class Qcow2Image: DiskBackend {
         if !isReadOnly { try file.sync() }
     }
 
+    /// Locks this image again (its backing images keep their read locks throughout).
+    public func acquireLock() throws(DiskError) { try file.acquireLock() }
+
+    /// Unlocks this image; it stays open (its backing images keep their read locks).
+    public func releaseLock() { file.releaseLock() }
+
     // MARK: Refcounts
 
     /// Takes the cluster at the end of the file and sets its refcount to 1. A cluster whose
@@ -433,7 +442,9 @@ public final class Qcow2Image: DiskBackend {
         var block = [UInt8](repeating: 0, count: cs)
         for i in 0..<clusters { block[i * 2 + 1] = 1 }
 
-        let file = try FileHandleFD(path: path, writable: true, create: true)
+        // No lock on the fresh file (O_EXCL: no one else has it): the image opened below
+        // takes it, and this handle may live until the function returns.
+        let file = try FileHandleFD(path: path, writable: true, create: true, lock: false)
         try file.write(header, at: 0)
         try file.write(table, at: UInt64(cs))
         try file.write(block, at: UInt64(2 * cs))

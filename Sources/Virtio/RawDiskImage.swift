@@ -10,10 +10,12 @@ public final class RawDiskImage: DiskBackend {
     public let isReadOnly: Bool
     let file: FileHandleFD
 
-    /// Opens `path`; read-only images are opened O_RDONLY.
-    public init(path: String, readOnly: Bool = false) throws(DiskError) {
+    /// Opens `path`; read-only images are opened O_RDONLY. With `lock` (the default) the
+    /// image is locked while open: a write lock, or a read lock when read-only; `.inUse` when
+    /// another open holds a conflicting lock. Without it, `acquireLock` takes it later.
+    public init(path: String, readOnly: Bool = false, lock: Bool = true) throws(DiskError) {
         self.path = path
-        file = try FileHandleFD(path: path, writable: !readOnly)
+        file = try FileHandleFD(path: path, writable: !readOnly, lock: lock)
         size = try file.fileSize()
         isReadOnly = readOnly
     }
@@ -35,4 +37,10 @@ public final class RawDiskImage: DiskBackend {
     public func flush() throws(DiskError) {
         if !isReadOnly { try file.sync() }
     }
+
+    /// Locks the image again (write lock, or read lock when read-only).
+    public func acquireLock() throws(DiskError) { try file.acquireLock() }
+
+    /// Unlocks the image; it stays open.
+    public func releaseLock() { file.releaseLock() }
 }

@@ -37,6 +37,35 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         let missing = try CLI.run(["validate", dir.file("nope.json")])
         #expect(missing.status == 1 && missing.stderr.contains("nope.json"))
     }
+
+    @Test func costLimitsAndControlCharacters() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let ok = try CLI.run(["validate", CLI.topology("vlan-lab.json")])
+        #expect(ok.stdout.contains("needs 8192 MAC table entries, up to 1 MiB for the switches, 0 MiB of guest memory"), "\(ok.stdout)")
+        let big = dir.file("big.json")
+        let switches = (0..<257).map { #"{"name":"s\#($0)","ports":[{"name":"p"}]}"# }.joined(separator: ",")
+        try #"{"version":1,"switches":[\#(switches)]}"#.write(toFile: big, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["validate", big])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(#"$.switches: 257 switches per topology exceeds the limit "switches" of 256"#), "\(refused.stderr)")
+        // A file name and a path with control characters print escaped: one line each, no escape sequence.
+        let odd = dir.file("odd\u{1b}[2J.json")
+        try #"{"version":1,"switches":[{"name":"sw0","ports":[{"name":"a"}]}],"captures":[{"name":"c","file":"x\u0000\n.pcap","switch":"sw0"}]}"#
+            .write(toFile: odd, atomically: true, encoding: .utf8)
+        let escaped = try CLI.run(["validate", odd])
+        #expect(escaped.status == 1)
+        #expect(escaped.stderr.contains(#"odd\u001b[2J.json:1:"#) && escaped.stderr.contains(#""x\u0000\n.pcap" contains the control character U+0000"#),
+                "\(escaped.stderr)")
+        #expect(!escaped.stderr.contains("\u{1b}") && escaped.stderr.split(separator: "\n").count == 1)
+        // capture start refuses such a file before it looks for the instance.
+        let capture = try CLI.run(["capture", "start", "sw0", "-w", "a\nb.pcap", "--control", dir.file("none.sock")])
+        #expect(capture.status != 0 && capture.stderr.contains(#"invalid capture file "a\nb.pcap""#), "\(capture.stderr)")
+        // A name typed on the command line comes back escaped too.
+        let trace = try CLI.run(["trace", CLI.topology("vlan-lab.json"), "--switch", "sw\u{1b}]0;x\u{7}", "--frame", "a1:00"])
+        #expect(trace.status != 0 && trace.stderr.contains(#"no switch named sw\u001b]0;x\u0007"#), "\(trace.stderr)")
+        #expect(!trace.stderr.contains("\u{1b}"))
+    }
 }
 
 @Suite struct TraceCommandTests {

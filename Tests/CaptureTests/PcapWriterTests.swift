@@ -216,6 +216,24 @@ import Testing
         }
     }
 
+    @Test func aNULInThePathIsRefusedAndWritesNothing() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // libpcap's fopen would stop at the NUL and write "x" instead.
+        #expect(throws: CaptureError.self) { try PcapWriter(path: directory.file("x\u{0}y.pcap")) }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("x")))
+        #expect(throws: CaptureError.self) { try PcapReader(path: directory.file("x\u{0}y.pcap")) }
+        #expect(throws: CaptureError.self) {
+            try PcapWriter(path: directory.file("ok.pcap"), options: PcapWriter.Options(filter: "icmp\u{0} or arp"))
+        }
+        // Errors print the path with the control character escaped.
+        do {
+            _ = try PcapWriter(path: directory.file("a\u{1b}[2J\u{0}.pcap"))
+        } catch {
+            #expect("\(error)".contains(#"a\u001b[2J\u0000.pcap"#), "\(error)")
+        }
+    }
+
     @Test func unwritableFileCarriesLibpcapMessage() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

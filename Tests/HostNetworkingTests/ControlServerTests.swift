@@ -70,6 +70,31 @@ import Glibc
         #expect(size == 24 + 16 + 60)
     }
 
+    @Test func captureStartRefusesControlCharactersAndErrorsEscapeNames() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0"), PortConfiguration(name: "p1")])
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try withServer(lab) { path in
+            // "x\0y.pcap" would write "x" (libpcap's fopen stops at the NUL).
+            let nul = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0",
+                                                            file: dir.file("x\u{0}y.pcap")), to: path)
+            #expect(!nul.ok && nul.error?.contains("control character") == true, "\(nul)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("x")))
+            let newline = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0",
+                                                                file: dir.file("a.pcap"), name: "c\nfake line"), to: path)
+            #expect(!newline.ok)
+            #expect(try ControlClient.send(ControlRequest(command: "capture-list"), to: path).captures == [])
+            // Names the switch does not have come back escaped, never raw.
+            for request in [ControlRequest(command: "fdb", switchName: "sw\u{1b}[2J"),
+                            ControlRequest(command: "capture-start", switchName: "sw0", port: "p\n9", file: dir.file("b.pcap"))] {
+                let reply = try ControlClient.send(request, to: path)
+                let error = reply.error ?? ""
+                #expect(!reply.ok && !error.unicodeScalars.contains { $0.value < 0x20 }, "\(error.debugDescription)")
+                #expect(error.contains(#"sw\u001b[2J"#) || error.contains(#"p\n9"#), "\(error)")
+            }
+        }
+    }
+
     @Test func aStreamedReplyArrivesLineByLineFromAnotherThread() throws {
         let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
         try withServer(lab, streaming: { request, _, stream in

@@ -5,6 +5,7 @@ import Foundation
 import Machine
 import Testing
 @testable import RISCV
+import RISCVBoard
 
 /// Runs `body` on a thread of its own and reports whether it returned within `seconds`. A
 /// wedged vCPU never returns: its thread is then left spinning and the test fails instead of

@@ -33,8 +33,9 @@ func oneSwitch(_ ports: String, extra: String = "", rest: String = "") -> String
 
 let twoPorts = #"{"name":"a1","vlan":10},{"name":"a2","vlan":10},{"name":"t1","mode":"trunk","allowed_vlans":[10,20]}"#
 
-/// Every negative case: those of the core format, then those of several hypervisors.
-let negativeCases = coreNegativeCases + hypervisorNegativeCases
+/// Every negative case: those of the core format, then those of several hypervisors, then
+/// hostile input (control characters, resource limits, shared writable disks).
+let negativeCases = coreNegativeCases + hypervisorNegativeCases + inputNegativeCases
 
 let coreNegativeCases: [NegativeCase] = [
     // Structure, types, ranges (the schema expresses these).

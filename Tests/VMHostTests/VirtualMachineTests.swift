@@ -104,14 +104,14 @@ final class TestDatapath: @unchecked Sendable {
         // S-mode code at virtual page 0 that remaps its pages while it runs: a guest that once
         // wedged the vCPU thread, so neither a pause nor a stop was ever answered.
         let pool = PacketPool(capacity: 256)
-        let vm = try VirtualMachine(VMConfiguration(name: "lowva", memoryMiB: 16, firmware: .none,
-                                                    kernel: GuestELF.lowAddressRemapper, bootargs: "",
+        let vm = try VirtualMachine(VMConfiguration(name: "lowva", memoryMiB: 16,
+                                                    board: VirtBoardSpec(firmware: .none, kernel: GuestELF.lowAddressRemapper),
                                                     nicMACs: [], disks: [], consoleLog: nil, consoleToStdout: false,
                                                     expect: []), pool: pool)
         vm.start()
         Thread.sleep(forTimeInterval: 0.3)
         #expect(vm.pause(timeout: 20), "the vCPU did not park")
-        let retired = vm.board.hart.instructionsRetired
+        let retired = vm.board.instructionsRetired
         #expect(retired > 1000)
         vm.resume()
         vm.stop(timeout: 20)

@@ -18,9 +18,10 @@ import TestSupport
         return out
     }
 
-    /// qemu-img check must pass and report nothing leaked or corrupt.
+    /// qemu-img check must pass and report nothing leaked or corrupt. `-U` (force share):
+    /// the tests check images they still hold open for writing, and so locked.
     func qemuCheck(_ tool: ExternalTool, _ path: String) throws {
-        let r = try tool.run(["check", "--output=json", path])
+        let r = try tool.run(["check", "-U", "--output=json", path])
         #expect(r.status == 0, "qemu-img check \(path): \(r.output)")
         #expect(!r.output.contains("\"leaks\""), "\(r.output)")
         #expect(!r.output.contains("\"corruptions\""), "\(r.output)")
@@ -52,13 +53,14 @@ import TestSupport
         try image.flush()
         #expect(try read(image, count: expected.count, at: 0) == expected)
         try qemuCheck(qemuImg, dir.file("ov.qcow2"))
-        let info = try qemuImg.run(["info", dir.file("ov.qcow2")])
+        let info = try qemuImg.run(["info", "-U", dir.file("ov.qcow2")])
         #expect(info.output.contains("backing file: base.raw"))
         #expect(info.output.contains("backing file format: raw"))
         _ = makeRawImage(dir, "expected.raw", expected)
-        let compare = try qemuImg.run(["compare", "-f", "qcow2", "-F", "raw", dir.file("ov.qcow2"), dir.file("expected.raw")])
+        let compare = try qemuImg.run(["compare", "-U", "-f", "qcow2", "-F", "raw", dir.file("ov.qcow2"), dir.file("expected.raw")])
         #expect(compare.status == 0, "\(compare.output)")
-        // Reopened from disk, the content is the same.
+        // Reopened from disk, the content is the same (the writer gives its lock up first).
+        image.releaseLock()
         #expect(try read(Qcow2Image(path: dir.file("ov.qcow2"), readOnly: true), count: expected.count, at: 0) == expected)
     }
 
@@ -78,7 +80,7 @@ import TestSupport
         #expect(try read(image, count: expected.count, at: 0) == expected)
         try qemuCheck(qemuImg, dir.file("small.qcow2"))
         _ = makeRawImage(dir, "expected.raw", expected)
-        let compare = try qemuImg.run(["compare", "-f", "qcow2", "-F", "raw", dir.file("small.qcow2"), dir.file("expected.raw")])
+        let compare = try qemuImg.run(["compare", "-U", "-f", "qcow2", "-F", "raw", dir.file("small.qcow2"), dir.file("expected.raw")])
         #expect(compare.status == 0, "\(compare.output)")
     }
 
@@ -98,9 +100,11 @@ import TestSupport
         try qemuCheck(qemuImg, dir.file("ov.qcow2"))
         try qemuCheck(qemuImg, dir.file("base.qcow2"))
         _ = makeRawImage(dir, "expected.raw", expected)
-        let compare = try qemuImg.run(["compare", "-f", "qcow2", "-F", "raw", dir.file("ov.qcow2"), dir.file("expected.raw")])
+        let compare = try qemuImg.run(["compare", "-U", "-f", "qcow2", "-F", "raw", dir.file("ov.qcow2"), dir.file("expected.raw")])
         #expect(compare.status == 0, "\(compare.output)")
-        // Our overlay on top of qemu's overlay: a three-image chain.
+        // Our overlay on top of qemu's overlay: a three-image chain (ov.qcow2 becomes a
+        // read-only base: its writer gives the write lock up).
+        image.releaseLock()
         let top = try Qcow2Image.create(path: dir.file("top.qcow2"), backingFile: "ov.qcow2", backingFormat: "qcow2")
         try write(top, [UInt8](repeating: 0x77, count: 512), at: 4096)
         expected.replaceSubrange(4096..<4608, with: [UInt8](repeating: 0x77, count: 512))
@@ -121,6 +125,7 @@ import TestSupport
         // Mark the first cluster as a zero cluster (L2 entry = 1) by hand.
         let l2 = image.l1[0] & Qcow2Image.offsetMask
         try image.file.write(Qcow2Image.bigEndian(1), at: l2)
+        image.releaseLock()
         let reopened = try Qcow2Image(path: dir.file("ov.qcow2"))
         #expect(try read(reopened, count: 1024, at: 0) == [UInt8](repeating: 0, count: 1024))
         try write(reopened, [UInt8](repeating: 2, count: 512), at: 512)

@@ -30,7 +30,9 @@ import TestSupport
         #expect(transportState.queues[0].ready)
         #expect(deviceState.inFlight == 0)
 
-        // A new device over the same RAM (as after migration) picks up the queue.
+        // A new device over the same RAM (as after migration) picks up the queue; the old
+        // opening gives the image's write lock up first, as a migration's source does.
+        rig.device.disk.releaseLock()
         let device = VirtioBlock(memory: memory, disk: try RawDiskImage(path: path), identifier: "disk0-serial", queueSize: 16)
         try device.restore(deviceState)
         let transport = try VirtioMMIOTransport(device: device, restoring: transportState)

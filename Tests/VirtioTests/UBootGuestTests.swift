@@ -156,7 +156,8 @@ final class BoardRunner: @unchecked Sendable {
         #expect(net.counters.txFrames >= 2 && net.counters.rxFrames >= 2)
         #expect(!blk.core.needsReset && !net.core.needsReset)
         if let qemuImg = ExternalTool.find("qemu-img") {
-            #expect(try qemuImg.run(["check", dir.file("vm.qcow2")]).status == 0)
+            // -U: the disk is still open for writing here, and so locked.
+            #expect(try qemuImg.run(["check", "-U", dir.file("vm.qcow2")]).status == 0)
         }
     }
 }

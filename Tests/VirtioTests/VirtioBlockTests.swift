@@ -88,7 +88,7 @@ import TestSupport
         #expect(rig.read(sector: 0, count: 512)?.data == Array(initial[0..<512]))
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == initial)
         let qcow = try Qcow2Image.create(path: dir.file("ro.qcow2"), size: 8192)
-        _ = qcow
+        qcow.releaseLock()  // the creator still has it open; a reader waits for its write lock
         let roQcow = try Qcow2Image(path: dir.file("ro.qcow2"), readOnly: true)
         #expect(throws: DiskError.self) { try roQcow.write(UnsafeRawBufferPointer(start: nil, count: 0), at: 0) }
     }
