@@ -6,6 +6,12 @@ import VMHost
 
 /// The hello payload: what the destination's machine must match.
 public struct MigrationDescription: Codable, Sendable, Equatable {
+    /// A guest RAM region (guest-physical base and size in bytes).
+    public struct RAMRegion: Codable, Sendable, Equatable {
+        public var base: UInt64
+        public var size: UInt64
+    }
+
     /// A disk as both sides must see it (shared storage: the same path).
     public struct Disk: Codable, Sendable, Equatable {
         public var path: String
@@ -21,6 +27,9 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
     public var memoryMiB: Int
     /// Number of 4 KiB RAM pages.
     public var pageCount: Int
+    /// The RAM regions, by address (nil from a sender that did not send them). The pages of
+    /// the wire are global indices over these, so both sides must lay RAM out alike.
+    public var ramRegions: [RAMRegion]?
     /// "elf", "builtin" or "none".
     public var firmware: String
     /// CRC32C of the firmware and kernel images (0 when absent): they are reloaded on a reset.
@@ -42,6 +51,7 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         name = c.name
         memoryMiB = c.memoryMiB
         pageCount = vm.board.memory.pageCount
+        ramRegions = vm.board.memory.regions.map { RAMRegion(base: $0.base.raw, size: $0.size) }
         switch c.firmware {
         case .elf(let bytes):
             firmware = "elf"
@@ -64,8 +74,13 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
     /// Why a machine built from `other` could not take this VM, or nil when it can.
     public func incompatibility(with other: MigrationDescription) -> String? {
         if other.formatVersion != formatVersion { return "format version \(formatVersion), destination speaks \(other.formatVersion)" }
-        if other.memoryMiB != memoryMiB || other.pageCount != pageCount {
+        if other.memoryMiB != memoryMiB {
             return "memory size differs: source \(memoryMiB) MiB, destination \(other.memoryMiB) MiB"
+        }
+        let layoutsDiffer = ramRegions.flatMap { mine in other.ramRegions.map { $0 != mine } } ?? false
+        if other.pageCount != pageCount || layoutsDiffer {
+            return "RAM layout differs (both \(memoryMiB) MiB): source \(Self.layout(pageCount, ramRegions)), "
+                + "destination \(Self.layout(other.pageCount, other.ramRegions))"
         }
         if other.nicMACs != nicMACs { return "NICs differ: source \(nicMACs), destination \(other.nicMACs)" }
         if other.disks != disks { return "disks differ: source \(disks.map(\.path)), destination \(other.disks.map(\.path))" }
@@ -73,5 +88,12 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         if other.kernelCRC != kernelCRC { return "kernel image differs" }
         if other.bootargs != bootargs { return "bootargs differ" }
         return nil
+    }
+
+    /// "8192 pages in 0x80000000+32768 KiB": a page count and the regions, for messages.
+    static func layout(_ pages: Int, _ regions: [RAMRegion]?) -> String {
+        guard let regions else { return "\(pages) pages (regions not sent)" }
+        let list = regions.map { "0x\(String($0.base, radix: 16))+\($0.size >> 10) KiB" }
+        return "\(pages) pages in \(list.joined(separator: ", "))"
     }
 }
