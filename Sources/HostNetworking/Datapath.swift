@@ -186,6 +186,7 @@ public final class Datapath: @unchecked Sendable {
     public func run() {
         loopThread = Thread.current
         defer { loopThread = nil }
+        fabric.wallClockOffset = clock.wallClockOffset()
         nextAging = clock.now() + agingInterval
         while !stopping {
             poll(timeoutMilliseconds: 1000)
@@ -202,7 +203,10 @@ public final class Datapath: @unchecked Sendable {
     /// One round: waits up to `timeoutMilliseconds` (bounded by the next aging), serves every
     /// ready descriptor, reports failed ports, ages tables when due.
     public func poll(timeoutMilliseconds: Int) {
-        if nextAging == 0 { nextAging = clock.now() + agingInterval }
+        if nextAging == 0 {
+            fabric.wallClockOffset = clock.wallClockOffset()
+            nextAging = clock.now() + agingInterval
+        }
         let untilAging = Int((nextAging - clock.now()) / 1_000_000)
         let timeout = Swift.max(0, Swift.min(timeoutMilliseconds, untilAging))
         let n = Int(sb_epoll_wait(epollFD, tokens, events, UInt32(TransmitBatch.capacity), Int32(timeout)))
@@ -219,6 +223,9 @@ public final class Datapath: @unchecked Sendable {
         checkTransmitFailures()
         let now = clock.now()
         if now >= nextAging {
+            // Captures' timestamps follow the wall clock, a step of it within a second;
+            // aging runs on the monotonic `now` and never sees it.
+            fabric.wallClockOffset = clock.wallClockOffset()
             fabric.age(now: now)
             nextAging = now + agingInterval
             tick?(self, now)

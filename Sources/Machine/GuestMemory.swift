@@ -1,5 +1,7 @@
 // GuestMemory: the guest's RAM as mmap'd host regions, bounds-checked accessors and an optional
-// dirty-page bitmap (switched on for live migration).
+// dirty-page bitmap (switched on for live migration). The bitmap's words are atomic: the vCPU
+// thread (software MMU) and the datapath thread (virtio DMA) mark pages at the same time.
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -50,8 +52,12 @@ public final class GuestMemory: @unchecked Sendable {
     public let regions: [GuestRAMRegion]
     /// Total number of 4 KiB pages over all regions.
     public let pageCount: Int
-    /// The dirty bitmap (one bit per page), valid while `dirtyLogging` is on.
-    @usableFromInline nonisolated(unsafe) var dirtyBits: UnsafeMutablePointer<UInt64>
+    /// The dirty bitmap (one bit per page), valid while `dirtyLogging` is on. Every update is
+    /// an atomic read-modify-write: a plain `|=` from two threads on one word loses bits, and a
+    /// lost bit is a page migration never sends again.
+    @usableFromInline nonisolated(unsafe) var dirtyBits: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Words in `dirtyBits` (at least one).
+    @usableFromInline let dirtyWords: Int
     /// Whether writes are being logged. Writers that cache host pointers must re-check
     /// `isDirty` before caching a writable mapping while this is on.
     public private(set) var dirtyLogging = false
@@ -81,9 +87,10 @@ public final class GuestMemory: @unchecked Sendable {
         }
         regions = out
         pageCount = pages
-        let words = (pages + 63) / 64
-        dirtyBits = .allocate(capacity: max(words, 1))
-        dirtyBits.initialize(repeating: 0, count: max(words, 1))
+        dirtyWords = max((pages + 63) / 64, 1)
+        dirtyBits = .allocate(capacity: dirtyWords)
+        // SAFETY: fresh storage of `dirtyWords` words, each initialised once here.
+        for w in 0..<dirtyWords { (dirtyBits + w).initialize(to: Atomic(0)) }
     }
 
     /// Convenience: one region.
@@ -93,6 +100,7 @@ public final class GuestMemory: @unchecked Sendable {
 
     deinit {
         for r in regions { munmap(r.host, Int(r.size)) }
+        dirtyBits.deinitialize(count: dirtyWords)
         dirtyBits.deallocate()
     }
 
@@ -185,9 +193,10 @@ public final class GuestMemory: @unchecked Sendable {
         clearDirty()
     }
 
-    /// Clears the bitmap (start of a new pre-copy round) and write-protects all pages again.
+    /// Clears the bitmap and write-protects all pages again. Writers that cache writable
+    /// mappings (the vCPU) must be paused: they re-mark a page only after their cache is dropped.
     public func clearDirty() {
-        dirtyBits.update(repeating: 0, count: max((pageCount + 63) / 64, 1))
+        for w in 0..<dirtyWords { dirtyBits[w].store(0, ordering: .releasing) }
         writeProtectGeneration &+= 1
     }
 
@@ -196,7 +205,7 @@ public final class GuestMemory: @unchecked Sendable {
         guard dirtyLogging, length > 0 else { return }
         var a = address & ~(GuestMemory.pageSize - 1)
         while a < address &+ length {
-            if let i = pageIndex(a) { dirtyBits[i >> 6] |= 1 << UInt64(i & 63) }
+            if let i = pageIndex(a) { setDirtyBit(i) }
             a &+= GuestMemory.pageSize
         }
     }
@@ -204,35 +213,62 @@ public final class GuestMemory: @unchecked Sendable {
     /// Marks one page (global index) dirty.
     @inlinable public func markPageDirty(_ index: Int) {
         guard dirtyLogging, index >= 0, index < pageCount else { return }
-        dirtyBits[index >> 6] |= 1 << UInt64(index & 63)
+        setDirtyBit(index)
+    }
+
+    /// Sets bit `index` (in range) with an atomic fetch-or, after a plain atomic load: an
+    /// already-dirty page, the common case within a round, costs one load and no locked
+    /// instruction. Releasing, so a reader that takes the bit also sees the data written before.
+    @inlinable @inline(__always) func setDirtyBit(_ index: Int) {
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        if dirtyBits[index >> 6].load(ordering: .relaxed) & bit == 0 {
+            dirtyBits[index >> 6].bitwiseOr(bit, ordering: .releasing)
+        }
     }
 
     /// Whether a page (global index) has been written since the last clear.
     @inlinable public func isDirty(page index: Int) -> Bool {
         guard index >= 0, index < pageCount else { return false }
-        return dirtyBits[index >> 6] & (1 << UInt64(index & 63)) != 0
+        return dirtyBits[index >> 6].load(ordering: .acquiring) & (1 << UInt64(index & 63)) != 0
     }
 
-    /// Global indices of all dirty pages (the bitmap is scanned a word at a time, so a large
-    /// idle guest costs one load per 64 pages).
+    /// Global indices of all dirty pages, leaving the bitmap as it is (the bitmap is scanned a
+    /// word at a time, so a large idle guest costs one load per 64 pages).
     public func dirtyPages() -> [Int] {
         var out: [Int] = []
-        for w in 0..<(pageCount + 63) / 64 {
-            var word = dirtyBits[w]
-            while word != 0 {
-                let bit = word.trailingZeroBitCount
-                let index = w << 6 | bit
-                if index < pageCount { out.append(index) }
-                word &= word &- 1
-            }
-        }
+        for w in 0..<dirtyWords { appendPages(of: dirtyBits[w].load(ordering: .acquiring), word: w, to: &out) }
         return out
+    }
+
+    /// Global indices of all dirty pages, clearing them: each word is read and cleared in one
+    /// atomic exchange, so a page marked meanwhile by another thread is either returned now or
+    /// stays dirty for the next call, never lost. Then write-protects all pages again (bumps
+    /// `writeProtectGeneration`); as for `clearDirty`, writers that cache writable mappings must
+    /// be paused.
+    public func takeDirtyPages() -> [Int] {
+        var out: [Int] = []
+        for w in 0..<dirtyWords {
+            if dirtyBits[w].load(ordering: .relaxed) == 0 { continue }
+            appendPages(of: dirtyBits[w].exchange(0, ordering: .acquiring), word: w, to: &out)
+        }
+        writeProtectGeneration &+= 1
+        return out
+    }
+
+    /// Appends the page indices of the set bits of bitmap word `w`.
+    private func appendPages(of word: UInt64, word w: Int, to out: inout [Int]) {
+        var word = word
+        while word != 0 {
+            let index = w << 6 | word.trailingZeroBitCount
+            if index < pageCount { out.append(index) }
+            word &= word &- 1
+        }
     }
 
     /// Number of dirty pages.
     public var dirtyCount: Int {
         var n = 0
-        for w in 0..<(pageCount + 63) / 64 { n += dirtyBits[w].nonzeroBitCount }
+        for w in 0..<dirtyWords { n += dirtyBits[w].load(ordering: .relaxed).nonzeroBitCount }
         return n
     }
 
@@ -287,7 +323,7 @@ public final class GuestMemory: @unchecked Sendable {
             if madvise(start, length, MADV_DONTNEED) != 0 {
                 start.initializeMemory(as: UInt8.self, repeating: 0, count: length)
             }
-            if dirtyLogging { for i in lo..<hi { dirtyBits[i >> 6] |= 1 << UInt64(i & 63) } }
+            if dirtyLogging { for i in lo..<hi { setDirtyBit(i) } }
         }
     }
 }

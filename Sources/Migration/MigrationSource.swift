@@ -196,11 +196,9 @@ struct SourceRun {
                 report.stalled = true
                 break
             }
-            let dirty = try whilePaused { () -> [Int] in
-                let d = memory.dirtyPages()
-                memory.clearDirty()
-                return d
-            }
+            // Read and cleared word by word in one atomic exchange each: a page DMA marks
+            // meanwhile is taken now or stays for the next round.
+            let dirty = try whilePaused { memory.takeDirtyPages() }
             bytesBefore = connection.bytesSent
             try sendPages(dirty, round: round, final: false)
             // The rate of writing into the connection (which blocks once the socket buffers
@@ -220,7 +218,7 @@ struct SourceRun {
         var last: [Int] = []
         hooks.onDatapath {
             hooks.holdNetwork()
-            last = memory.dirtyPages()
+            last = memory.takeDirtyPages()
         }
         quiesced = true
         progress(dirty: last.count)

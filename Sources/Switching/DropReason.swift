@@ -26,6 +26,9 @@ public enum DropReason: Int, CaseIterable, Sendable, Codable, CustomStringConver
     case mirrorPort
     /// A transmit queue was full (the consumer did not keep up).
     case queueFull
+    /// The source address is all zeros (00:00:00:00:00:00), which no station may use; the
+    /// Linux bridge drops such frames too. Last, so saved counters keep their indices.
+    case zeroSource
 
     /// The name used in counters, traces and JSON output.
     public var description: String {
@@ -42,6 +45,7 @@ public enum DropReason: Int, CaseIterable, Sendable, Codable, CustomStringConver
         case .portDown: return "port-down"
         case .mirrorPort: return "mirror-output-port"
         case .queueFull: return "transmit-queue-full"
+        case .zeroSource: return "zero-source"
         }
     }
 }
@@ -60,5 +64,6 @@ public struct PortCounters: Equatable, Sendable, Codable {
 
     public var totalDrops: UInt64 { drops.reduce(0, +) }
 
-    public subscript(reason: DropReason) -> UInt64 { drops[reason.rawValue] }
+    /// Drops for `reason` (0 for a reason newer than counters decoded from older state).
+    public subscript(reason: DropReason) -> UInt64 { reason.rawValue < drops.count ? drops[reason.rawValue] : 0 }
 }

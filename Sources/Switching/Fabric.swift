@@ -53,6 +53,14 @@ public final class Fabric {
     /// Rounds `drain` runs at most before giving up on frames still in flight.
     public var maxRounds = 64
     public var recorder: EgressRecorder?
+    /// Nanoseconds from the monotonic `now` to wall-clock time, for the recorder's timestamps;
+    /// setting it sets every switch's `wallClockOffset` (see `DatapathClock`).
+    public var wallClockOffset: Int64 = 0 {
+        didSet {
+            guard wallClockOffset != oldValue else { return }
+            for sw in switches { sw.wallClockOffset = wallClockOffset }
+        }
+    }
     /// Frames that could not be copied across a link because the pool was empty.
     public private(set) var linkDrops: UInt64 = 0
 
@@ -76,6 +84,7 @@ public final class Fabric {
     @discardableResult
     public func add(_ sw: Switch) -> Int {
         precondition(sw.pool === pool, "a fabric's switches share its pool")
+        sw.wallClockOffset = wallClockOffset
         switches.append(sw)
         return switches.count - 1
     }
@@ -145,7 +154,7 @@ public final class Fabric {
                     if let recorder {
                         for entry in queue {
                             let n = sw.materialize(entry, into: scratch)
-                            recorder.record(switch: s, port: p, frame: UnsafeRawBufferPointer(start: scratch, count: n), now: now)
+                            recorder.record(switch: s, port: p, frame: UnsafeRawBufferPointer(start: scratch, count: n), now: now &+ wallClockOffset)
                         }
                     }
                     if let peer = peers[here] {

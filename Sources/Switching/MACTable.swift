@@ -4,9 +4,19 @@
 // in different VLANs (a host with one NIC per VLAN, or a router), so the VLAN is part of the
 // key, as in Open vSwitch and the Linux bridge. The pair packs into one UInt64
 // (VLAN << 48 | MAC) and the table is open addressing with linear probing over 16-byte
-// slots that hold the key and the index of the entry, so a hit costs one multiply, one
-// cache line and one compare. Deletion shifts the following slots back, so no tombstones
+// slots that hold the key and the index of the entry, so a hit costs one hash, one cache
+// line and one compare. Deletion shifts the following slots back, so no tombstones
 // accumulate.
+//
+// Hash. Source MACs are chosen by whoever sends frames, so the hash must not be one they can
+// compute: with a fixed hash (the table used to multiply by a public constant) an attacker
+// picks MACs that share a home slot, every learn and lookup walks one long probe run, and
+// every frame of every port gets slow. The home slot is SipHash-1-3 of the key under a
+// 128-bit secret drawn from the system's random source when the table is made (each table
+// its own), the keyed hash hash tables use against hash flooding. It is keyed, so colliding
+// keys can only be found by guessing, and it is not invertible from what timing reveals. The
+// key is one 64-bit word, so the hash is two compression rounds and three finalisation
+// rounds from a state precomputed from the secret, a few nanoseconds per frame.
 //
 // Aging. Every dynamic entry remembers when its MAC last sent a frame. An entry idle for the
 // aging time (default 300 s) is dead: lookups treat it as a miss at once, and `age(now:)`,
@@ -76,6 +86,8 @@ public final class MACTable {
     public private(set) var counters = Counters()
     /// Entries in use, static ones included.
     public private(set) var count = 0
+    /// Slots of the hash index (a power of two, at least twice the capacity).
+    public var slotCount: Int { slotMask + 1 }
 
     @usableFromInline let slots: UnsafeMutablePointer<Slot>
     @usableFromInline let slotMask: Int
@@ -87,10 +99,21 @@ public final class MACTable {
     @usableFromInline let lruHead: UnsafeMutablePointer<Int32>
     @usableFromInline let lruTail: UnsafeMutablePointer<Int32>
     @usableFromInline let limits: UnsafeMutablePointer<Int32>
+    /// SipHash's initial state v0...v3 under this table's secret.
+    @usableFromInline let sip: (UInt64, UInt64, UInt64, UInt64)
 
-    /// A table for `portCount` ports holding at most `capacity` entries.
-    public init(capacity: Int = 8192, portCount: Int, agingSeconds: Int = 300) {
+    /// A table for `portCount` ports holding at most `capacity` entries, its hash keyed by a
+    /// fresh random secret.
+    public convenience init(capacity: Int = 8192, portCount: Int, agingSeconds: Int = 300) {
+        var random = SystemRandomNumberGenerator()
+        self.init(capacity: capacity, portCount: portCount, agingSeconds: agingSeconds,
+                  secret: (random.next(), random.next()))
+    }
+
+    /// A table whose hash is keyed by `secret` (tests; everyone else gets a random one).
+    init(capacity: Int, portCount: Int, agingSeconds: Int, secret: (UInt64, UInt64)) {
         precondition(capacity >= 1 && capacity <= 1 << 24 && portCount >= 1)
+        sip = Self.sipState(secret)
         self.capacity = capacity
         self.portCount = portCount
         self.agingNanoseconds = Int64(agingSeconds) * 1_000_000_000
@@ -127,7 +150,45 @@ public final class MACTable {
     /// The packed key of (VLAN, MAC).
     public static func key(vlan: UInt16, mac: UInt64) -> UInt64 { UInt64(vlan) << 48 | mac }
 
-    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> hashShift) }
+    /// The home slot of `key`: the top bits of its keyed hash.
+    @inline(__always)
+    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: Self.sipHash13(key, sip) >> hashShift) }
+
+    /// SipHash's state after keying with the 128-bit `secret` (k0, k1).
+    static func sipState(_ secret: (UInt64, UInt64)) -> (UInt64, UInt64, UInt64, UInt64) {
+        (secret.0 ^ 0x736F_6D65_7073_6575, secret.1 ^ 0x646F_7261_6E64_6F6D,
+         secret.0 ^ 0x6C79_6765_6E65_7261, secret.1 ^ 0x7465_6462_7974_6573)
+    }
+
+    /// SipHash-1-3 of the eight bytes of `message` (little endian) from keyed state `v`: one
+    /// compression round for the message block, one for the final block (just the length,
+    /// 8), three finalisation rounds.
+    @inline(__always)
+    static func sipHash13(_ message: UInt64, _ v: (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
+        var (v0, v1, v2, v3) = v
+        v3 ^= message
+        sipRound(&v0, &v1, &v2, &v3)
+        v0 ^= message
+        let last: UInt64 = 8 << 56
+        v3 ^= last
+        sipRound(&v0, &v1, &v2, &v3)
+        v0 ^= last
+        v2 ^= 0xFF
+        sipRound(&v0, &v1, &v2, &v3)
+        sipRound(&v0, &v1, &v2, &v3)
+        sipRound(&v0, &v1, &v2, &v3)
+        return v0 ^ v1 ^ v2 ^ v3
+    }
+
+    /// One SipRound (a free function of its four words: a nested function capturing them
+    /// would box them on the heap in unoptimised builds).
+    @inline(__always)
+    static func sipRound(_ v0: inout UInt64, _ v1: inout UInt64, _ v2: inout UInt64, _ v3: inout UInt64) {
+        v0 &+= v1; v1 = v1.rotated(13); v1 ^= v0; v0 = v0.rotated(32)
+        v2 &+= v3; v3 = v3.rotated(16); v3 ^= v2
+        v0 &+= v3; v3 = v3.rotated(21); v3 ^= v0
+        v2 &+= v1; v1 = v1.rotated(17); v1 ^= v2; v2 = v2.rotated(32)
+    }
 
     /// Limits learning on `port` to `limit` MACs (nil: no limit).
     public func setLearningLimit(port: Int, _ limit: Int?) {
@@ -335,6 +396,18 @@ public final class MACTable {
         if let e = findEntry(Self.key(vlan: vlan.rawValue, mac: mac.rawValue)) { remove(entry: e) }
     }
 
+    /// Slots between `key`'s home slot and the slot holding it (0 at home), nil when absent:
+    /// what a lookup of it walks.
+    func probeDistance(_ key: UInt64) -> Int? {
+        var i = home(key), n = 0
+        while slots[i].key != 0 {
+            if slots[i].key == key { return n }
+            i = (i &+ 1) & slotMask
+            n += 1
+        }
+        return nil
+    }
+
     func findEntry(_ key: UInt64) -> Int? {
         var i = home(key)
         while slots[i].key != 0 {
@@ -355,4 +428,9 @@ public final class MACTable {
         }
         return out.sorted { ($0.vlan, $0.mac) < ($1.vlan, $1.mac) }
     }
+}
+
+extension UInt64 {
+    /// Rotated left by `n` bits.
+    @inline(__always) fileprivate func rotated(_ n: UInt64) -> UInt64 { self << n | self >> (64 &- n) }
 }

@@ -75,7 +75,7 @@ extension Switch {
             case .port(let mirror):
                 _ = push(TransmitEntry(handle: handle, tci: 0, action: .keep), port: mirror, length: pool.length(handle))
             case .sink(let sink):
-                sink.observe(frame: pool.bytes(handle), timestamp: now)
+                sink.observe(frame: pool.bytes(handle), timestamp: now &+ wallClockOffset)
             }
         }
     }
@@ -90,7 +90,7 @@ extension Switch {
                 _ = push(entry, port: mirror, length: length)
             case .sink(let sink):
                 let length = materialize(entry, into: scratch)
-                sink.observe(frame: UnsafeRawBufferPointer(start: scratch, count: length), timestamp: now)
+                sink.observe(frame: UnsafeRawBufferPointer(start: scratch, count: length), timestamp: now &+ wallClockOffset)
             }
         }
     }

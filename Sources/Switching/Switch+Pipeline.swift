@@ -83,6 +83,7 @@ extension Switch {
         // 2. Source checks and learning.
         let source = MACAddress(loadingFrom: data + 6).rawValue
         guard source & 0x0100_0000_0000 == 0 else { return classifiedDrop(.multicastSource, handle, inPort, vid, now) }
+        guard source != 0 else { return classifiedDrop(.zeroSource, handle, inPort, vid, now) }
         if learning[inPort] { macTable.learn(key: MACTable.key(vlan: vid, mac: source), port: inPort, now: now) }
         if rxObserved[inPort] { observeReceived(handle, port: inPort, vlan: vid, now: now) }
 

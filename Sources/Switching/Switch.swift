@@ -34,6 +34,11 @@ public final class Switch {
     public let macTable: MACTable
     public let portNames: [String]
     public var portCount: Int { portNames.count }
+    /// Nanoseconds to add to the pipeline's monotonic `now` for wall-clock time
+    /// (`DatapathClock.wallClockOffset()`, set by the datapath; 0 when `now` is already the
+    /// time to stamp, as in replay). Observers' timestamps use it; learning and aging never
+    /// do, so a wall-clock step changes neither.
+    public var wallClockOffset: Int64 = 0
 
     // Per-port configuration, flattened for the pipeline.
     @usableFromInline let accessVLAN: UnsafeMutablePointer<UInt16>     // 0 for trunks

@@ -1,5 +1,6 @@
 // SwitchBenchmark: drives the pipeline in process with 64-byte frames, as netmap's VALE and
-// BESS measure their L2 forwarders: learned unicast among many MACs, mixed VLANs, batches.
+// BESS measure their L2 forwarders: learned unicast among many MACs, mixed VLANs, batches;
+// with random MACs, or adversarial ones chosen to collide in an unkeyed MAC-table hash.
 
 import Frames
 
@@ -11,6 +12,16 @@ import Frames
 /// every frame is forwarded (tag pushed or popped where it crosses the trunk). Consuming a
 /// transmit queue means releasing its slots, the least a port sink does.
 public struct SwitchBenchmark: Sendable {
+    /// How the hosts' MAC addresses are chosen.
+    public enum MACPattern: String, Sendable, Codable, CaseIterable {
+        /// Random locally administered unicast MACs.
+        case random
+        /// MAC flooding against the table's hash: unicast MACs whose (VLAN, MAC) keys all
+        /// have the same home slot under the unkeyed multiplicative hash the table used before
+        /// it was keyed (`unkeyedHome`), as an attacker who knows that hash would pick them.
+        case adversarial
+    }
+
     /// The figures of one run.
     public struct Result: Sendable, Codable {
         public var frames: UInt64
@@ -24,16 +35,48 @@ public struct SwitchBenchmark: Sendable {
         public var forwarded: UInt64
         public var flooded: UInt64
         public var dropped: UInt64
+        /// How the MACs were chosen.
+        public var pattern: MACPattern
     }
 
     public var macCount = 1000
     public var batchSize = 32
     public var seconds = 2.0
+    public var pattern = MACPattern.random
 
-    public init(macCount: Int = 1000, batchSize: Int = 32, seconds: Double = 2.0) {
+    /// A benchmark of `macCount` hosts whose MACs follow `pattern`.
+    public init(macCount: Int = 1000, batchSize: Int = 32, seconds: Double = 2.0, pattern: MACPattern = .random) {
         self.macCount = macCount
         self.batchSize = batchSize
         self.seconds = seconds
+        self.pattern = pattern
+    }
+
+    /// The home slot of `key` under the MAC table's former hash (a multiplication by the
+    /// 64-bit golden ratio, top bits kept), for a table of `slotCount` (a power of two) slots.
+    /// Anyone can compute it, so anyone can choose MACs that share a home slot.
+    public static func unkeyedHome(_ key: UInt64, slotCount: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotCount.trailingZeroBitCount))
+    }
+
+    /// `count` distinct locally administered unicast MACs, drawn from `rng`; with `vlans`
+    /// given (one per MAC), each MAC's key (VLAN, MAC) has unkeyed home slot `home` in a table
+    /// of `slotCount` slots (about `slotCount` draws per MAC).
+    public static func macs(_ count: Int, rng: inout SplitMix64, collidingAt home: Int? = nil,
+                            slotCount: Int = 16_384, vlans: [UInt16] = []) -> [MACAddress] {
+        var seen = Set<UInt64>()
+        var out: [MACAddress] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            // Bit 41 set (locally administered), bit 40 clear (unicast), never zero.
+            let mac = rng.next() & 0xFCFF_FFFF_FFFF | 0x0200_0000_0000
+            if let home, !vlans.isEmpty {
+                let key = MACTable.key(vlan: vlans[out.count], mac: mac)
+                guard unkeyedHome(key, slotCount: slotCount) == home else { continue }
+            }
+            if seen.insert(mac).inserted { out.append(MACAddress(rawValue: mac)) }
+        }
+        return out
     }
 
     /// Runs the benchmark; `clock` returns monotonic nanoseconds.
@@ -52,15 +95,18 @@ public struct SwitchBenchmark: Sendable {
 
         // Hosts: (port, vlan, mac). The trunk's hosts alternate between VLAN 10 and 20.
         struct Host { var port: Int; var vlan: UInt16; var mac: MACAddress }
-        var hosts: [Host] = []
-        for i in 0..<macCount {
+        let vlans = (0..<macCount).map { i -> UInt16 in
             let port = i % 4
-            let vlan: UInt16 = port == 2 ? 20 : port == 3 ? (i / 4 % 2 == 0 ? 10 : 20) : 10
-            hosts.append(Host(port: port, vlan: vlan, mac: MACAddress(rawValue: 0x0200_0000_0000 | UInt64(i + 1))))
+            return port == 2 ? 20 : port == 3 ? (i / 4 % 2 == 0 ? 10 : 20) : 10
         }
+        var rng = SplitMix64(seed: 42)
+        let macs = pattern == .random
+            ? Self.macs(macCount, rng: &rng)
+            : Self.macs(macCount, rng: &rng, collidingAt: 1234 & (sw.macTable.slotCount - 1),
+                        slotCount: sw.macTable.slotCount, vlans: vlans)
+        let hosts = (0..<macCount).map { Host(port: $0 % 4, vlan: vlans[$0], mac: macs[$0]) }
         // Flows: each host sends to a host of its VLAN behind another port.
         var perPort: [[PacketHandle]] = Array(repeating: [], count: 4)
-        var rng = SplitMix64(seed: 42)
         for (i, src) in hosts.enumerated() {
             for _ in 0..<4 {
                 var dst = hosts[Int(rng.next() % UInt64(hosts.count))]
@@ -131,7 +177,8 @@ public struct SwitchBenchmark: Sendable {
         decisionsForwarded = rx - dropped
         return Result(frames: frames, seconds: elapsed, mpps: Double(frames) / elapsed / 1e6,
                       nsPerFrame: elapsed * 1e9 / Double(frames), macs: hosts.count, ports: portCount,
-                      batchSize: batchSize, frameSize: 64, forwarded: decisionsForwarded, flooded: flooded, dropped: dropped)
+                      batchSize: batchSize, frameSize: 64, forwarded: decisionsForwarded, flooded: flooded, dropped: dropped,
+                      pattern: pattern)
     }
 }
 

@@ -139,6 +139,24 @@ func frame(from src: MACAddress, to dst: MACAddress, tags: [VLANTag] = [], fill:
         #expect(lab.sw.macTable.count == 0)
     }
 
+    /// Aging runs on the monotonic clock: stepping the wall clock (NTP, `date -s`) by an hour
+    /// either way neither ages out nor revives entries; captures' offset follows the step.
+    @Test func aWallClockStepDoesNotAgeTheTable() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0"), PortConfiguration(name: "p1")])
+        lab.send(frame(from: macA, to: macB), on: 0)
+        lab.pump()
+        #expect(lab.sw.macTable.count == 1)
+        lab.clock.stepWallClock(seconds: 3600)
+        lab.clock.advance(seconds: 2)
+        lab.datapath.poll(timeoutMilliseconds: 0)
+        #expect(lab.sw.macTable.count == 1, "a wall-clock step forward aged the table")
+        #expect(lab.fabric.wallClockOffset == 3_600_000_000_000 && lab.sw.wallClockOffset == 3_600_000_000_000)
+        lab.clock.stepWallClock(seconds: -7200)
+        lab.clock.advance(seconds: 299)
+        lab.datapath.poll(timeoutMilliseconds: 0)
+        #expect(lab.sw.macTable.count == 0, "301 s of monotonic time age the entry, whatever the wall clock did")
+    }
+
     @Test func performRunsOnTheLoopAndStopEndsRun() throws {
         let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
         let datapath = lab.datapath

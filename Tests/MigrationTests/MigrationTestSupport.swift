@@ -8,6 +8,7 @@ import Frames
 import Machine
 @testable import Migration
 import Switching
+import Synchronization
 import TestSupport
 import VMHost
 
@@ -118,6 +119,23 @@ enum Guests {
         return p.hart == q.hart && p.plic == q.plic && p.uart == q.uart && x.slots == y.slots && p.clint.mtimecmp == q.clint.mtimecmp
     }
 
+    /// Gives frames handed over by the source to `vm`'s NICs, as the destination does by
+    /// default (for a `handIn` hook that looks at the VM first); returns how many were dropped.
+    static func deliver(_ frames: [QueuedFrame], to vm: VirtualMachine, pool: PacketPool) -> Int {
+        var lost = 0
+        let before = vm.nics.map { $0.counters.rxDrops }
+        for f in frames {
+            guard f.nic < vm.nics.count, let h = pool.make(copying: f.bytes) else {
+                lost += 1
+                continue
+            }
+            var entry = TransmitEntry(handle: h, tci: 0, action: .keep)
+            withUnsafePointer(to: &entry) { vm.nics[f.nic].transmit(UnsafeBufferPointer(start: $0, count: 1), pool: pool, now: 0) }
+        }
+        for (i, nic) in vm.nics.enumerated() { lost += Int(nic.counters.rxDrops - before[i]) }
+        return lost
+    }
+
     /// Whether two VMs' RAM is byte for byte the same.
     static func sameRAM(_ a: VirtualMachine, _ b: VirtualMachine) -> Bool {
         let ra = a.board.memory.regions, rb = b.board.memory.regions
@@ -138,18 +156,19 @@ final class EchoRig {
     let port: GuestPort
     let datapath: SwitchoverDatapath
 
-    /// Builds and starts everything; nil (skip) without a RISC-V toolchain.
-    static func make() throws -> EchoRig? {
+    /// Builds and starts everything; nil (skip) without a RISC-V toolchain. `extra` is added
+    /// to the echo appliance's bootargs (e.g. `dirty=`).
+    static func make(extra: String = "") throws -> EchoRig? {
         guard let elf = try Guests.appliance() else { return nil }
-        return try EchoRig(elf: elf)
+        return try EchoRig(elf: elf, extra: extra)
     }
 
-    private init(elf: [UInt8]) throws {
+    private init(elf: [UInt8], extra: String) throws {
         pool = PacketPool(capacity: 1024)
         fabric = Fabric(pool: pool)
         fabric.add(try Switch(configuration: SwitchConfiguration(name: "sw0", ports: [
             PortConfiguration(name: "p1"), PortConfiguration(name: "p2")]), pool: pool))
-        config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo", elf: elf)
+        config = Guests.configuration("echo", mac: 1, bootargs: "ip=10.0.0.1/24 role=echo" + (extra.isEmpty ? "" : " " + extra), elf: elf)
         vm = try VirtualMachine(config, pool: pool)
         p1 = try fabric.port("sw0", "p1")
         p2 = try fabric.port("sw0", "p2")
@@ -190,4 +209,44 @@ func receiving(on stream: any ByteStream, hooks: MigrationDestinationHooks, time
             try MigrationDestination(connection: MigrationConnection(stream, timeout: timeout), hooks: box.value).run()
         }
     }
+}
+
+/// Paces a migration by the guest instead of by the machine's speed: before each pre-copy
+/// `endOfRound` (not the stop-and-copy one) goes out, waits (up to `deadline` seconds) until `ready` holds, e.g. until the guest has
+/// dirtied its whole window again since the round's bitmap was taken. Every round then sees
+/// the same dirty set however fast this machine runs the guest against the transfer.
+final class PacedStream: ByteStream, @unchecked Sendable {
+    private let inner: any ByteStream
+    private let ready: () -> Bool
+    private let deadline: Double
+    /// End-of-round messages held back until `ready`, and how many of them timed out.
+    private(set) var paced = 0, late = 0
+
+    init(_ inner: any ByteStream, deadline: Double = 60, until ready: @escaping () -> Bool) {
+        self.inner = inner
+        self.ready = ready
+        self.deadline = deadline
+    }
+
+    func write(_ bytes: [UInt8]) throws(StreamError) {
+        if bytes.count >= MigrationWire.headerLength, bytes.readLE(at: 6) as UInt16 == MessageType.endOfRound.rawValue,
+           let end = try? JSONDecoder().decode(RoundEnd.self, from: Data(bytes[MigrationWire.headerLength...])), !end.final {
+            paced += 1
+            if !waitUntil(deadline, ready) { late += 1 }
+        }
+        try inner.write(bytes)
+    }
+
+    func read(timeout: Double) throws(StreamError) -> [UInt8] { try inner.read(timeout: timeout) }
+
+    func close() { inner.close() }
+}
+
+/// A flag one thread clears to stop another's loop.
+final class RunFlag: Sendable {
+    private let value = Atomic<Bool>(true)
+    /// Whether the loop should go on.
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    /// Stops the loop.
+    func clear() { value.store(false, ordering: .releasing) }
 }

@@ -93,3 +93,50 @@ import Frames
         #expect((0..<4).map { table.entryCount(port: $0) }.reduce(0, +) == table.count)
     }
 }
+
+/// The keyed hash: SipHash-1-3 itself, a different hash in every table, and MACs chosen to
+/// collide under the former unkeyed hash spread out.
+@Suite struct MACTableHashTests {
+    @Test func sipHash13MatchesKnownAnswers() {
+        // CPython's bytes hash is SipHash-1-3; with PYTHONHASHSEED=0 its key is all zeros:
+        // hash(struct.pack('<Q', m)) gives these (as unsigned 64-bit).
+        let zero = MACTable.sipState((0, 0))
+        #expect(MACTable.sipHash13(0, zero) == 0xBD60_ACB6_58C7_9E45)
+        #expect(MACTable.sipHash13(1, zero) == 0x1E9F_7341_61D6_2DD9)
+        #expect(MACTable.sipHash13(0x0001_5254_0000_0001, zero) == 0xE3E2_AAD9_0CF8_9230)
+        #expect(MACTable.sipHash13(.max, zero) == 0x2F20_5BE2_FEC8_E38D)
+        // And the key matters.
+        #expect(MACTable.sipHash13(0, MACTable.sipState((1, 0))) != MACTable.sipHash13(0, zero))
+    }
+
+    @Test func everyTableHasItsOwnHash() {
+        let a = MACTable(portCount: 2), b = MACTable(portCount: 2)
+        let keys = (0..<64).map { MACTable.key(vlan: 10, mac: 0x0200_0000_0000 | UInt64($0)) }
+        #expect(keys.map(a.home) != keys.map(b.home), "two tables place 64 keys identically")
+        // A fixed secret gives a fixed placement (the secret is the only input besides the key).
+        let c = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9))
+        let d = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9))
+        #expect(keys.map(c.home) == keys.map(d.home))
+    }
+
+    @Test func macsCollidingUnderTheOldHashSpreadOut() {
+        let table = MACTable(capacity: 1024, portCount: 4)
+        let slots = table.slotCount
+        var rng = SplitMix64(seed: 7)
+        let vlans = [UInt16](repeating: 10, count: 512)
+        let macs = SwitchBenchmark.macs(512, rng: &rng, collidingAt: 99, slotCount: slots, vlans: vlans)
+        let keys = macs.map { MACTable.key(vlan: 10, mac: $0.rawValue) }
+        // The attack is real: one home slot for all 512 under the unkeyed hash.
+        #expect(Set(keys.map { SwitchBenchmark.unkeyedHome($0, slotCount: slots) }) == [99])
+        for (i, k) in keys.enumerated() { table.learn(key: k, port: i % 4, now: t0) }
+        #expect(table.count == 512)
+        // Keyed: about 2048 x (1 - e^(-1/4)) = 453 distinct homes expected; all in one would
+        // be the attack working.
+        let homes = Set(keys.map(table.home))
+        #expect(homes.count > 350, "\(homes.count) distinct home slots for 512 keys")
+        // Probe runs stay short (under the old hash the last key would walk 511 slots).
+        let longest = keys.compactMap(table.probeDistance).max() ?? .max
+        #expect(longest < 32, "longest probe \(longest)")
+        for (i, k) in keys.enumerated() { #expect(table.lookup(key: k, now: t0) == i % 4) }
+    }
+}

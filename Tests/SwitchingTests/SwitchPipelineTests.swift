@@ -108,6 +108,32 @@ import Frames
         #expect(sw.counters(port: 3)[reason] == 1 && sw.counters(port: 3).totalDrops == 1)
     }
 
+    /// 00:00:00:00:00:00 is no station's address (the Linux bridge drops it as a source):
+    /// dropped and counted, never learned, never forwarded or flooded.
+    @Test(arguments: ["a1", "t1"])
+    func anAllZeroSourceIsDroppedNotLearned(port: String) {
+        let sw = vlanLab()
+        let zero = MACAddress(rawValue: 0)
+        let d = sw.inject(frame(from: zero, to: .broadcast, tag: port == "t1" ? 10 : nil), on: port)
+        #expect(d.action == .drop && d.reason == .zeroSource && d.vlan == 10)
+        #expect(sw.drain().isEmpty)
+        #expect(sw.macTable.count == 0 && sw.macTable.counters.learned == 0)
+        let counters = sw.counters(port: sw.portIndex(named: port)!)
+        #expect(counters[.zeroSource] == 1 && counters.totalDrops == 1)
+        #expect(DropReason.zeroSource.description == "zero-source")
+        // A unicast frame to the zero MAC from a real host is not affected by the rule.
+        #expect(sw.inject(frame(from: mac(1), to: zero), on: "a1").action == .flood)
+    }
+
+    @Test func countersSavedBeforeTheZeroSourceReasonStillRead() {
+        var old = PortCounters()
+        old.drops = Array(old.drops.dropLast())  // a state from before `zeroSource` existed
+        #expect(old[.zeroSource] == 0 && old[.multicastSource] == 0)
+        let sw = vlanLab()
+        sw.setCounters(port: 0, old)
+        #expect(sw.counters(port: 0)[.zeroSource] == 0)
+    }
+
     @Test func otherLinkLocalMulticastIsFlooded() {
         let sw = vlanLab()
         #expect(sw.inject(frame(from: mac(1), to: MACAddress(0x01, 0x80, 0xc2, 0, 0, 0x10)), on: "a1").action == .flood)
