@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <malloc.h>
 #include <poll.h>
@@ -355,6 +356,24 @@ int sb_eventfd_drain(int fd) {
     ssize_t r;
     do { r = read(fd, &value, sizeof value); } while (r < 0 && errno == EINTR);
     return r < 0 ? (errno == EAGAIN ? 0 : -errno) : (int)(value > 0x7fffffff ? 0x7fffffff : value);
+}
+
+int sb_timerfd(void) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int sb_timerfd_arm(int fd, int64_t interval_ns) {
+    struct timespec every = { .tv_sec = interval_ns / 1000000000, .tv_nsec = interval_ns % 1000000000 };
+    struct itimerspec spec = { .it_interval = every, .it_value = every };
+    return timerfd_settime(fd, 0, &spec, NULL) < 0 ? -errno : 0;
+}
+
+int sb_timerfd_drain(int fd) {
+    uint64_t expirations;
+    ssize_t r;
+    do { r = read(fd, &expirations, sizeof expirations); } while (r < 0 && errno == EINTR);
+    return r < 0 ? (errno == EAGAIN ? 0 : -errno) : (int)(expirations > 0x7fffffff ? 0x7fffffff : expirations);
 }
 
 static volatile sig_atomic_t stop_signal;

@@ -10,13 +10,36 @@ import Glibc
 #endif
 
 /// Accepts control connections: one JSON request line in, one JSON reply line out.
+///
+/// Every client is untrusted: at most `limits.maxConnections` are served at once (more are
+/// answered at once if their request is already complete, else told "busy" and closed), a
+/// request line must arrive whole within `limits.requestTimeout` of connecting and the reply
+/// be taken within `limits.replyTimeout` (total deadlines, swept by a timer on the loop), and
+/// nothing blocks the datapath thread: reads and writes are non-blocking.
 public final class ControlServer {
     /// The socket's path.
     public let path: String
+    /// The caps and deadlines it enforces.
+    public let limits: ControlLimits
     private let listenFD: Int32
-    private var buffers: [Int32: [UInt8]] = [:]
+    private let timerFD: Int32
+    private var connections: [Int32: ControlConnection] = [:]
     private let handler: (ControlRequest, Datapath, ControlReplyStream) -> ControlResponse?
+    private let chunk: UnsafeMutableRawBufferPointer
     private var closed = false
+    private var listening = true
+    private var timerArmed = false
+    /// Connections closed at once because the cap was reached (tests, diagnostics).
+    private(set) var refusedConnections = 0
+    /// Connections closed because their request or reply missed its deadline.
+    private(set) var expiredConnections = 0
+
+    /// Connections accepted at most per wakeup, so a flood of connects cannot hold the loop.
+    private static let acceptsPerWakeup = 64
+    /// How often deadlines are checked and pending replies pushed (nanoseconds).
+    private static let sweepInterval: Int64 = 50_000_000
+    /// The error text of the reply to a connection beyond the cap (`ControlClient` retries).
+    static let busyError = "busy: the control socket serves its maximum number of connections; try again"
 
     /// The default path for a topology: $XDG_RUNTIME_DIR/switchboard/NAME.sock when set,
     /// else /run/switchboard/NAME.sock.
@@ -28,17 +51,19 @@ public final class ControlServer {
 
     /// Listens on `path` (its directory is created; a stale socket file is replaced) and
     /// answers with `handler` on the datapath's thread.
-    public convenience init(path: String, datapath: Datapath,
+    public convenience init(path: String, datapath: Datapath, limits: ControlLimits = ControlLimits(),
                             handler: @escaping (ControlRequest, Datapath) -> ControlResponse) throws(HostNetworkingError) {
-        try self.init(path: path, datapath: datapath, streaming: { request, dp, _ in handler(request, dp) })
+        try self.init(path: path, datapath: datapath, limits: limits, streaming: { request, dp, _ in handler(request, dp) })
     }
 
     /// Listens on `path` and answers with `streaming` on the datapath's thread. A request
     /// that takes long (a migration) returns nil and answers through the `ControlReplyStream`
     /// instead, from any thread, one reply line at a time (progress, then the result).
-    public init(path: String, datapath: Datapath,
+    public init(path: String, datapath: Datapath, limits: ControlLimits = ControlLimits(),
                 streaming: @escaping (ControlRequest, Datapath, ControlReplyStream) -> ControlResponse?) throws(HostNetworkingError) {
+        if let problem = limits.problem { throw .invalid("control socket limits: \(problem)") }
         self.path = path
+        self.limits = limits
         self.handler = streaming
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -51,69 +76,210 @@ public final class ControlServer {
         if let other = try? ControlClient.send(ControlRequest(command: "stats"), to: path, timeoutSeconds: 1), other.ok {
             throw .invalid("control socket \(path) is in use by another running switchboard (use --control PATH)")
         }
-        listenFD = try HostNetworkingError.check(sb_unix_listen(path), "listen on control socket", path)
+        let timer = sb_timerfd()
+        if timer < 0 { throw .system(operation: "create", subject: "timerfd", errno: -timer) }
+        let listener = sb_unix_listen(path)
+        if listener < 0 {
+            _ = sb_close(timer)
+            throw .system(operation: "listen on control socket", subject: path, errno: -listener)
+        }
+        listenFD = listener
+        timerFD = timer
+        chunk = .allocate(byteCount: 4096, alignment: 8)
         _ = fcntl(listenFD, F_SETFL, O_NONBLOCK)
-        try datapath.watch(listenFD) { [unowned self] dp, _ in self.accept(dp) }
+        do {
+            try datapath.watch(listenFD) { [unowned self] dp, _ in self.accept(dp) }
+            try datapath.watch(timerFD) { [unowned self] dp, _ in self.sweep(dp) }
+        } catch {
+            closeSocket()
+            throw error
+        }
     }
 
-    deinit { closeSocket() }
+    deinit {
+        closeSocket()
+        chunk.deallocate()
+    }
+
+    /// Connections open now (requests still arriving, replies still leaving).
+    var openConnections: Int { connections.count }
+
+    private static func monotonicNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    private static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
 
     private func accept(_ datapath: Datapath) {
-        while true {
+        for _ in 0..<Self.acceptsPerWakeup {
             let fd = sb_unix_accept(listenFD)
-            if fd < 0 { return }
-            buffers[fd] = []
+            if fd == -EAGAIN || fd == -EWOULDBLOCK { return }
+            if fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM {
+                // Out of descriptors: stop polling the listener (it would stay readable and
+                // spin the loop) until the next sweep, when connections may have gone.
+                datapath.unwatch(listenFD)
+                listening = false
+                armTimer(true)
+                return
+            }
+            if fd < 0 { continue }  // ECONNABORTED and the like: that client is gone
+            let now = Self.monotonicNow()
+            if connections.count >= limits.maxConnections {
+                // Beyond the cap: a client whose request is already here is still answered;
+                // anyone else is told so and closed, and the open connections are not touched.
+                refusedConnections += 1
+                var excess = ControlConnection(deadline: now)
+                switch readRequest(fd, &excess) {
+                case .line(let line)?:
+                    if respond(to: line, fd: fd, datapath, &excess) == .adopted { continue }
+                case .finished?:
+                    break
+                case nil:
+                    excess.queue(.failure(Self.busyError))
+                }
+                // Best effort: one small line into an empty socket buffer.
+                _ = flush(fd, &excess)
+                _ = Glibc.close(fd)
+                continue
+            }
             do {
                 try datapath.watch(fd) { [unowned self] dp, _ in self.read(fd, dp) }
             } catch {
                 _ = Glibc.close(fd)
-                buffers[fd] = nil
+                continue
             }
+            connections[fd] = ControlConnection(deadline: now + Self.nanoseconds(limits.requestTimeout))
+            armTimer(true)
+            read(fd, datapath)  // the request is usually here already
         }
     }
 
-    private func read(_ fd: Int32, _ datapath: Datapath) {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-        if n > 0 { buffers[fd, default: []] += chunk[0..<n] }
-        let buffer = buffers[fd] ?? []
-        guard let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) ?? (n <= 0 && !buffer.isEmpty ? buffer.endIndex : nil) else {
-            if n <= 0 || buffer.count > 65_536 { finish(fd, datapath) }
-            return
+    /// What one read found.
+    private enum Arrival {
+        /// A complete request line (or the bytes before the end of the stream).
+        case line(ArraySlice<UInt8>)
+        /// The client is gone, sent nothing usable or too much (already answered if so).
+        case finished
+    }
+
+    /// Reads what is there; nil while the request is still incomplete.
+    private func readRequest(_ fd: Int32, _ connection: inout ControlConnection) -> Arrival? {
+        let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return nil }
+        if n > 0 {
+            connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
+        let input = connection.input
+        if let newline = input.firstIndex(of: UInt8(ascii: "\n")), newline <= limits.maxRequestBytes {
+            return .line(input[..<newline])
+        }
+        if input.count > limits.maxRequestBytes {
+            connection.input = []
+            connection.queue(.failure("request longer than \(limits.maxRequestBytes) bytes"))
+            return .finished
+        }
+        if n <= 0 {
+            // End of stream (or an error): a request without its newline is still one.
+            return input.isEmpty ? .finished : .line(input[...])
+        }
+        return nil
+    }
+
+    private enum Outcome { case replied, adopted }
+
+    /// Runs the handler for one request line; queues the reply, or lets go of the descriptor
+    /// when the handler answers later through a `ControlReplyStream`.
+    private func respond(to line: ArraySlice<UInt8>, fd: Int32, _ datapath: Datapath,
+                         _ connection: inout ControlConnection) -> Outcome {
         let response: ControlResponse
         do {
-            let request = try JSONDecoder().decode(ControlRequest.self, from: Data(buffer[..<newline]))
+            let request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
             let stream = ControlReplyStream(fd: fd)
             guard let now = handler(request, datapath, stream) else {
                 // The handler took the connection: the loop lets go of the descriptor.
                 datapath.unwatch(fd)
-                buffers[fd] = nil
+                connections[fd] = nil
                 stream.adopt()
-                return
+                return .adopted
             }
             response = now
         } catch {
             response = .failure("malformed request: \(error)")
         }
-        if var data = try? JSONEncoder().encode(response) {
-            data.append(UInt8(ascii: "\n"))
-            // The socket is non-blocking; replies are small, so retry briefly if full.
-            var offset = 0
-            var spins = 0
-            while offset < data.count && spins < 10_000 {
-                let w = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if w > 0 { offset += w } else if errno == EAGAIN || errno == EINTR { spins += 1; usleep(100) } else { break }
+        connection.queue(response)
+        return .replied
+    }
+
+    private func read(_ fd: Int32, _ datapath: Datapath) {
+        guard var connection = connections[fd] else { return }
+        guard connection.output.isEmpty else { return }
+        guard let arrival = readRequest(fd, &connection) else {
+            connections[fd] = connection
+            return
+        }
+        if case .line(let line) = arrival, respond(to: line, fd: fd, datapath, &connection) == .adopted { return }
+        if connection.output.isEmpty || flush(fd, &connection) {
+            finish(fd, datapath)
+            return
+        }
+        // The client is slow to take its reply: the sweep pushes the rest, until the deadline.
+        datapath.unwatch(fd)
+        connection.deadline = Self.monotonicNow() + Self.nanoseconds(limits.replyTimeout)
+        connections[fd] = connection
+    }
+
+    /// Writes what the socket takes of the queued reply; true once all of it is gone (or the
+    /// client has gone).
+    private func flush(_ fd: Int32, _ connection: inout ControlConnection) -> Bool {
+        while connection.written < connection.output.count {
+            let w = connection.output.withUnsafeBytes { bytes in
+                Glibc.send(fd, bytes.baseAddress! + connection.written, bytes.count - connection.written, Int32(MSG_NOSIGNAL))
+            }
+            if w > 0 {
+                connection.written += w
+            } else if w < 0 && errno == EINTR {
+                continue
+            } else {
+                return w < 0 && errno != EAGAIN && errno != EWOULDBLOCK
             }
         }
-        finish(fd, datapath)
+        return true
+    }
+
+    /// Runs on the timer: pushes pending replies, closes what missed its deadline, listens
+    /// again after running out of descriptors.
+    private func sweep(_ datapath: Datapath) {
+        _ = sb_timerfd_drain(timerFD)
+        if !listening && !closed {
+            if (try? datapath.watch(listenFD) { [unowned self] dp, _ in self.accept(dp) }) != nil { listening = true }
+        }
+        let now = Self.monotonicNow()
+        for fd in Array(connections.keys) {
+            guard var connection = connections[fd] else { continue }
+            if !connection.output.isEmpty && flush(fd, &connection) {
+                finish(fd, datapath)
+            } else if now >= connection.deadline {
+                expiredConnections += 1
+                finish(fd, datapath)
+            } else {
+                connections[fd] = connection
+            }
+        }
+        if connections.isEmpty && listening { armTimer(false) }
+    }
+
+    private func armTimer(_ on: Bool) {
+        guard on != timerArmed else { return }
+        timerArmed = on
+        _ = sb_timerfd_arm(timerFD, on ? Self.sweepInterval : 0)
     }
 
     private func finish(_ fd: Int32, _ datapath: Datapath) {
         datapath.unwatch(fd)
         _ = Glibc.close(fd)
-        buffers[fd] = nil
+        connections[fd] = nil
     }
 
     /// Stops listening and removes the socket file.
@@ -121,9 +287,31 @@ public final class ControlServer {
         if closed { return }
         closed = true
         _ = Glibc.close(listenFD)
+        _ = Glibc.close(timerFD)
         unlink(path)
-        for fd in buffers.keys { _ = Glibc.close(fd) }
-        buffers.removeAll()
+        for fd in connections.keys { _ = Glibc.close(fd) }
+        connections.removeAll()
+    }
+}
+
+/// One control connection the loop still serves: the request arriving, or the reply leaving.
+struct ControlConnection {
+    /// Request bytes so far.
+    var input: [UInt8] = []
+    /// The encoded reply line, and how much of it was written.
+    var output: [UInt8] = []
+    var written = 0
+    /// When it is closed, request or not (CLOCK_MONOTONIC nanoseconds).
+    var deadline: Int64
+
+    init(deadline: Int64) { self.deadline = deadline }
+
+    /// Encodes `response` as the reply line.
+    mutating func queue(_ response: ControlResponse) {
+        guard let data = try? JSONEncoder().encode(response) else { return }
+        output = Array(data)
+        output.append(UInt8(ascii: "\n"))
+        written = 0
     }
 }
 
@@ -185,9 +373,30 @@ public enum ControlClient {
 
     /// Sends `request` and calls `onReply` for every reply line until the server closes the
     /// connection (a request answered over time, such as `migrate`); returns the last reply.
-    /// `timeoutSeconds` bounds the wait for each line.
+    /// `timeoutSeconds` bounds the wait for each line. A server at its connection cap answers
+    /// "busy" before reading the request: the request is sent again (with a growing pause)
+    /// until `timeoutSeconds` have passed.
     public static func stream(_ request: ControlRequest, to path: String, timeoutSeconds: Int = 120,
                               onReply: (ControlResponse) -> Void) throws(HostNetworkingError) -> ControlResponse {
+        let giveUp = Date(timeIntervalSinceNow: Double(timeoutSeconds))
+        var pause = 0.01
+        while true {
+            var replies: [ControlResponse] = []
+            let last = try attempt(request, to: path, timeoutSeconds: timeoutSeconds) { reply in
+                replies.append(reply)
+                if reply.error != ControlServer.busyError { onReply(reply) }
+            }
+            guard replies.count == 1, last.error == ControlServer.busyError, Date() + pause < giveUp else {
+                if replies.count == 1 && last.error == ControlServer.busyError { onReply(last) }
+                return last
+            }
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 0.5)
+        }
+    }
+
+    private static func attempt(_ request: ControlRequest, to path: String, timeoutSeconds: Int,
+                                onReply: (ControlResponse) -> Void) throws(HostNetworkingError) -> ControlResponse {
         let fd = sb_unix_connect(path)
         if fd == -2 || fd == -111 {
             throw .invalid("no switchboard is running with control socket \(path) (start one with `switchboard run`, or pass --control PATH)")
@@ -198,8 +407,9 @@ public enum ControlClient {
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard var data = try? JSONEncoder().encode(request) else { throw .invalid("cannot encode request") }
         data.append(UInt8(ascii: "\n"))
-        let written = data.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw .system(operation: "write to", subject: path, errno: errno) }
+        // No SIGPIPE: a server at its cap may have closed already, after a "busy" line.
+        let written = data.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let writeErrno = written == data.count ? 0 : (written < 0 ? errno : EIO)
         var buffer = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 65_536)
         var last: ControlResponse?
@@ -216,6 +426,7 @@ public enum ControlClient {
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && writeErrno != 0 && last == nil { throw .system(operation: "write to", subject: path, errno: writeErrno) }
             if n < 0 { throw .system(operation: "read reply from", subject: path, errno: errno) }
             if n == 0 { break }
             buffer += chunk[0..<n]
@@ -225,6 +436,7 @@ public enum ControlClient {
             }
         }
         try consume(buffer[...])
+        if last == nil && writeErrno != 0 { throw .system(operation: "write to", subject: path, errno: writeErrno) }
         guard let last else { throw .invalid("\(path) closed the connection without a reply") }
         return last
     }

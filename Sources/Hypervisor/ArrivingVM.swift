@@ -35,6 +35,7 @@ final class ArrivingVM: MigrationDestinationHost, @unchecked Sendable {
 
     var pool: PacketPool { runtime.instance.fabric.pool }
     var confirmTimeout: Double { 10 }
+    var totalTimeout: Double { 600 }
 
     func configuration(for description: MigrationDescription) throws -> VMConfiguration {
         let topology = runtime.topology

@@ -1,6 +1,8 @@
 // MigrationConnection: messages over a `ByteStream`: framing on send, reassembly and checks on
 // receive, timeouts, and the byte count the report needs.
 
+import Foundation
+
 /// Why receiving a message failed.
 public enum ConnectionError: Error, CustomStringConvertible {
     case stream(StreamError)
@@ -23,6 +25,9 @@ public final class MigrationConnection: @unchecked Sendable {
     public private(set) var bytesSent = 0
     /// Seconds `receive` waits by default.
     public var timeout: Double
+    /// When set, no `receive` waits past it: the total deadline of a whole phase or session,
+    /// however the peer paces its bytes.
+    public var deadline: Date?
 
     /// A connection over `stream`.
     public init(_ stream: any ByteStream, timeout: Double = 30) {
@@ -37,13 +42,18 @@ public final class MigrationConnection: @unchecked Sendable {
         bytesSent += bytes.count
     }
 
-    /// The next message, waiting up to `timeout` seconds (the connection's default when nil).
+    /// The next message, complete within `timeout` seconds (the connection's default when
+    /// nil) and before `deadline`. The wait is total: a peer dribbling bytes does not extend it.
     public func receive(timeout: Double? = nil) throws(ConnectionError) -> MigrationMessage {
+        var giveUp = Date(timeIntervalSinceNow: timeout ?? self.timeout)
+        if let deadline, deadline < giveUp { giveUp = deadline }
         while true {
             do {
                 if let m = try decoder.next() { return m }
             } catch { throw .wire(error) }
-            do { decoder.feed(try stream.read(timeout: timeout ?? self.timeout)) } catch { throw .stream(error) }
+            let left = giveUp.timeIntervalSinceNow
+            if left <= 0 { throw .stream(.timeout) }
+            do { decoder.feed(try stream.read(timeout: left)) } catch { throw .stream(error) }
         }
     }
 

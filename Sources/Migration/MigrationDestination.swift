@@ -66,6 +66,11 @@ public struct MigrationDestination {
             return m
         }
 
+        // Every phase up to the commit shares one total deadline; the switchover after the
+        // ack is bounded by `confirmTimeout` instead.
+        let total = Date(timeIntervalSinceNow: hooks.totalTimeout)
+        if connection.deadline.map({ $0 > total }) ?? true { connection.deadline = total }
+
         // (a) Description -> build or refuse.
         let hello: MigrationMessage
         if let first = self.hello { hello = first } else { hello = try next() }
@@ -201,6 +206,7 @@ public struct MigrationDestination {
         // (f) Switchover: the VM starts only on the source's word, so it never runs on both
         // sides. Should the connection break first, the source (whose decision it is) is asked.
         phase = .switchover
+        connection.deadline = nil
         let beforeAck = frames.count
         var confirmed = false
         // Frames, then the confirm; anything else (a broken stream, a garbled batch) leaves

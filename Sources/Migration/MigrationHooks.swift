@@ -108,6 +108,10 @@ public struct MigrationDestinationHooks: MigrationDestinationHost {
     public var handIn: ((_ vm: VirtualMachine, _ frames: [QueuedFrame]) -> Int)?
     /// Seconds to wait for the `confirm`, and then to keep asking the source for the outcome.
     public var confirmTimeout: Double = 10
+    /// Seconds the migration may take in total from its hello to the `commit` (default 600),
+    /// however the source paces its messages; each message must also arrive whole within
+    /// the connection's timeout.
+    public var totalTimeout: Double = 600
 
     /// Hooks building machines with `configure` on `pool`.
     public init(pool: PacketPool, configure: @escaping (MigrationDescription) throws -> VMConfiguration) {

@@ -41,6 +41,10 @@ public protocol MigrationDestinationHost {
     var pool: PacketPool { get }
     /// Seconds to wait for the `confirm`, and then to keep asking the source for the outcome.
     var confirmTimeout: Double { get }
+    /// Seconds the migration may take in total from its hello to the `commit`, however the
+    /// source paces its messages (each message must also arrive whole within the connection's
+    /// timeout).
+    var totalTimeout: Double { get }
     /// The configuration to build the machine from; throw (with a reason) to refuse. The
     /// result must describe the same machine (checked).
     func configuration(for description: MigrationDescription) throws -> VMConfiguration

@@ -1,5 +1,7 @@
-// MigrationListener: the destination's TCP server (127.0.0.1 and an ephemeral port by default)
-// handing accepted connections to the destination side of the protocol.
+// MigrationListener: the destination's TCP server (127.0.0.1 and an ephemeral port by default).
+// Connections are screened in SwiftNIO's event loop by a `HelloGate` (caps, a handshake
+// deadline, a valid first message; `resolve` questions answered there), so no thread is spent
+// on a connection until it is one of at most `limits.maxMigrations` migrations.
 
 import Foundation
 import NIOCore
@@ -9,25 +11,33 @@ import NIOPosix
 public final class MigrationListener: @unchecked Sendable {
     private let server: any Channel
     private let accepted = AcceptQueue()
+    private let slots: ListenerSlots
     /// The port it listens on (the one given, or the ephemeral one chosen).
     public let port: Int
     /// The address it listens on.
     public let host: String
+    /// The caps and deadlines it enforces.
+    public var limits: MigrationListenerLimits { slots.limits }
 
-    /// Listens on `host:port` (port 0: an ephemeral port).
-    public init(host: String = "127.0.0.1", port: Int = 0) throws(StreamError) {
+    /// Listens on `host:port` (port 0: an ephemeral port). `resolve` questions are answered
+    /// from `outcomes`.
+    public init(host: String = "127.0.0.1", port: Int = 0, limits: MigrationListenerLimits = MigrationListenerLimits(),
+                outcomes: MigrationOutcomes = .shared) throws(StreamError) {
+        if let problem = limits.problem { throw .connect("migration listener limits: \(problem)") }
         self.host = host
         let accepted = self.accepted
+        let slots = ListenerSlots(limits: limits)
+        self.slots = slots
         let bootstrap = ServerBootstrap(group: MigrationTCP.group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.recvAllocator, value: MigrationTCP.receiveAllocator)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: MigrationTCP.waterMark)
             .childChannelInitializer { channel in
-                let queue = ChunkQueue()
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(InboundBytesHandler(queue: queue))
-                    accepted.enqueue(NIOByteStream(channel: channel, inbound: queue))
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HelloGate(slots: slots, outcomes: outcomes) { stream in accepted.enqueue(stream) })
                 }
             }
         do {
@@ -38,7 +48,12 @@ public final class MigrationListener: @unchecked Sendable {
         self.port = server.localAddress?.port ?? port
     }
 
-    /// The next incoming connection, waiting up to `timeout` seconds.
+    /// What the gate has done so far (tests, diagnostics).
+    var tally: ListenerTally { slots.snapshot }
+
+    /// The next incoming migration, waiting up to `timeout` seconds: a connection whose
+    /// valid hello (not yet consumed) holds one of `limits.maxMigrations` slots until the
+    /// stream is closed, which the caller must do.
     public func accept(timeout: Double = 30) throws(StreamError) -> NIOByteStream {
         try accepted.next(timeout: timeout)
     }

@@ -14,10 +14,14 @@ public final class NIOByteStream: ByteStream, @unchecked Sendable {
 
     private let lock = NSLock()
     private var lastWrite: EventLoopFuture<Void>?
+    private var onClose: (@Sendable () -> Void)?
 
-    init(channel: any Channel, inbound: ChunkQueue) {
+    /// A stream over `channel`; `onClose` runs once, at the first `close` (a listener frees
+    /// the connection's migration slot there).
+    init(channel: any Channel, inbound: ChunkQueue, onClose: (@Sendable () -> Void)? = nil) {
         self.channel = channel
         self.inbound = inbound
+        self.onClose = onClose
     }
 
     public func write(_ bytes: [UInt8]) throws(StreamError) {
@@ -46,6 +50,11 @@ public final class NIOByteStream: ByteStream, @unchecked Sendable {
         drain(timeout: 2)
         inbound.close()
         channel.close(promise: nil)
+        let last = lock.withLock { () -> (@Sendable () -> Void)? in
+            defer { onClose = nil }
+            return onClose
+        }
+        last?()
     }
 }
 

@@ -1,5 +1,7 @@
 // ControlServerTests: the control socket served by the datapath loop (no root needed):
-// fdb and stats replies, a capture started and stopped at run time, errors as replies.
+// fdb and stats replies, a capture started and stopped at run time, errors as replies, and
+// hostile clients: thousands of idle connections, requests dribbled or never finished.
+import CLinuxShims
 import Foundation
 import Testing
 import Frames
@@ -137,9 +139,178 @@ import Glibc
         #expect(inline, "after the loop ended, sync runs the body in the caller instead of waiting forever")
     }
 
+    /// Runs the loop on a thread with a server of `limits` while `body` attacks it.
+    func withLimitedServer(_ lab: SocketLab, _ limits: ControlLimits, _ body: (String, ControlServer) throws -> Void) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("control.sock")
+        let service = ControlService()
+        let server = try ControlServer(path: path, datapath: lab.datapath, limits: limits,
+                                       streaming: { request, dp, _ in service.handle(request, dp) })
+        let datapath = lab.datapath
+        let thread = Thread { datapath.run() }
+        thread.start()
+        defer {
+            datapath.requestStop()
+            while !thread.isFinished { usleep(1000) }
+            server.closeSocket()
+            service.closeAll()
+        }
+        try body(path, server)
+    }
+
+    /// Client connections the test may open: two descriptors each (client and server end in
+    /// this process), under RLIMIT_NOFILE with room to spare.
+    static func attackers(wanted: Int) -> Int {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return max(100, min(wanted, (Int(limit.rlim_cur) - 512) / 2))
+    }
+
+    /// A connected client socket, non-blocking.
+    static func connectClient(_ path: String) -> Int32 {
+        let fd = sb_unix_connect(path)
+        if fd >= 0 { _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
+        return fd
+    }
+
+    /// Whether the server has closed `fd` (end of stream or reset); reads and drops what waits.
+    static func closedByServer(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { continue }
+            if n == 0 { return true }
+            return errno != EAGAIN && errno != EINTR
+        }
+    }
+
+    /// Sends `bytes` without SIGPIPE; false once the server has closed the connection.
+    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    @Test func thousandsOfIdleClientsNeitherStopForwardingNorCrowdOutARealRequest() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0"), PortConfiguration(name: "p1")])
+        let count = Self.attackers(wanted: 2000)
+        print("control socket attack: \(count) idle clients (RLIMIT_NOFILE allows it)")
+        // The held connections keep their slots for the whole test: the deadline is not what
+        // saves the real request here.
+        var limits = ControlLimits()
+        limits.requestTimeout = 600
+        try withLimitedServer(lab, limits) { path, server in
+            var clients: [Int32] = []
+            defer { for fd in clients { _ = Glibc.close(fd) } }
+            for i in 0..<count {
+                let fd = Self.connectClient(path)
+                try #require(fd >= 0, "connect \(i): \(-fd)")
+                clients.append(fd)
+                // Some never finish their request line.
+                if i % 2 == 0 { _ = Self.send(fd, Array(#"{"command":"st"#.utf8)) }
+            }
+            // Every connection beyond the cap is closed at once (after a "busy" line); the
+            // ones inside it stay open.
+            var closed = 0
+            #expect(waitUntil(60) {
+                closed = clients.filter { Self.closedByServer($0) }.count
+                return closed == count - limits.maxConnections
+            }, "\(closed) of \(count) closed")
+            var open = 0
+            lab.datapath.sync { open = server.openConnections }
+            #expect(open == limits.maxConnections)
+
+            // The loop forwards every frame meanwhile.
+            let frames = 2000
+            var received = 0
+            for batch in stride(from: 0, to: frames, by: 50) {
+                for i in batch..<min(frames, batch + 50) { lab.send(frame(from: macA, to: macB, fill: UInt8(truncatingIfNeeded: i)), on: 0) }
+                let want = min(frames, batch + 50)
+                #expect(waitUntil(30) {
+                    received += lab.received(on: 1).count
+                    return received >= want
+                })
+            }
+            #expect(received == frames, "lost \(frames - received)")
+
+            // A real request is answered though every slot is held.
+            let stats = try ControlClient.send(ControlRequest(command: "stats"), to: path)
+            #expect(stats.ok && stats.stats?.first?.ports.first?.rxFrames == UInt64(frames), "\(stats)")
+            lab.datapath.sync { open = server.openConnections }
+            #expect(open == limits.maxConnections, "the held connections were not disturbed")
+        }
+    }
+
+    @Test func aRequestMustArriveWholeWithinItsDeadlineHoweverItIsPaced() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
+        var limits = ControlLimits()
+        limits.requestTimeout = 0.5
+        try withLimitedServer(lab, limits) { path, server in
+            let idle = Self.connectClient(path)
+            let half = Self.connectClient(path)
+            let dribbler = Self.connectClient(path)
+            defer { for fd in [idle, half, dribbler] { _ = Glibc.close(fd) } }
+            try #require(idle >= 0 && half >= 0 && dribbler >= 0)
+            _ = Self.send(half, Array(#"{"command":"#.utf8))
+            // A valid request, one byte every 50 ms (about 2 s): each byte arrives well
+            // within any per-byte timeout, but the whole line misses the total deadline.
+            let request = Array(#"{"command":"stats","switch":null,"name":null}"#.utf8) + [UInt8(ascii: "\n")]
+            var sent = 0
+            while sent < request.count, Self.send(dribbler, [request[sent]]) {
+                sent += 1
+                usleep(50_000)
+                if Self.closedByServer(dribbler) { break }
+            }
+            #expect(sent < request.count, "the dribbled request was cut off by the deadline")
+            #expect(waitUntil(30) { Self.closedByServer(idle) && Self.closedByServer(half) }, "idle and half-sent connections closed")
+            var expired = 0
+            lab.datapath.sync { expired = server.expiredConnections }
+            #expect(expired == 3)
+            // A prompt client is still served.
+            #expect(try ControlClient.send(ControlRequest(command: "stats"), to: path).ok)
+        }
+    }
+
+    @Test func anOverlongRequestGetsAnErrorAndBadLimitsAreRefused() throws {
+        let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
+        var limits = ControlLimits()
+        limits.maxRequestBytes = 1024
+        try withLimitedServer(lab, limits) { path, _ in
+            let fd = sb_unix_connect(path)
+            try #require(fd >= 0)
+            defer { _ = Glibc.close(fd) }
+            _ = Self.send(fd, [UInt8](repeating: UInt8(ascii: "x"), count: 4096))
+            var reply = [UInt8]()
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                reply += chunk[0..<n]
+            }
+            #expect(String(decoding: reply, as: UTF8.self).contains("request longer than 1024 bytes"))
+        }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(throws: HostNetworkingError.self) {
+            _ = try ControlServer(path: dir.file("bad.sock"), datapath: lab.datapath,
+                                  limits: ControlLimits(maxConnections: 0)) { _, _ in .failure("unused") }
+        }
+    }
+
     @Test func clientSaysWhenNothingRuns() {
         #expect(throws: HostNetworkingError.self) {
             _ = try ControlClient.send(ControlRequest(command: "stats"), to: "/tmp/sb-no-such-dir/none.sock")
         }
     }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass.
+private func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
 }

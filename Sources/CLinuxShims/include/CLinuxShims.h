@@ -100,6 +100,13 @@ int sb_eventfd_signal(int fd);
 /// Reads (and so resets) an eventfd's counter.
 int sb_eventfd_drain(int fd);
 
+/// A non-blocking CLOCK_MONOTONIC timerfd (readable each time it expires).
+int sb_timerfd(void);
+/// Arms `fd` to expire every `interval_ns` nanoseconds from now (0 disarms it).
+int sb_timerfd_arm(int fd, int64_t interval_ns);
+/// Reads (and so resets) a timerfd's expiration count; 0 when it has not expired.
+int sb_timerfd_drain(int fd);
+
 /// Installs SIGINT, SIGTERM and SIGHUP handlers that record the signal and signal `fd`
 /// (an eventfd); SIGPIPE is ignored.
 int sb_install_stop_signals(int fd);
