@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
         .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV", "RISCVBoard"]),
+        // The control socket's typed protocol (requests, replies) and its client.
+        .target(name: "ControlProtocol", dependencies: ["CLinuxShims"]),
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
-        .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims"],
+        .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims", "ControlProtocol"],
                 swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU and Board protocols, the state coder.
         .target(name: "Machine", swiftSettings: hotPath),
@@ -59,7 +61,7 @@ let package = Package(
         // A host's runtime: the VMs of a run, their ports and NIC servicing, migrations out and in,
         // the migration listener, the cluster of host processes and its schedule.
         .target(name: "Hypervisor", dependencies: [
-            "Frames", "Switching", "Capture", "Topology", "HostNetworking", "VMHost", "Virtio", "Migration", "CLinuxShims",
+            "Frames", "Switching", "Capture", "Topology", "HostNetworking", "VMHost", "Virtio", "Migration", "CLinuxShims", "ControlProtocol",
         ]),
 
         // `switchboard bench`: drivers that measure beside a reference in the same run.
@@ -71,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "RISCVBoard", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "RISCVBoard", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims", "ControlProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -84,11 +86,12 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "RISCVBoard", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
-        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
-        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "Capture", "Frames", "HostNetworking", "TestSupport"]),
+        .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "ControlProtocol", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "ControlProtocol", "Capture", "Frames", "HostNetworking", "TestSupport"]),
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "RISCVBoard", "Switching", "Frames", "TestSupport"]),
-        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "HostNetworking", "Migration", "Topology", "TestSupport"]),
+        .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "ControlProtocol", "HostNetworking", "Migration", "Topology", "TestSupport"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )

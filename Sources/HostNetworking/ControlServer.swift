@@ -2,6 +2,7 @@
 // itself (the listening socket and each client are descriptors in its epoll set), so
 // requests read and change the switches on their own thread, between batches.
 
+import ControlProtocol
 import CLinuxShims
 import Foundation
 
@@ -39,7 +40,7 @@ public final class ControlServer {
     /// How often deadlines are checked and pending replies pushed (nanoseconds).
     private static let sweepInterval: Int64 = 50_000_000
     /// The error text of the reply to a connection beyond the cap (`ControlClient` retries).
-    static let busyError = "busy: the control socket serves its maximum number of connections; try again"
+    static let busyError = ControlResponse.busyError
 
     /// The default path for a topology: $XDG_RUNTIME_DIR/switchboard/NAME.sock when set,
     /// else /run/switchboard/NAME.sock.
@@ -73,7 +74,7 @@ public final class ControlServer {
                 throw .invalid("control socket: cannot create directory \(directory): \(error.localizedDescription)")
             }
         }
-        if let other = try? ControlClient.send(ControlRequest(command: "stats"), to: path, timeoutSeconds: 1), other.ok {
+        if let other = try? ControlClient.send(.stats(switchName: nil), to: path, timeoutSeconds: 1), other.ok {
             throw .invalid("control socket \(path) is in use by another running switchboard (use --control PATH)")
         }
         let timer = sb_timerfd()
@@ -205,6 +206,8 @@ public final class ControlServer {
                 return .adopted
             }
             response = now
+        } catch let error as ControlProtocolError {
+            response = .failure(error.description)
         } catch {
             response = .failure("malformed request: \(error)")
         }
@@ -359,85 +362,5 @@ public final class ControlReplyStream: @unchecked Sendable {
             finished = true
             _ = Glibc.close(fd)
         }
-    }
-}
-
-/// The client side: `switchboard fdb`, `stats`, `capture`.
-public enum ControlClient {
-    /// Sends `request` to the instance listening on `path` and waits up to `timeoutSeconds`
-    /// for its reply.
-    public static func send(_ request: ControlRequest, to path: String,
-                            timeoutSeconds: Int = 10) throws(HostNetworkingError) -> ControlResponse {
-        try stream(request, to: path, timeoutSeconds: timeoutSeconds) { _ in }
-    }
-
-    /// Sends `request` and calls `onReply` for every reply line until the server closes the
-    /// connection (a request answered over time, such as `migrate`); returns the last reply.
-    /// `timeoutSeconds` bounds the wait for each line. A server at its connection cap answers
-    /// "busy" before reading the request: the request is sent again (with a growing pause)
-    /// until `timeoutSeconds` have passed.
-    public static func stream(_ request: ControlRequest, to path: String, timeoutSeconds: Int = 120,
-                              onReply: (ControlResponse) -> Void) throws(HostNetworkingError) -> ControlResponse {
-        let giveUp = Date(timeIntervalSinceNow: Double(timeoutSeconds))
-        var pause = 0.01
-        while true {
-            var replies: [ControlResponse] = []
-            let last = try attempt(request, to: path, timeoutSeconds: timeoutSeconds) { reply in
-                replies.append(reply)
-                if reply.error != ControlServer.busyError { onReply(reply) }
-            }
-            guard replies.count == 1, last.error == ControlServer.busyError, Date() + pause < giveUp else {
-                if replies.count == 1 && last.error == ControlServer.busyError { onReply(last) }
-                return last
-            }
-            Thread.sleep(forTimeInterval: pause)
-            pause = min(pause * 2, 0.5)
-        }
-    }
-
-    private static func attempt(_ request: ControlRequest, to path: String, timeoutSeconds: Int,
-                                onReply: (ControlResponse) -> Void) throws(HostNetworkingError) -> ControlResponse {
-        let fd = sb_unix_connect(path)
-        if fd == -2 || fd == -111 {
-            throw .invalid("no switchboard is running with control socket \(path) (start one with `switchboard run`, or pass --control PATH)")
-        }
-        let socket = try HostNetworkingError.check(fd, "connect to control socket", path)
-        defer { _ = Glibc.close(socket) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard var data = try? JSONEncoder().encode(request) else { throw .invalid("cannot encode request") }
-        data.append(UInt8(ascii: "\n"))
-        // No SIGPIPE: a server at its cap may have closed already, after a "busy" line.
-        let written = data.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        let writeErrno = written == data.count ? 0 : (written < 0 ? errno : EIO)
-        var buffer = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        var last: ControlResponse?
-        func consume(_ line: ArraySlice<UInt8>) throws(HostNetworkingError) {
-            guard !line.isEmpty else { return }
-            do {
-                let reply = try JSONDecoder().decode(ControlResponse.self, from: Data(line))
-                last = reply
-                onReply(reply)
-            } catch {
-                throw .invalid("malformed reply from \(path): \(error)")
-            }
-        }
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && writeErrno != 0 && last == nil { throw .system(operation: "write to", subject: path, errno: writeErrno) }
-            if n < 0 { throw .system(operation: "read reply from", subject: path, errno: errno) }
-            if n == 0 { break }
-            buffer += chunk[0..<n]
-            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                try consume(buffer[..<newline])
-                buffer.removeSubrange(...newline)
-            }
-        }
-        try consume(buffer[...])
-        if last == nil && writeErrno != 0 { throw .system(operation: "write to", subject: path, errno: writeErrno) }
-        guard let last else { throw .invalid("\(path) closed the connection without a reply") }
-        return last
     }
 }

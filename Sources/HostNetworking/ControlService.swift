@@ -2,6 +2,7 @@
 // table, as ovs-appctl fdb/show), `stats` (switch, port and device counters) and captures
 // started and stopped while the topology runs. Runs on the datapath thread.
 
+import ControlProtocol
 import Capture
 import Foundation
 import Frames
@@ -35,13 +36,13 @@ public final class ControlService {
 
     /// Answers one request (call on the datapath thread).
     public func handle(_ request: ControlRequest, _ datapath: Datapath) -> ControlResponse {
-        switch request.command {
-        case "fdb": return fdb(request, datapath)
-        case "stats": return stats(request, datapath)
-        case "capture-start": return startCapture(request, datapath)
-        case "capture-stop": return stopCapture(request, datapath)
-        case "capture-list": return ControlResponse(ok: true, captures: captureList())
-        default: return .failure("unknown command \"\(request.command)\"")
+        switch request {
+        case .fdb(let switchName): return fdb(switchName, datapath)
+        case .stats(let switchName): return stats(switchName, datapath)
+        case .captureStart(let start): return startCapture(start, datapath)
+        case .captureStop(let switchName, let name): return stopCapture(switchName: switchName, name: name, datapath)
+        case .captureList: return ControlResponse(ok: true, captures: captureList())
+        case .vmList, .migrate, .stop: return .failure("\(request.command) is not served here (no VMs run in this instance)")
         }
     }
 
@@ -54,9 +55,9 @@ public final class ControlService {
         return .success(index)
     }
 
-    private func fdb(_ request: ControlRequest, _ datapath: Datapath) -> ControlResponse {
+    private func fdb(_ switchName: String, _ datapath: Datapath) -> ControlResponse {
         let index: Int
-        switch findSwitch(request.switchName, datapath) {
+        switch findSwitch(switchName, datapath) {
         case .success(let i): index = i
         case .failure(let f): return .failure(f.message)
         }
@@ -73,10 +74,10 @@ public final class ControlService {
         return ControlResponse(ok: true, fdb: sorted)
     }
 
-    private func stats(_ request: ControlRequest, _ datapath: Datapath) -> ControlResponse {
+    private func stats(_ switchName: String?, _ datapath: Datapath) -> ControlResponse {
         var indices = Array(datapath.fabric.switches.indices)
-        if request.switchName != nil {
-            switch findSwitch(request.switchName, datapath) {
+        if switchName != nil {
+            switch findSwitch(switchName, datapath) {
             case .success(let i): indices = [i]
             case .failure(let f): return .failure(f.message)
             }
@@ -109,14 +110,15 @@ public final class ControlService {
         captures.map { "\($0.name): \($0.writer.currentPath) (\($0.writer.framesWritten) frames)" }
     }
 
-    private func startCapture(_ request: ControlRequest, _ datapath: Datapath) -> ControlResponse {
+    private func startCapture(_ request: ControlRequest.CaptureStart, _ datapath: Datapath) -> ControlResponse {
         let index: Int
         switch findSwitch(request.switchName, datapath) {
         case .success(let i): index = i
         case .failure(let f): return .failure(f.message)
         }
         let sw = datapath.fabric.switches[index]
-        guard let file = request.file, !file.isEmpty else { return .failure("capture start needs a file (-w FILE)") }
+        let file = request.file
+        guard !file.isEmpty else { return .failure("capture start needs a file (-w FILE)") }
         // A NUL would cut the file name short at libpcap's fopen (x\0y.pcap writes x); other
         // control characters would reach error lines and terminals.
         if file.containsControlCharacters {
@@ -180,13 +182,13 @@ public final class ControlService {
         return nil
     }
 
-    private func stopCapture(_ request: ControlRequest, _ datapath: Datapath) -> ControlResponse {
+    private func stopCapture(switchName: String?, name: String?, _ datapath: Datapath) -> ControlResponse {
         let targets = captures.filter { c in
-            if let name = request.name { return c.name == name }
-            if let s = request.switchName { return datapath.fabric.switches[c.switchIndex].name == s }
+            if let name { return c.name == name }
+            if let s = switchName { return datapath.fabric.switches[c.switchIndex].name == s }
             return true
         }
-        if targets.isEmpty { return .failure("no running capture\(request.name.map { " named " + $0.escapedForTerminal } ?? "")") }
+        if targets.isEmpty { return .failure("no running capture\(name.map { " named " + $0.escapedForTerminal } ?? "")") }
         var lines: [String] = []
         for c in targets {
             captures.removeAll { $0 === c }

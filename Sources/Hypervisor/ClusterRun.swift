@@ -4,6 +4,7 @@
 // sockets, ends the run when every VM and counted ping job is done (or at the duration or a
 // signal), stops them all together, and merges their summaries.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 import Topology
@@ -128,7 +129,7 @@ public struct ClusterRun {
         // Every host up: its control socket answers.
         let upDeadline = Date(timeIntervalSinceNow: 120)
         for child in children {
-            while (try? ControlClient.send(ControlRequest(command: "vm-list"), to: child.socket, timeoutSeconds: 2))?.ok != true {
+            while (try? ControlClient.send(.vmList, to: child.socket, timeoutSeconds: 2))?.ok != true {
                 if !child.process.isRunning || Date() > upDeadline || stop.isSet {
                     reportError("run: hypervisor \(child.hypervisor) did not come up")
                     stopAll(children)
@@ -162,7 +163,7 @@ public struct ClusterRun {
             var pingsDone = 0
             var answered = true
             for child in children {
-                guard let reply = try? ControlClient.send(ControlRequest(command: "vm-list"), to: child.socket, timeoutSeconds: 2),
+                guard let reply = try? ControlClient.send(.vmList, to: child.socket, timeoutSeconds: 2),
                       reply.ok else { answered = false; break }
                 for v in reply.vms ?? [] { seen[v.name] = v }
                 pingsDone += (reply.pings ?? []).filter(\.done).count
@@ -211,7 +212,7 @@ public struct ClusterRun {
     /// Asks every child to stop, then waits; SIGTERM and SIGKILL for those that do not.
     func stopAll(_ children: [Child]) {
         for child in children where child.process.isRunning {
-            _ = try? ControlClient.send(ControlRequest(command: "stop"), to: child.socket, timeoutSeconds: 2)
+            _ = try? ControlClient.send(.stop, to: child.socket, timeoutSeconds: 2)
         }
         for (signal, wait) in [(Int32(0), 20.0), (SIGTERM, 5.0), (SIGKILL, 5.0)] {
             let deadline = Date(timeIntervalSinceNow: wait)

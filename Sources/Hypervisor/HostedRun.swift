@@ -3,6 +3,7 @@
 // the control socket, the migration listener, and the epoll datapath loop until a signal, the
 // duration or a `stop` request; then everything is removed again.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 import Migration
@@ -111,20 +112,20 @@ public struct HostedRun {
             let runtime = vms
             let here = hypervisor
             let handler: (ControlRequest, Datapath, ControlReplyStream) -> ControlResponse? = { request, dp, stream in
-                switch request.command {
-                case "vm-list":
+                switch request {
+                case .vmList:
                     var reply = ControlResponse(ok: true)
                     reply.hypervisor = here
                     reply.vms = runtime?.statuses ?? []
                     reply.pings = pings.map { ControlPingStatus(host: $0.host, done: $0.isDone) }
                     return reply
-                case "stop":
+                case .stop:
                     stopRequested.set()
                     dp.requestStop()
                     return ControlResponse(ok: true, message: "stopping")
-                case "migrate":
-                    return Self.startMigration(request, runtime: runtime, stream: stream, log: migrations)
-                default:
+                case .migrate(let m):
+                    return Self.startMigration(m, runtime: runtime, stream: stream, log: migrations)
+                case .fdb, .stats, .captureStart, .captureStop, .captureList:
                     return service.handle(request, dp)
                 }
             }
@@ -256,11 +257,10 @@ public struct HostedRun {
 
     /// Starts a `migrate` request (datapath thread): checks it, then migrates on a thread of
     /// its own, streaming progress lines and the final report to the client.
-    static func startMigration(_ request: ControlRequest, runtime: VMRuntime?, stream: ControlReplyStream,
+    static func startMigration(_ request: ControlRequest.Migrate, runtime: VMRuntime?, stream: ControlReplyStream,
                                log: MigrationLog) -> ControlResponse? {
         guard let runtime else { return .failure("no VMs run here") }
-        guard let vm = request.vm, let to = request.to else { return .failure("migrate needs a VM and a destination (--to)") }
-        let r = VMRuntime.MigrationRequest(vm: vm, to: to, downtimeMs: request.downtimeMs, maxRounds: request.maxRounds)
+        let r = VMRuntime.MigrationRequest(vm: request.vm, to: request.to, downtimeMs: request.downtimeMs, maxRounds: request.maxRounds)
         let prepared: (VMRuntime.Guest, HypervisorSpec)
         do { prepared = try runtime.prepareMigration(r) } catch { return .failure(error.description) }
         let box = GuestBox(guest: prepared.0, destination: prepared.1)

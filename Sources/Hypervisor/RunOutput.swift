@@ -2,6 +2,7 @@
 // report. A failed run throws `RunFailed` after it has printed why, so the CLI only maps it to
 // an exit status.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 

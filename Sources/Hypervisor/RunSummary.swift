@@ -2,6 +2,7 @@
 // counters, each port's counters, each ping job's figures and each migration's report; a
 // cluster run (several hypervisors) merges its hosts' summaries into one.
 
+import ControlProtocol
 import HostNetworking
 
 /// The JSON object `run --json` ends with.

@@ -2,6 +2,7 @@
 // against the hypervisors' control sockets, each entry at its time and never before the previous
 // migration of the same VM has ended.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 import Topology
@@ -42,11 +43,8 @@ final class Scheduler: @unchecked Sendable {
                 if wait > 0 { Thread.sleep(forTimeInterval: wait) }
                 if lock.withLock({ cancelled }) { break }
                 guard let from = location[entry.vm], let socket = sockets[from] else { continue }
-                var request = ControlRequest(command: "migrate")
-                request.vm = entry.vm
-                request.to = entry.to
-                request.downtimeMs = entry.downtimeMs
-                request.maxRounds = entry.maxRounds
+                let request = ControlRequest.migrate(.init(vm: entry.vm, to: entry.to, downtimeMs: entry.downtimeMs,
+                                                           maxRounds: entry.maxRounds))
                 let began = Date().timeIntervalSince(started)
                 var report: ControlMigrationReport
                 do {

@@ -5,6 +5,7 @@
 // here are the request checks, the outgoing migration's driver, and what both sides share
 // (giving held frames back to the network, the RARP self-announcement).
 
+import ControlProtocol
 import Foundation
 import Frames
 import HostNetworking

@@ -3,6 +3,7 @@
 // datapath loop (an eventfd per NIC, kicked by the guest's notifications), started, watched,
 // migrated away or received (VMRuntime+Migration.swift), stopped, and reported.
 
+import ControlProtocol
 import CLinuxShims
 import Foundation
 import Frames

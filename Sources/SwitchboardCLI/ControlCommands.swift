@@ -1,6 +1,7 @@
 // `switchboard fdb`, `stats` and `capture start|stop|list`: clients of a running instance's
 // control socket (see HostNetworking's ControlServer).
 
+import ControlProtocol
 import ArgumentParser
 import Foundation
 import Frames
@@ -36,7 +37,7 @@ struct ControlOptions: ParsableArguments {
     /// Sends a request; prints the error and exits 1 when it fails.
     func send(_ request: ControlRequest) throws -> ControlResponse {
         let response: ControlResponse
-        do { response = try ControlClient.send(request, to: try socketPath()) } catch let error as HostNetworkingError {
+        do { response = try ControlClient.send(request, to: try socketPath()) } catch let error as ControlClientError {
             printError("\(request.command): \("\(error)".escapedForTerminal)")
             throw ExitCode(1)
         }
@@ -60,7 +61,7 @@ struct FdbCommand: ParsableCommand {
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        let response = try options.send(ControlRequest(command: "fdb", switchName: switchName))
+        let response = try options.send(.fdb(switchName: switchName))
         let entries = response.fdb ?? []
         if options.json {
             print(try jsonLine(entries))
@@ -86,7 +87,7 @@ struct StatsCommand: ParsableCommand {
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        let response = try options.send(ControlRequest(command: "stats", switchName: switchName))
+        let response = try options.send(.stats(switchName: switchName))
         let switches = response.stats ?? []
         if options.json {
             print(try jsonLine(switches))
@@ -144,9 +145,9 @@ struct CaptureCommand: ParsableCommand {
 
         func run() throws {
             let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
-            let request = ControlRequest(command: "capture-start", switchName: switchName, port: port, file: path,
-                                         filter: filter.isEmpty ? nil : filter.joined(separator: " "),
-                                         direction: direction, name: name)
+            let request = ControlRequest.captureStart(.init(switchName: switchName, port: port, file: path,
+                                                            filter: filter.isEmpty ? nil : filter.joined(separator: " "),
+                                                            direction: direction, name: name))
             let response = try options.send(request)
             if options.json { print(try jsonLine(response)) } else { print(response.message ?? "started") }
         }
@@ -164,7 +165,7 @@ struct CaptureCommand: ParsableCommand {
         @OptionGroup var options: ControlOptions
 
         func run() throws {
-            let response = try options.send(ControlRequest(command: "capture-stop", switchName: switchName, name: name))
+            let response = try options.send(.captureStop(switchName: switchName, name: name))
             if options.json { print(try jsonLine(response)) } else { print(response.message ?? "stopped") }
         }
     }
@@ -175,7 +176,7 @@ struct CaptureCommand: ParsableCommand {
         @OptionGroup var options: ControlOptions
 
         func run() throws {
-            let response = try options.send(ControlRequest(command: "capture-list"))
+            let response = try options.send(.captureList)
             if options.json { print(try jsonLine(response.captures ?? [])) } else { (response.captures ?? []).forEach { print($0) } }
         }
     }

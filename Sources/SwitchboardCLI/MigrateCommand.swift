@@ -2,6 +2,7 @@
 // the control sockets, or named with --control) to live-migrate it to another hypervisor of
 // its topology; shows a progress bar and ends with a report like QEMU's `info migrate`.
 
+import ControlProtocol
 import ArgumentParser
 import Foundation
 import HostNetworking
@@ -51,11 +52,7 @@ struct MigrateCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        var request = ControlRequest(command: "migrate")
-        request.vm = vm
-        request.to = to
-        request.downtimeMs = downtimeMs
-        request.maxRounds = maxRounds
+        let request = ControlRequest.migrate(.init(vm: vm, to: to, downtimeMs: downtimeMs, maxRounds: maxRounds))
         let bar = ProgressBar(vm: vm, to: to, enabled: !json)
         let last: ControlResponse
         do {
@@ -95,7 +92,7 @@ struct MigrateCommand: ParsableCommand {
             for name in names.sorted() where name.hasSuffix(".sock") {
                 let path = directory + "/" + name
                 asked.append(path)
-                guard let reply = try? ControlClient.send(ControlRequest(command: "vm-list"), to: path, timeoutSeconds: 2),
+                guard let reply = try? ControlClient.send(.vmList, to: path, timeoutSeconds: 2),
                       reply.ok, let vms = reply.vms else { continue }
                 if vms.contains(where: { $0.name == vm }) { return .success(path) }
             }

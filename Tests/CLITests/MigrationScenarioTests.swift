@@ -8,6 +8,7 @@
 //   (the destination asks the source, which kept the VM), the confirm lost (the destination
 //   asks and runs the VM): the VM ends up on exactly one host, which still serves it.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 import Testing
@@ -132,7 +133,7 @@ func namespacesAvailable(for test: String) -> Bool {
             process.standardInput = FileHandle.nullDevice
             try process.run()
             let deadline = Date(timeIntervalSinceNow: 60)
-            while (try? ControlClient.send(ControlRequest(command: "vm-list"), to: socket, timeoutSeconds: 2))?.ok != true {
+            while (try? ControlClient.send(.vmList, to: socket, timeoutSeconds: 2))?.ok != true {
                 guard process.isRunning, Date() < deadline else { throw CocoaError(.fileNoSuchFile) }
                 usleep(20_000)
             }
@@ -140,12 +141,12 @@ func namespacesAvailable(for test: String) -> Bool {
 
         /// The VMs running there.
         func vms() throws -> [ControlVMStatus] {
-            try ControlClient.send(ControlRequest(command: "vm-list"), to: socket).vms ?? []
+            try ControlClient.send(.vmList, to: socket).vms ?? []
         }
 
         /// Stops it and returns what it printed.
         func stop() -> String {
-            _ = try? ControlClient.send(ControlRequest(command: "stop"), to: socket, timeoutSeconds: 2)
+            _ = try? ControlClient.send(.stop, to: socket, timeoutSeconds: 2)
             let deadline = Date(timeIntervalSinceNow: 20)
             while process.isRunning && Date() < deadline { usleep(20_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }

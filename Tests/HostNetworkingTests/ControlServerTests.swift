@@ -1,6 +1,7 @@
 // ControlServerTests: the control socket served by the datapath loop (no root needed):
 // fdb and stats replies, a capture started and stopped at run time, errors as replies, and
 // hostile clients: thousands of idle connections, requests dribbled or never finished.
+import ControlProtocol
 import CLinuxShims
 import Foundation
 import Testing
@@ -41,16 +42,20 @@ import Glibc
         lab.send(frame(from: macA, to: macB), on: 0)
         lab.pump()
         try withServer(lab) { path in
-            let fdb = try ControlClient.send(ControlRequest(command: "fdb", switchName: "sw0"), to: path)
+            let fdb = try ControlClient.send(.fdb(switchName: "sw0"), to: path)
             #expect(fdb.ok)
             #expect(fdb.fdb == [FDBEntry(port: "p0", vlan: 1, mac: "02:00:00:00:00:0a", age: 0, isStatic: false)])
-            let stats = try ControlClient.send(ControlRequest(command: "stats"), to: path)
+            let stats = try ControlClient.send(.stats(switchName: nil), to: path)
             let p0 = stats.stats?.first?.ports.first
             #expect(p0?.name == "p0" && p0?.rxFrames == 1 && p0?.device == "pair p0")
-            let bad = try ControlClient.send(ControlRequest(command: "fdb", switchName: "nope"), to: path)
+            let bad = try ControlClient.send(.fdb(switchName: "nope"), to: path)
             #expect(!bad.ok && bad.error?.contains("no switch named nope") == true)
-            let unknown = try ControlClient.send(ControlRequest(command: "reboot"), to: path)
-            #expect(!unknown.ok)
+            // Lines a typed client cannot send: the server answers each with the reason.
+            #expect(Self.rawReply(#"{"command": "reboot"}"#, to: path).contains(#"unknown command \"reboot\""#))
+            #expect(Self.rawReply(#"{"version": 2, "command": "stats"}"#, to: path).contains("unsupported control protocol version 2"))
+            #expect(Self.rawReply(#"{"command": "fdb"}"#, to: path).contains("malformed request"))
+            // The first, untyped format (no version) still works.
+            #expect(Self.rawReply(#"{"command": "stats"}"#, to: path).contains(#""ok":true"#))
         }
     }
 
@@ -60,12 +65,12 @@ import Glibc
         defer { dir.remove() }
         let file = dir.file("live.pcap")
         try withServer(lab) { path in
-            let start = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0", port: "p1",
-                                                              file: file, direction: "tx"), to: path)
+            let start = try ControlClient.send(ControlRequest.captureStart(.init(switchName: "sw0", port: "p1",
+                                                                                 file: file, direction: "tx")), to: path)
             #expect(start.ok, "\(start.error ?? "")")
             lab.send(frame(from: macA, to: macB), on: 0)
             usleep(100_000)
-            let stop = try ControlClient.send(ControlRequest(command: "capture-stop"), to: path)
+            let stop = try ControlClient.send(.captureStop(switchName: nil, name: nil), to: path)
             #expect(stop.ok && stop.message?.contains("1 frames") == true, "\(stop.message ?? stop.error ?? "")")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
@@ -78,17 +83,17 @@ import Glibc
         defer { dir.remove() }
         try withServer(lab) { path in
             // "x\0y.pcap" would write "x" (libpcap's fopen stops at the NUL).
-            let nul = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0",
-                                                            file: dir.file("x\u{0}y.pcap")), to: path)
+            let nul = try ControlClient.send(ControlRequest.captureStart(.init(switchName: "sw0",
+                                                                               file: dir.file("x\u{0}y.pcap"))), to: path)
             #expect(!nul.ok && nul.error?.contains("control character") == true, "\(nul)")
             #expect(!FileManager.default.fileExists(atPath: dir.file("x")))
-            let newline = try ControlClient.send(ControlRequest(command: "capture-start", switchName: "sw0",
-                                                                file: dir.file("a.pcap"), name: "c\nfake line"), to: path)
+            let newline = try ControlClient.send(ControlRequest.captureStart(.init(switchName: "sw0",
+                                                                                   file: dir.file("a.pcap"), name: "c\nfake line")), to: path)
             #expect(!newline.ok)
-            #expect(try ControlClient.send(ControlRequest(command: "capture-list"), to: path).captures == [])
+            #expect(try ControlClient.send(.captureList, to: path).captures == [])
             // Names the switch does not have come back escaped, never raw.
-            for request in [ControlRequest(command: "fdb", switchName: "sw\u{1b}[2J"),
-                            ControlRequest(command: "capture-start", switchName: "sw0", port: "p\n9", file: dir.file("b.pcap"))] {
+            for request: ControlRequest in [.fdb(switchName: "sw\u{1b}[2J"),
+                                            .captureStart(.init(switchName: "sw0", port: "p\n9", file: dir.file("b.pcap")))] {
                 let reply = try ControlClient.send(request, to: path)
                 let error = reply.error ?? ""
                 #expect(!reply.ok && !error.unicodeScalars.contains { $0.value < 0x20 }, "\(error.debugDescription)")
@@ -100,7 +105,7 @@ import Glibc
     @Test func aStreamedReplyArrivesLineByLineFromAnotherThread() throws {
         let lab = try SocketLab(ports: [PortConfiguration(name: "p0")])
         try withServer(lab, streaming: { request, _, stream in
-            guard request.command == "count" else { return ControlResponse(ok: true, message: "now") }
+            guard request == .vmList else { return ControlResponse(ok: true, message: "now") }
             // Answered later, from another thread, in three lines.
             Thread {
                 for i in 1...3 {
@@ -112,10 +117,10 @@ import Glibc
             return nil
         }) { path in
             var lines: [String] = []
-            let last = try ControlClient.stream(ControlRequest(command: "count"), to: path) { lines.append($0.message ?? "") }
+            let last = try ControlClient.stream(.vmList, to: path) { lines.append($0.message ?? "") }
             #expect(lines == ["line 1", "line 2", "line 3"] && last.message == "line 3")
             // The loop went on serving one-line requests meanwhile and after.
-            #expect(try ControlClient.send(ControlRequest(command: "other"), to: path).message == "now")
+            #expect(try ControlClient.send(.stop, to: path).message == "now")
         }
     }
 
@@ -185,6 +190,24 @@ import Glibc
         }
     }
 
+    /// Sends one raw request line and returns the reply line (blocking, up to 5 s).
+    static func rawReply(_ line: String, to path: String) -> String {
+        let fd = sb_unix_connect(path)
+        guard fd >= 0 else { return "connect failed" }
+        defer { _ = Glibc.close(fd) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard send(fd, Array((line + "\n").utf8)) else { return "send failed" }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            reply += buffer[0..<n]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+
     /// Sends `bytes` without SIGPIPE; false once the server has closed the connection.
     static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
@@ -233,7 +256,7 @@ import Glibc
             #expect(received == frames, "lost \(frames - received)")
 
             // A real request is answered though every slot is held.
-            let stats = try ControlClient.send(ControlRequest(command: "stats"), to: path)
+            let stats = try ControlClient.send(.stats(switchName: nil), to: path)
             #expect(stats.ok && stats.stats?.first?.ports.first?.rxFrames == UInt64(frames), "\(stats)")
             lab.datapath.sync { open = server.openConnections }
             #expect(open == limits.maxConnections, "the held connections were not disturbed")
@@ -266,7 +289,7 @@ import Glibc
             lab.datapath.sync { expired = server.expiredConnections }
             #expect(expired == 3)
             // A prompt client is still served.
-            #expect(try ControlClient.send(ControlRequest(command: "stats"), to: path).ok)
+            #expect(try ControlClient.send(.stats(switchName: nil), to: path).ok)
         }
     }
 
@@ -299,8 +322,8 @@ import Glibc
     }
 
     @Test func clientSaysWhenNothingRuns() {
-        #expect(throws: HostNetworkingError.self) {
-            _ = try ControlClient.send(ControlRequest(command: "stats"), to: "/tmp/sb-no-such-dir/none.sock")
+        #expect(throws: ControlClientError.self) {
+            _ = try ControlClient.send(.stats(switchName: nil), to: "/tmp/sb-no-such-dir/none.sock")
         }
     }
 }

@@ -3,6 +3,7 @@
 // a namespace (ping, iperf3 TCP), a TAP port (created with its MTU, deleted under the
 // running switch, removed at exit), VXLAN between two switchboard processes on loopback,
 // and VXLAN to the Linux kernel's vxlan device bridged in a namespace.
+import ControlProtocol
 import Foundation
 import Testing
 import HostNetworking
@@ -56,7 +57,7 @@ func writeTopology(_ json: String, named name: String, in directory: TemporaryDi
         usleep(300_000)
         let iperf = NamespaceLab.exec(peerNS, ["timeout", "20", "iperf3", "-c", "10.50.0.2", "-t", "1", "-J"])
         #expect(iperf.status == 0, "iperf3: \(iperf.output.suffix(300))")
-        let stats = try run.request(ControlRequest(command: "stats"))
+        let stats = try run.request(.stats(switchName: nil))
         let p = stats.stats?.first?.ports.first { $0.name == "p" }
         #expect(p?.device == "pcap sbpc0")
         #expect((p?.rxFrames ?? 0) > 100)
@@ -87,7 +88,7 @@ func writeTopology(_ json: String, named name: String, in directory: TemporaryDi
         #expect(try tap.isUp())
         IPCommand.attempt(["link", "delete", "sbtapT"])
         #expect(NamespaceLab.waitUntil { NamespaceLab.portUp(run, "sw0", "t") == false })
-        let stats = try run.request(ControlRequest(command: "stats"))
+        let stats = try run.request(.stats(switchName: nil))
         let t = stats.stats?.first?.ports.first { $0.name == "t" }
         #expect(t?.up == false, "\(String(describing: t))")
         #expect(NamespaceLab.ping(from: "sb-ta", "10.51.0.2"), "the other ports keep forwarding")
@@ -117,7 +118,7 @@ func writeTopology(_ json: String, named name: String, in directory: TemporaryDi
         try #require(a.isReady && b.isReady, "switchboard runs did not come up: \(a.stderr) \(b.stderr)")
         #expect(NamespaceLab.ping(from: "sb-va1", "10.60.0.2"))
         #expect(NamespaceLab.ping(from: "sb-vb1", "10.60.0.1"))
-        let fdb = try a.request(ControlRequest(command: "fdb", switchName: "sw-a"))
+        let fdb = try a.request(.fdb(switchName: "sw-a"))
         #expect(fdb.fdb?.contains { $0.port == "vx" } == true, "the remote host is learned on the tunnel port")
         #expect(a.stop() == 0 && b.stop() == 0, "\(a.stderr) \(b.stderr)")
     }

@@ -2,6 +2,7 @@
 // running `switchboard run` as a user would, commands inside namespaces, and cleanup that
 // happens even when an expectation fails.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 import TestSupport
@@ -91,7 +92,7 @@ enum NamespaceLab {
 
     /// Whether switch `sw`'s port `port` of the instance at `run` is up (nil: no answer).
     static func portUp(_ run: SwitchboardRun, _ sw: String, _ port: String) -> Bool? {
-        let stats = try? run.request(ControlRequest(command: "stats", switchName: sw))
+        let stats = try? run.request(.stats(switchName: sw))
         return stats?.stats?.first?.ports.first { $0.name == port }?.up
     }
 
@@ -129,14 +130,14 @@ final class SwitchboardRun {
         try process.run()
         let deadline = Date().addingTimeInterval(readyTimeout)
         while Date() < deadline && process.isRunning {
-            if let r = try? ControlClient.send(ControlRequest(command: "stats"), to: control), r.ok { return }
+            if let r = try? ControlClient.send(.stats(switchName: nil), to: control), r.ok { return }
             usleep(50_000)
         }
     }
 
     /// Whether the instance is up and answering.
     var isReady: Bool {
-        process.isRunning && ((try? ControlClient.send(ControlRequest(command: "stats"), to: control))?.ok ?? false)
+        process.isRunning && ((try? ControlClient.send(.stats(switchName: nil), to: control))?.ok ?? false)
     }
 
     /// Sends a control request.

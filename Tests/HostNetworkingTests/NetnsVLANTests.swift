@@ -3,6 +3,7 @@
 // VLAN across the trunk, isolation between VLANs, TCP with iperf3, 802.1Q tags on the
 // captured trunk, fdb/stats/capture over the control socket, a vanished namespace taking
 // only its port down, cleanup after SIGTERM/SIGINT and of a crashed run's leftovers.
+import ControlProtocol
 import Foundation
 import Testing
 import HostNetworking
@@ -64,7 +65,7 @@ import Glibc
         // Namespace teardown is asynchronous in the kernel: wait for the port to go down.
         #expect(NamespaceLab.waitUntil { NamespaceLab.portUp(run, "sw0", "h2") == false })
         #expect(NamespaceLab.ping(from: "sb-h1", "10.10.0.4"), "h1 -> h4 after h2 vanished")
-        let stats = try run.request(ControlRequest(command: "stats", switchName: "sw0"))
+        let stats = try run.request(.stats(switchName: "sw0"))
         let h2 = stats.stats?.first?.ports.first { $0.name == "h2" }
         #expect(h2?.up == false)
         #expect(h2?.downReason != nil)

@@ -3,6 +3,7 @@
 // loopback. The appliance VM moves a -> b -> a through DepartingVM and ArrivingVM, the same
 // code `switchboard run --host` uses, without spawning the binary.
 
+import ControlProtocol
 import Foundation
 import HostNetworking
 @testable import Hypervisor

@@ -1,49 +1,6 @@
-// ControlProtocol: the requests and replies exchanged over a running instance's control
-// socket, one JSON object per line each way (`switchboard fdb`, `stats`, `capture`).
-
-/// A request to a running `switchboard run`.
-public struct ControlRequest: Codable, Sendable, Equatable {
-    /// "fdb", "stats", "capture-start", "capture-stop", "capture-list"; from the CLI layer
-    /// "vm-list", "migrate", "stop".
-    public var command: String
-    /// The switch (fdb: required; stats: nil = all; capture-start: required).
-    public var switchName: String?
-    /// capture-start: only this port.
-    public var port: String?
-    /// capture-start: the pcap file; capture-stop: unused.
-    public var file: String?
-    /// capture-start: a libpcap filter expression.
-    public var filter: String?
-    /// capture-start: "rx", "tx" or "both" (default).
-    public var direction: String?
-    /// capture-start/stop: the capture's name.
-    public var name: String?
-    /// migrate: the VM.
-    public var vm: String?
-    /// migrate: the destination hypervisor.
-    public var to: String?
-    /// migrate: the downtime budget in milliseconds (default 5).
-    public var downtimeMs: Double?
-    /// migrate: most pre-copy rounds after round 0 (default 30).
-    public var maxRounds: Int?
-
-    /// Creates a request.
-    public init(command: String, switchName: String? = nil, port: String? = nil, file: String? = nil,
-                filter: String? = nil, direction: String? = nil, name: String? = nil) {
-        self.command = command
-        self.switchName = switchName
-        self.port = port
-        self.file = file
-        self.filter = filter
-        self.direction = direction
-        self.name = name
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case command, switchName = "switch", port, file, filter, direction, name, vm, to
-        case downtimeMs = "downtime_ms", maxRounds = "max_rounds"
-    }
-}
+// ControlReplies: what a running instance answers on its control socket, one JSON object per
+// line (`ControlResponse`: `ok`, `error`, and the payload of the request: MAC table entries,
+// statistics, captures, VM and ping status, a migration's progress and report).
 
 /// One MAC table entry, as `ovs-appctl fdb/show` shows it.
 public struct FDBEntry: Codable, Sendable, Equatable {
@@ -87,6 +44,21 @@ public struct PortStatistics: Codable, Sendable, Equatable {
     /// Frames the device could not take.
     public var deviceTxDropped: UInt64?
 
+    /// Counters of one port.
+    public init(name: String, up: Bool, device: String?, downReason: String?, rxFrames: UInt64, rxBytes: UInt64,
+                txFrames: UInt64, txBytes: UInt64, drops: [String: UInt64], deviceTxDropped: UInt64?) {
+        self.name = name
+        self.up = up
+        self.device = device
+        self.downReason = downReason
+        self.rxFrames = rxFrames
+        self.rxBytes = rxBytes
+        self.txFrames = txFrames
+        self.txBytes = txBytes
+        self.drops = drops
+        self.deviceTxDropped = deviceTxDropped
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, up, device, downReason = "down_reason", rxFrames = "rx_frames", rxBytes = "rx_bytes"
         case txFrames = "tx_frames", txBytes = "tx_bytes", drops, deviceTxDropped = "device_tx_dropped"
@@ -104,12 +76,24 @@ public struct SwitchStatistics: Codable, Sendable, Equatable {
     /// Per port.
     public var ports: [PortStatistics]
 
+    /// Counters of one switch.
+    public init(name: String, macEntries: Int, learned: UInt64, aged: UInt64, evicted: UInt64, moved: UInt64,
+                ports: [PortStatistics]) {
+        self.name = name
+        self.macEntries = macEntries
+        self.learned = learned
+        self.aged = aged
+        self.evicted = evicted
+        self.moved = moved
+        self.ports = ports
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, macEntries = "mac_entries", learned, aged, evicted, moved, ports
     }
 }
 
-/// The reply to a `ControlRequest`.
+/// The reply to a `ControlRequest`: one per line (several for a streamed `migrate`).
 public struct ControlResponse: Codable, Sendable, Equatable {
     /// Whether the request succeeded.
     public var ok: Bool
@@ -136,6 +120,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     /// A failure.
     public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }
+
+    /// The error of the line a server at its connection cap sends before closing.
+    public static let busyError = "busy: the control socket serves its maximum number of connections; try again"
 
     /// Creates a reply.
     public init(ok: Bool, error: String? = nil, fdb: [FDBEntry]? = nil, stats: [SwitchStatistics]? = nil,
