@@ -99,22 +99,7 @@ func namespacesAvailable(for test: String) -> Bool {
 
     /// Two hypervisors on loopback with one echo appliance VM; no namespaces, so no root.
     static func twoHostTopology(basePort: Int) -> String {
-        """
-        {
-          "version": 1,
-          "name": "mig-cli-\(basePort)",
-          "hypervisors": [
-            { "name": "a", "address": "127.0.0.1", "migration_port": \(basePort), "vxlan_port": \(basePort + 10) },
-            { "name": "b", "address": "127.0.0.2", "migration_port": \(basePort + 1), "vxlan_port": \(basePort + 10) }
-          ],
-          "switches": [ { "name": "sw0", "ports": [ { "name": "echo", "vlan": 10 }, { "name": "spare", "vlan": 10 } ] } ],
-          "vms": [
-            { "name": "echo", "hypervisor": "a", "memory_mib": 16, "firmware": "none", "kernel": "appliance",
-              "bootargs": "ip=10.0.0.1/24 role=echo",
-              "nics": [ { "mac": "52:54:00:00:00:11", "switch": "sw0", "port": "echo" } ] }
-          ]
-        }
-        """
+        TestSupport.twoHostTopology(basePort: basePort, name: "mig-cli")
     }
 
     /// A `run FILE --host NAME` process in the background.

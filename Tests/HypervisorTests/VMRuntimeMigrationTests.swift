@@ -69,22 +69,7 @@ final class InProcessHost: @unchecked Sendable {
 
 @Suite(.serialized) struct VMRuntimeMigrationTests {
     static func topology(basePort: Int) throws -> Topology {
-        let json = """
-        {
-          "version": 1,
-          "name": "hv-inproc-\(basePort)",
-          "hypervisors": [
-            { "name": "a", "address": "127.0.0.1", "migration_port": \(basePort), "vxlan_port": \(basePort + 10) },
-            { "name": "b", "address": "127.0.0.2", "migration_port": \(basePort + 1), "vxlan_port": \(basePort + 10) }
-          ],
-          "switches": [ { "name": "sw0", "ports": [ { "name": "echo", "vlan": 10 }, { "name": "spare", "vlan": 10 } ] } ],
-          "vms": [
-            { "name": "echo", "hypervisor": "a", "memory_mib": 16, "firmware": "none", "kernel": "appliance",
-              "bootargs": "ip=10.0.0.1/24 role=echo",
-              "nics": [ { "mac": "52:54:00:00:00:11", "switch": "sw0", "port": "echo" } ] }
-          ]
-        }
-        """
+        let json = twoHostTopology(basePort: basePort, name: "hv-inproc")
         return try Topology.decode(Array(json.utf8), file: "inproc.json")
     }
 
