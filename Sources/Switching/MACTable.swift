@@ -11,12 +11,15 @@
 // Hash. Source MACs are chosen by whoever sends frames, so the hash must not be one they can
 // compute: with a fixed hash (the table used to multiply by a public constant) an attacker
 // picks MACs that share a home slot, every learn and lookup walks one long probe run, and
-// every frame of every port gets slow. The home slot is SipHash-1-3 of the key under a
-// 128-bit secret drawn from the system's random source when the table is made (each table
-// its own), the keyed hash hash tables use against hash flooding. It is keyed, so colliding
-// keys can only be found by guessing, and it is not invertible from what timing reveals. The
-// key is one 64-bit word, so the hash is two compression rounds and three finalisation
-// rounds from a state precomputed from the secret, a few nanoseconds per frame.
+// every frame of every port gets slow. The home slot is a keyed hash of the key under a
+// 256-bit secret drawn from the system's random source when the table is made (each table its
+// own): two folded multiplies, each the 128-bit product of the key (xored with a secret word)
+// and a secret odd word, its halves xored together: the mixing Go's runtime map hash and
+// Rust's aHash use against hash flooding. Colliding keys can only be found by guessing the
+// secret, and the product's carries make the home slot a non-linear function of both. It is
+// not a PRF with a security proof, as SipHash is: SipHash-1-3 (five rounds for one word) was
+// measured here at 15 ns a frame (33 -> 21 Mpps in `bench switch`, a hash for the source and
+// one for the destination), the folded multiply at about 2; docs/benchmarks.md has both.
 //
 // Aging. Every dynamic entry remembers when its MAC last sent a frame. An entry idle for the
 // aging time (default 300 s) is dead: lookups treat it as a miss at once, and `age(now:)`,
@@ -99,21 +102,21 @@ public final class MACTable {
     @usableFromInline let lruHead: UnsafeMutablePointer<Int32>
     @usableFromInline let lruTail: UnsafeMutablePointer<Int32>
     @usableFromInline let limits: UnsafeMutablePointer<Int32>
-    /// SipHash's initial state v0...v3 under this table's secret.
-    @usableFromInline let sip: (UInt64, UInt64, UInt64, UInt64)
+    /// This table's secret: four words, the multipliers odd.
+    @usableFromInline let seeds: (UInt64, UInt64, UInt64, UInt64)
 
     /// A table for `portCount` ports holding at most `capacity` entries, its hash keyed by a
     /// fresh random secret.
     public convenience init(capacity: Int = 8192, portCount: Int, agingSeconds: Int = 300) {
         var random = SystemRandomNumberGenerator()
         self.init(capacity: capacity, portCount: portCount, agingSeconds: agingSeconds,
-                  secret: (random.next(), random.next()))
+                  secret: (random.next(), random.next(), random.next(), random.next()))
     }
 
     /// A table whose hash is keyed by `secret` (tests; everyone else gets a random one).
-    init(capacity: Int, portCount: Int, agingSeconds: Int, secret: (UInt64, UInt64)) {
+    init(capacity: Int, portCount: Int, agingSeconds: Int, secret: (UInt64, UInt64, UInt64, UInt64)) {
         precondition(capacity >= 1 && capacity <= 1 << 24 && portCount >= 1)
-        sip = Self.sipState(secret)
+        seeds = (secret.0, secret.1 | 1, secret.2, secret.3 | 1)
         self.capacity = capacity
         self.portCount = portCount
         self.agingNanoseconds = Int64(agingSeconds) * 1_000_000_000
@@ -152,42 +155,20 @@ public final class MACTable {
 
     /// The home slot of `key`: the top bits of its keyed hash.
     @inline(__always)
-    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: Self.sipHash13(key, sip) >> hashShift) }
+    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: Self.keyedHash(key, seeds) >> hashShift) }
 
-    /// SipHash's state after keying with the 128-bit `secret` (k0, k1).
-    static func sipState(_ secret: (UInt64, UInt64)) -> (UInt64, UInt64, UInt64, UInt64) {
-        (secret.0 ^ 0x736F_6D65_7073_6575, secret.1 ^ 0x646F_7261_6E64_6F6D,
-         secret.0 ^ 0x6C79_6765_6E65_7261, secret.1 ^ 0x7465_6462_7974_6573)
+    /// The keyed hash of `key` under `seeds`: two folded multiplies (the full 128-bit product
+    /// of two words, its halves xored), each keyed by two secret words.
+    @inline(__always)
+    static func keyedHash(_ key: UInt64, _ seeds: (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
+        fold(fold(key ^ seeds.0, seeds.1) ^ seeds.2, seeds.3)
     }
 
-    /// SipHash-1-3 of the eight bytes of `message` (little endian) from keyed state `v`: one
-    /// compression round for the message block, one for the final block (just the length,
-    /// 8), three finalisation rounds.
+    /// The 128-bit product of `a` and `b`, folded to 64 bits (high xor low).
     @inline(__always)
-    static func sipHash13(_ message: UInt64, _ v: (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
-        var (v0, v1, v2, v3) = v
-        v3 ^= message
-        sipRound(&v0, &v1, &v2, &v3)
-        v0 ^= message
-        let last: UInt64 = 8 << 56
-        v3 ^= last
-        sipRound(&v0, &v1, &v2, &v3)
-        v0 ^= last
-        v2 ^= 0xFF
-        sipRound(&v0, &v1, &v2, &v3)
-        sipRound(&v0, &v1, &v2, &v3)
-        sipRound(&v0, &v1, &v2, &v3)
-        return v0 ^ v1 ^ v2 ^ v3
-    }
-
-    /// One SipRound (a free function of its four words: a nested function capturing them
-    /// would box them on the heap in unoptimised builds).
-    @inline(__always)
-    static func sipRound(_ v0: inout UInt64, _ v1: inout UInt64, _ v2: inout UInt64, _ v3: inout UInt64) {
-        v0 &+= v1; v1 = v1.rotated(13); v1 ^= v0; v0 = v0.rotated(32)
-        v2 &+= v3; v3 = v3.rotated(16); v3 ^= v2
-        v0 &+= v3; v3 = v3.rotated(21); v3 ^= v0
-        v2 &+= v1; v1 = v1.rotated(17); v1 ^= v2; v2 = v2.rotated(32)
+    static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let p = a.multipliedFullWidth(by: b)
+        return p.high ^ p.low
     }
 
     /// Limits learning on `port` to `limit` MACs (nil: no limit).

@@ -14,6 +14,9 @@ import Frames
 public struct SwitchBenchmark: Sendable {
     /// How the hosts' MAC addresses are chosen.
     public enum MACPattern: String, Sendable, Codable, CaseIterable {
+        /// 02:00:00:00:00:01, :02, ... (the workload of every figure before the hash was
+        /// keyed; kept so figures compare across versions).
+        case sequential
         /// Random locally administered unicast MACs.
         case random
         /// MAC flooding against the table's hash: unicast MACs whose (VLAN, MAC) keys all
@@ -100,10 +103,14 @@ public struct SwitchBenchmark: Sendable {
             return port == 2 ? 20 : port == 3 ? (i / 4 % 2 == 0 ? 10 : 20) : 10
         }
         var rng = SplitMix64(seed: 42)
-        let macs = pattern == .random
-            ? Self.macs(macCount, rng: &rng)
-            : Self.macs(macCount, rng: &rng, collidingAt: 1234 & (sw.macTable.slotCount - 1),
-                        slotCount: sw.macTable.slotCount, vlans: vlans)
+        let macs: [MACAddress]
+        switch pattern {
+        case .sequential: macs = (0..<macCount).map { MACAddress(rawValue: 0x0200_0000_0000 | UInt64($0 + 1)) }
+        case .random: macs = Self.macs(macCount, rng: &rng)
+        case .adversarial:
+            macs = Self.macs(macCount, rng: &rng, collidingAt: 1234 & (sw.macTable.slotCount - 1),
+                             slotCount: sw.macTable.slotCount, vlans: vlans)
+        }
         let hosts = (0..<macCount).map { Host(port: $0 % 4, vlan: vlans[$0], mac: macs[$0]) }
         // Flows: each host sends to a host of its VLAN behind another port.
         var perPort: [[PacketHandle]] = Array(repeating: [], count: 4)

@@ -94,19 +94,19 @@ import Frames
     }
 }
 
-/// The keyed hash: SipHash-1-3 itself, a different hash in every table, and MACs chosen to
+/// The keyed hash: every secret word matters, a different hash in every table, and MACs chosen to
 /// collide under the former unkeyed hash spread out.
 @Suite struct MACTableHashTests {
-    @Test func sipHash13MatchesKnownAnswers() {
-        // CPython's bytes hash is SipHash-1-3; with PYTHONHASHSEED=0 its key is all zeros:
-        // hash(struct.pack('<Q', m)) gives these (as unsigned 64-bit).
-        let zero = MACTable.sipState((0, 0))
-        #expect(MACTable.sipHash13(0, zero) == 0xBD60_ACB6_58C7_9E45)
-        #expect(MACTable.sipHash13(1, zero) == 0x1E9F_7341_61D6_2DD9)
-        #expect(MACTable.sipHash13(0x0001_5254_0000_0001, zero) == 0xE3E2_AAD9_0CF8_9230)
-        #expect(MACTable.sipHash13(.max, zero) == 0x2F20_5BE2_FEC8_E38D)
-        // And the key matters.
-        #expect(MACTable.sipHash13(0, MACTable.sipState((1, 0))) != MACTable.sipHash13(0, zero))
+    @Test func theHashDependsOnEveryWordOfTheSecretAndIsNotLinear() {
+        let base: (UInt64, UInt64, UInt64, UInt64) = (1, 3, 5, 7)
+        let key = MACTable.key(vlan: 10, mac: 0x5254_0000_0001)
+        let h = MACTable.keyedHash(key, base)
+        #expect(MACTable.keyedHash(key, (2, 3, 5, 7)) != h && MACTable.keyedHash(key, (1, 5, 5, 7)) != h)
+        #expect(MACTable.keyedHash(key, (1, 3, 6, 7)) != h && MACTable.keyedHash(key, (1, 3, 5, 9)) != h)
+        // Keys one apart do not land a fixed distance apart (a multiply-shift hash would).
+        let seeds: (UInt64, UInt64, UInt64, UInt64) = (0x9E37_79B9_7F4A_7C15, 0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB, 0x2545_F491_4F6C_DD1D)
+        let steps = (0..<8).map { MACTable.keyedHash(key + UInt64($0) + 1, seeds) &- MACTable.keyedHash(key + UInt64($0), seeds) }
+        #expect(Set(steps).count == steps.count)
     }
 
     @Test func everyTableHasItsOwnHash() {
@@ -114,8 +114,8 @@ import Frames
         let keys = (0..<64).map { MACTable.key(vlan: 10, mac: 0x0200_0000_0000 | UInt64($0)) }
         #expect(keys.map(a.home) != keys.map(b.home), "two tables place 64 keys identically")
         // A fixed secret gives a fixed placement (the secret is the only input besides the key).
-        let c = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9))
-        let d = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9))
+        let c = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9, 11, 13))
+        let d = MACTable(capacity: 8192, portCount: 2, agingSeconds: 300, secret: (7, 9, 11, 13))
         #expect(keys.map(c.home) == keys.map(d.home))
     }
 
