@@ -37,15 +37,20 @@ import VMHost
 
     struct Refused: Error {}
 
+    /// A memory-dirtying guest with one writable qcow2 disk at `path`.
+    static func diskVM(_ path: String) -> VMConfiguration {
+        VMConfiguration(name: "disk", memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: Guests.dirtier),
+                        nicMACs: [], disks: [.init(path: path, qcow2: true, readOnly: false)], consoleLog: nil,
+                        consoleToStdout: false, expect: [])
+    }
+
     @Test func aQcow2ImageWrittenDuringPrecopyIsReadAgainAtTheDestination() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("shared.qcow2")
         _ = try Qcow2Image.create(path: path, size: 64 << 20)
         let pool = PacketPool(capacity: 64)
-        let config = VMConfiguration(name: "disk", memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: Guests.dirtier, bootargs: ""),
-                                     nicMACs: [], disks: [.init(path: path, qcow2: true, readOnly: false)], consoleLog: nil,
-                                     consoleToStdout: false, expect: [])
+        let config = Self.diskVM(path)
         let source = try VirtualMachine(config, pool: pool)
         source.start()
         defer { source.stop() }
@@ -99,9 +104,7 @@ import VMHost
         let path = dir.file("shared.qcow2")
         _ = try Qcow2Image.create(path: path, size: 16 << 20)
         let pool = PacketPool(capacity: 64)
-        let config = VMConfiguration(name: "disk", memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: Guests.dirtier, bootargs: ""),
-                                     nicMACs: [], disks: [.init(path: path, qcow2: true, readOnly: false)], consoleLog: nil,
-                                     consoleToStdout: false, expect: [])
+        let config = Self.diskVM(path)
         let source = try VirtualMachine(config, pool: pool)
         source.start()
         defer { source.stop() }
