@@ -429,7 +429,10 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         feeding.clear()
         let sent = feeder.wait()
         print("migration with guest and DMA dirtying: \(sent) frames fed, \(rxDuringPrecopy.value) received during pre-copy, \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))")
-        #expect(report.rounds == options.maxRounds + 1 && dirtyRounds.value.count >= options.maxRounds, "\(dirtyRounds.value)")
+        // How many rounds find pages dirty depends on how fast this machine runs the guest
+        // against the transfer (a round can take less than the guest's gap between writes):
+        // the rule is that pre-copy met dirtying at all.
+        #expect(report.rounds == options.maxRounds + 1 && !dirtyRounds.value.isEmpty, "\(dirtyRounds.value)")
         #expect(rxDuringPrecopy.value > 0, "no frame was written into guest RAM during pre-copy")
         #expect(compared.value?.ram == true, "RAM differs between source and destination")
         #expect(compared.value?.state == true, "CPU or device state differs between source and destination")
