@@ -1,4 +1,4 @@
-// RunOutput: how a run reports: error lines on stderr, one-line JSON, the text of a migration
+// RunOutput: how a run reports: error lines on stderr and the text of a migration
 // report. A failed run throws `RunFailed` after it has printed why, so the CLI only maps it to
 // an exit status.
 
@@ -17,13 +17,6 @@ public struct RunFailed: Error, CustomStringConvertible {
 /// Writes a line to standard error.
 func reportError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// One compact JSON object per line (stable key order).
-func jsonLine(_ value: some Encodable) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 /// Text forms of what a run reports.

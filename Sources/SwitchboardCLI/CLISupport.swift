@@ -1,5 +1,6 @@
-// Helpers shared by the subcommands: loading topologies, printing to stderr, JSON lines.
+// Helpers shared by the subcommands: loading topologies, printing to stderr, hex parsing.
 
+import ControlProtocol
 import ArgumentParser
 import CLinuxShims
 import Foundation
@@ -24,13 +25,6 @@ func loadTopology(_ path: String) throws -> Topology {
         printError(error.description)
         throw ExitCode(1)
     }
-}
-
-/// One compact JSON object per line (stable key order).
-func jsonLine(_ value: some Encodable) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 /// Parses hex text ("ffffffffffff0200...", spaces, colons and dots allowed between bytes).

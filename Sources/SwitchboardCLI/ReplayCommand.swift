@@ -1,5 +1,6 @@
 // `switchboard replay`: recorded traffic through a topology, offline, into pcap files.
 
+import ControlProtocol
 import ArgumentParser
 import Capture
 import Foundation

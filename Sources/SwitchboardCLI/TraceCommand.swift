@@ -1,5 +1,6 @@
 // `switchboard trace`: what one switch of a topology does with given frames.
 
+import ControlProtocol
 import ArgumentParser
 import Foundation
 import Frames
