@@ -16,9 +16,12 @@ public protocol Board: AnyObject {
     func boot() throws
     /// A system reset: devices and vCPUs back to power-on state, the images loaded again.
     func reboot() throws
-    /// Runs guest code for up to `budget` instructions; on the VM's vCPU thread.
-    func run(budget: Int) -> VCPURunResult
-    /// Asks a `run` in progress to return soon; safe from any thread.
+    /// The number of vCPUs (each runs on its own host thread: `VCPUThreads`).
+    var vcpuCount: Int { get }
+    /// Runs vCPU `vcpu`'s guest code for up to `budget` instructions, on that vCPU's thread. A
+    /// machine-wide outcome (power off, reset) is returned by every vCPU's `run`.
+    func run(vcpu: Int, budget: Int) -> VCPURunResult
+    /// Asks every vCPU's `run` in progress to return soon; safe from any thread.
     func requestExit()
     /// Bytes typed on the guest's console (its UART's receive side).
     func typeOnConsole(_ bytes: [UInt8])
@@ -26,11 +29,18 @@ public protocol Board: AnyObject {
     var instructionsRetired: UInt64 { get }
     /// VMM exits so far by reason, over every vCPU.
     var exitStatistics: ExitStatistics { get }
+    /// VMM exits so far by reason, of one vCPU.
+    func exitStatistics(vcpu: Int) -> ExitStatistics
     /// The state of the vCPUs and the board's own devices (paused board only).
     func saveState() throws -> BoardState
     /// Installs a state from `saveState` of an identically built board; validates everything
     /// first and changes nothing when it throws.
     func restoreState(_ state: BoardState) throws
+}
+
+extension Board {
+    /// Runs vCPU 0 (single-vCPU tools and tests).
+    public func run(budget: Int) -> VCPURunResult { run(vcpu: 0, budget: budget) }
 }
 
 /// What a VM's board is built from (its boot images and parameters); the board module

@@ -60,6 +60,11 @@ public struct ExitStatistics: Codable, Sendable, Equatable {
         counts[reason.index] &+= count
     }
 
+    /// Adds another vCPU's counts.
+    public mutating func add(_ other: ExitStatistics) {
+        for i in counts.indices where i < other.counts.count { counts[i] &+= other.counts[i] }
+    }
+
     /// The count for one reason.
     public subscript(reason: ExitReason) -> UInt64 { counts[reason.index] }
 

@@ -2,6 +2,7 @@
 // budget ends or an instruction needs the VMM (CSR, xRET, WFI, SFENCE.VMA, ECALL, FENCE.I,
 // MMIO). Loads and stores hit the TLB inline; misses take the slow paths in MMU.swift.
 import Machine
+import Synchronization
 
 @inline(__always) func sext32(_ v: UInt64) -> UInt64 {
     UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v)))
@@ -515,7 +516,18 @@ extension Hart {
         return done
     }
 
-    /// LR/SC and AMOs (slow path: they also need write permission). False when a trap was taken.
+    /// A naturally aligned word of guest RAM as an atomic (the other harts' threads access it).
+    @inline(__always) static func atomic32(_ p: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        p.assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    /// A naturally aligned doubleword of guest RAM as an atomic.
+    @inline(__always) static func atomic64(_ p: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        p.assumingMemoryBound(to: Atomic<UInt64>.self)
+    }
+
+    /// LR/SC and AMOs (slow path: they also need write permission), atomic across harts.
+    /// False when a trap was taken.
     func atomic(_ d: DecodedInstruction) -> Bool {
         let va = x[Int(d.rs1)]
         let src = x[Int(d.rs2)]
@@ -550,30 +562,74 @@ extension Hart {
             }
             guard held else { x[Int(d.rd)] = 1; x[32] = 0; return true }
             guard let host = storePointer(va, size: size, value: src, amo: true) else { return false }
-            if word { host.storeBytes(of: UInt32(truncatingIfNeeded: src), as: UInt32.self) }
-            else { host.storeBytes(of: src, as: UInt64.self) }
-            x[Int(d.rd)] = 0
+            // Atomic against the other harts: the store happens only if the location still
+            // holds what the LR read (QEMU's rule too).
+            let stored: Bool
+            if word {
+                stored = Hart.atomic32(host).pointee.compareExchange(expected: UInt32(truncatingIfNeeded: reservationValue),
+                                                             desired: UInt32(truncatingIfNeeded: src),
+                                                             ordering: .sequentiallyConsistent).exchanged
+            } else {
+                stored = Hart.atomic64(host).pointee.compareExchange(expected: reservationValue, desired: src,
+                                                             ordering: .sequentiallyConsistent).exchanged
+            }
+            x[Int(d.rd)] = stored ? 0 : 1
+            x[32] = 0
             return true
         }
         guard let host = storePointer(va, size: size, value: src, amo: true) else { return false }
-        let old: UInt64 = word ? sext32(UInt64(host.load(as: UInt32.self))) : host.load(as: UInt64.self)
-        let b = word ? sext32(src) : src
-        let new: UInt64
-        switch d.op {
-        case .amoswapw, .amoswapd: new = b
-        case .amoaddw, .amoaddd: new = old &+ b
-        case .amoxorw, .amoxord: new = old ^ b
-        case .amoandw, .amoandd: new = old & b
-        case .amoorw, .amoord: new = old | b
-        case .amominw, .amomind: new = Int64(bitPattern: old) < Int64(bitPattern: b) ? old : b
-        case .amomaxw, .amomaxd: new = Int64(bitPattern: old) > Int64(bitPattern: b) ? old : b
-        case .amominuw: new = UInt32(truncatingIfNeeded: old) < UInt32(truncatingIfNeeded: b) ? old : b
-        case .amomaxuw: new = UInt32(truncatingIfNeeded: old) > UInt32(truncatingIfNeeded: b) ? old : b
-        case .amominud: new = old < b ? old : b
-        default: new = old > b ? old : b
+        let old: UInt64
+        if word {
+            let a = Hart.atomic32(host), b = UInt32(truncatingIfNeeded: src)
+            let o: UInt32
+            switch d.op {
+            case .amoswapw: o = a.pointee.exchange(b, ordering: .sequentiallyConsistent)
+            case .amoaddw: o = a.pointee.wrappingAdd(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoxorw: o = a.pointee.bitwiseXor(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoandw: o = a.pointee.bitwiseAnd(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoorw: o = a.pointee.bitwiseOr(b, ordering: .sequentiallyConsistent).oldValue
+            default:
+                var cur = a.pointee.load(ordering: .relaxed)
+                while true {
+                    let new: UInt32
+                    switch d.op {
+                    case .amominw: new = Int32(bitPattern: cur) < Int32(bitPattern: b) ? cur : b
+                    case .amomaxw: new = Int32(bitPattern: cur) > Int32(bitPattern: b) ? cur : b
+                    case .amominuw: new = cur < b ? cur : b
+                    default: new = cur > b ? cur : b
+                    }
+                    let r = a.pointee.compareExchange(expected: cur, desired: new, ordering: .sequentiallyConsistent)
+                    if r.exchanged { break }
+                    cur = r.original
+                }
+                o = cur
+            }
+            old = sext32(UInt64(o))
+        } else {
+            let a = Hart.atomic64(host), b = src
+            switch d.op {
+            case .amoswapd: old = a.pointee.exchange(b, ordering: .sequentiallyConsistent)
+            case .amoaddd: old = a.pointee.wrappingAdd(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoxord: old = a.pointee.bitwiseXor(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoandd: old = a.pointee.bitwiseAnd(b, ordering: .sequentiallyConsistent).oldValue
+            case .amoord: old = a.pointee.bitwiseOr(b, ordering: .sequentiallyConsistent).oldValue
+            default:
+                var cur = a.pointee.load(ordering: .relaxed)
+                while true {
+                    let new: UInt64
+                    switch d.op {
+                    case .amomind: new = Int64(bitPattern: cur) < Int64(bitPattern: b) ? cur : b
+                    case .amomaxd: new = Int64(bitPattern: cur) > Int64(bitPattern: b) ? cur : b
+                    case .amominud: new = cur < b ? cur : b
+                    default: new = cur > b ? cur : b
+                    }
+                    let r = a.pointee.compareExchange(expected: cur, desired: new, ordering: .sequentiallyConsistent)
+                    if r.exchanged { break }
+                    cur = r.original
+                }
+                old = cur
+            }
         }
-        if word { host.storeBytes(of: UInt32(truncatingIfNeeded: new), as: UInt32.self) }
-        else { host.storeBytes(of: new, as: UInt64.self) }
         x[Int(d.rd)] = old
         return true
     }

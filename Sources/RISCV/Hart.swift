@@ -1,4 +1,4 @@
-// Hart: the live state of one RV64IMAC hart (registers, CSRs, TLBs, decode cache) and its links
+// Hart: the live state of one RV64GC hart (registers, CSRs, TLBs, decode cache) and its links
 // to guest memory, the MMIO bus and the platform's interrupt inputs. Execution, the MMU, CSRs and traps live in
 // extensions in their own files.
 import Dispatch
@@ -58,7 +58,7 @@ public final class Hart {
     public let timer: any HartTimerInputs
     /// The external interrupt inputs (the board's PLIC on `virt`), when the board has them.
     public var externalInputs: (any HartExternalInputs)? {
-        didSet { externalInputs?.onAssert = { [wakeup] in wakeup.signal() } }
+        didSet { externalInputs?.onAssert(hart: hartID) { [wakeup] in wakeup.signal() } }
     }
     /// The SEIP bit the external inputs drove at the last refresh (software may set SEIP too).
     var plicSEIP: UInt64 = 0
@@ -94,6 +94,21 @@ public final class Hart {
     var sbiTimerDeadline: UInt64 = .max
     /// An optional trace of exits, for debugging.
     public var traceExits = false
+
+    // SMP
+    /// The machine's harts (nil for a hart alone).
+    public internal(set) weak var group: HartGroup?
+    /// Requests from other harts (`HartRequest` bits), consumed at chunk boundaries.
+    let requests = Atomic<UInt64>(0)
+    /// Whether the hart is inside `run` (a remote fence waits only for harts that execute).
+    let inRun = Atomic<Bool>(false)
+    /// The HSM state (`HartRunState` raw value).
+    let runState = Atomic<UInt8>(HartRunState.started.rawValue)
+    /// Where an HSM start or a non-retentive resume enters S-mode, and its a1 argument.
+    let startParameters = Mutex<(address: UInt64, opaque: UInt64, resume: Bool)>((0, 0, false))
+    /// Pages holding decoded instructions, so a FENCE.I can drop them all (`codePage` is the
+    /// membership test; a page may appear twice after leaving and re-entering).
+    var decodedPageList: [Int] = []
 
     /// A hart over `memory` and `bus`, reset to M-mode at `pc`.
     public init(memory: GuestMemory, bus: MMIOBus, timer: any HartTimerInputs, hartID: UInt64 = 0) {
@@ -172,9 +187,41 @@ public final class Hart {
             decodePages[i] = p
         }
         codePage[i] = true
+        if decodedPageList.count >= memory.pageCount { decodedPageList.removeAll(where: { !codePage[$0] }) }
+        decodedPageList.append(i)
         writeTLB.flush(physicalPage: i)
         return p
     }
+
+    /// FENCE.I across harts: forgets every decoded instruction (another hart may have written
+    /// any code page through its own TLB). A hart alone needs nothing: its own stores already
+    /// drop what they overwrite. Pages are only unmarked; `enterCodePage` clears a page when
+    /// code runs there again.
+    func dropAllDecoded() {
+        for i in decodedPageList { codePage[i] = false }
+        decodedPageList.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends a WFI or HSM sleep early (an interrupt for this hart was raised); any thread.
+    public func wake() { wakeup.signal() }
+
+    /// Posts a request from another hart and wakes this one.
+    func post(_ request: UInt64) {
+        requests.bitwiseOr(request, ordering: .acquiringAndReleasing)
+        wakeup.signal()
+    }
+
+    /// Acts on requests other harts posted (at an instruction boundary of this hart).
+    func serviceRequests() {
+        guard requests.load(ordering: .relaxed) != 0 else { return }
+        let r = requests.exchange(0, ordering: .acquiringAndReleasing)
+        if r & HartRequest.supervisorSoftware != 0 { mip |= CSRBits.ssip }
+        if r & HartRequest.flushTLB != 0 { flushTLB() }
+        if r & HartRequest.flushCode != 0 { dropAllDecoded() }
+    }
+
+    /// The hart's HSM state.
+    public var hsmState: HartRunState { HartRunState(rawValue: runState.load(ordering: .acquiring)) ?? .started }
 
     /// Resets the hart as at power-on (M-mode, CSRs cleared, caches dropped); `pc` is set by
     /// the caller. Exit statistics are kept.
@@ -188,6 +235,8 @@ public final class Hart {
         sbiTimerDeadline = .max
         shutdownRequest = nil
         pendingExit = nil
+        _ = requests.exchange(0, ordering: .relaxed)
+        runState.store(HartRunState.started.rawValue, ordering: .releasing)
     }
 
     /// Captures the architectural state.
@@ -203,6 +252,12 @@ public final class Hart {
         s.satp = satp; s.pmpcfg = pmp.cfg; s.pmpaddr = pmp.addr
         s.instret = instret; s.cycleOffset = cycleOffset; s.instretOffset = instretOffset; s.hartID = hartID
         s.sbiTimerDeadline = sbiTimerDeadline
+        s.runState = hsmState
+        let start = startParameters.withLock { $0 }
+        s.startAddress = start.address; s.startOpaque = start.opaque; s.startResume = start.resume
+        // Requests not yet acted on travel as their effect: a pending SSIP is in mip; a fence
+        // is moot (the destination starts with empty TLBs and decode caches).
+        if requests.load(ordering: .acquiring) & HartRequest.supervisorSoftware != 0 { s.mip |= CSRBits.ssip }
         return s
     }
 
@@ -222,6 +277,9 @@ public final class Hart {
         satp = s.satp; pmp.cfg = s.pmpcfg; pmp.addr = s.pmpaddr
         instret = s.instret; cycleOffset = s.cycleOffset; instretOffset = s.instretOffset
         sbiTimerDeadline = s.sbiTimerDeadline
+        runState.store(s.runState.rawValue, ordering: .releasing)
+        startParameters.withLock { $0 = (s.startAddress, s.startOpaque, s.startResume) }
+        _ = requests.exchange(0, ordering: .relaxed)
         reservation = .max
         flushTLB()
         for i in 0..<memory.pageCount { dropDecoded(page: i) }

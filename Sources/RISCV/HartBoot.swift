@@ -23,4 +23,9 @@ extension Hart {
         setRegister(11, argument)
         flushTLB()
     }
+
+    /// Leaves the hart stopped (SBI HSM) until another hart starts it with hart_start.
+    public func stopForHSM() {
+        runState.store(HartRunState.stopped.rawValue, ordering: .releasing)
+    }
 }

@@ -26,6 +26,10 @@ public struct HartState: Codable, Sendable, Equatable {
     public var hartID: UInt64 = 0
     /// The builtin SBI's pending S-mode timer deadline (VMM state that travels with the hart).
     public var sbiTimerDeadline: UInt64 = .max
+    /// The SBI HSM state (secondary harts wait stopped until the boot hart starts them).
+    public var runState: HartRunState = .started
+    /// A pending HSM start or non-retentive suspend: where it enters S-mode and its a1.
+    public var startAddress: UInt64 = 0, startOpaque: UInt64 = 0, startResume = false
 
     /// A reset state.
     public init() {}

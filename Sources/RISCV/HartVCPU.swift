@@ -25,6 +25,12 @@ extension Hart: VCPU {
     /// Runs up to `budget` instructions, emulating exits. Returns early after a WFI sleep, on
     /// power off, reset or a fatal condition.
     public func run(budget: Int) -> VCPURunResult {
+        inRun.store(true, ordering: .sequentiallyConsistent)
+        defer { inRun.store(false, ordering: .releasing) }
+        if let group, group.outcomeSet.load(ordering: .acquiring), let r = group.requestedOutcome { return r }
+        if runState.load(ordering: .acquiring) != HartRunState.started.rawValue && !enterFromHSM() {
+            return shutdownRequest ?? .continue
+        }
         if memory.writeProtectGeneration != seenWriteProtectGeneration {
             writeTLB.flush()
             seenWriteProtectGeneration = memory.writeProtectGeneration
@@ -32,6 +38,7 @@ extension Hart: VCPU {
         var left = budget
         while left > 0 {
             if let r = shutdownRequest { return r }
+            if let group, group.outcomeSet.load(ordering: .acquiring), let r = group.requestedOutcome { return r }
             if exitRequested.load(ordering: .relaxed) {
                 exitRequested.store(false, ordering: .relaxed)
                 return .continue
@@ -65,6 +72,7 @@ extension Hart: VCPU {
 
     /// Updates mip from the platform's interrupt inputs (and the builtin SBI timer).
     func refreshInterrupts() {
+        serviceRequests()
         let now = timer.mtime
         var m = mip & ~(CSRBits.mtip | CSRBits.msip)
         if now >= timer.timerCompare(hart: hartID) { m |= CSRBits.mtip }
@@ -101,6 +109,8 @@ extension Hart: VCPU {
             flushTLB()
             pc &+= UInt64(d.length)
         case .instructionFence:
+            // Another hart may have written code through its own TLB (see dropAllDecoded).
+            if let group, group.harts.count > 1 { dropAllDecoded() }
             pc &+= UInt64(d.length)
         case .halt:
             guard privilege == .machine || (privilege == .supervisor && mstatus & CSRBits.tw == 0) else {
@@ -173,5 +183,50 @@ extension Hart: VCPU {
         if nanos == 0 { return }
         // An external interrupt (the inputs' onAssert) ends the sleep early.
         _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
+    }
+
+    /// A hart that is not started (HSM): starts it when a start or resume is pending, otherwise
+    /// sleeps until woken (at most 10 ms, so pauses and stops are answered). Returns true when
+    /// the hart now runs guest code.
+    func enterFromHSM() -> Bool {
+        serviceRequests()
+        switch hsmState {
+        case .startPending:
+            let p = startParameters.withLock { $0 }
+            // As the SBI specifies: S-mode, satp 0, sstatus.SIE 0, a0 = hart id, a1 = opaque.
+            privilege = .supervisor
+            satp = 0
+            mstatus &= ~CSRBits.sie
+            flushTLB()
+            pc = p.address
+            x[10] = hartID
+            x[11] = p.opaque
+            runState.store(HartRunState.started.rawValue, ordering: .releasing)
+            return true
+        case .suspended:
+            refreshInterrupts()
+            if mip & mie != 0 {
+                let p = startParameters.withLock { $0 }
+                if p.resume {
+                    privilege = .supervisor
+                    satp = 0
+                    mstatus &= ~CSRBits.sie
+                    flushTLB()
+                    pc = p.address
+                    x[10] = hartID
+                    x[11] = p.opaque
+                }
+                runState.store(HartRunState.started.rawValue, ordering: .releasing)
+                return true
+            }
+            _ = wakeup.wait(timeout: .now() + .milliseconds(10))
+            return false
+        case .started:
+            return true
+        case .stopped, .stopPending:
+            runState.store(HartRunState.stopped.rawValue, ordering: .releasing)
+            _ = wakeup.wait(timeout: .now() + .milliseconds(10))
+            return false
+        }
     }
 }

@@ -17,6 +17,7 @@ public protocol HartTimerInputs: AnyObject {
 public protocol HartExternalInputs: AnyObject, Sendable {
     /// The MEIP and SEIP bits (as in `mip`) that hart `hart`'s contexts drive now.
     func externalInterrupts(hart: UInt64) -> UInt64
-    /// Called from any thread when an output rises, to end a WFI sleep early.
-    var onAssert: (@Sendable () -> Void)? { get set }
+    /// Registers what to call (from any thread) when one of hart `hart`'s outputs rises, to
+    /// end its WFI sleep early.
+    func onAssert(hart: UInt64, _ wake: @escaping @Sendable () -> Void)
 }

@@ -2,6 +2,7 @@
 // PMP checks, and the slow paths that fill the TLBs with host pointers or route accesses to
 // MMIO devices as exits.
 import Machine
+import Synchronization
 
 extension Hart {
     /// The privilege used for data accesses (mstatus.MPRV applies MPP in M-mode).
@@ -46,6 +47,7 @@ extension Hart {
         // Bits 63:39 must equal bit 38.
         let top = Int64(bitPattern: va) >> 38
         guard top == 0 || top == -1 else { return .failure(pf) }
+        walkAgain: while true {
         var table = (satp & ((1 << 44) - 1)) << 12
         var level = 2
         while true {
@@ -78,12 +80,19 @@ extension Hart {
             var newPTE = pte | 0x40
             if access == .write { newPTE |= 0x80 }
             if newPTE != pte {
+                // Another hart (or the guest kernel on one) may change the PTE meanwhile: set
+                // A/D only if it still holds what was checked, else walk again.
+                guard pteAddr & 7 == 0 else { return .failure(Hart.accessFaultCause(access)) }
+                let cell = p.assumingMemoryBound(to: Atomic<UInt64>.self)
+                guard cell.pointee.compareExchange(expected: pte, desired: newPTE, ordering: .sequentiallyConsistent).exchanged else {
+                    continue walkAgain
+                }
                 pte = newPTE
-                p.storeBytes(of: pte, as: UInt64.self)
                 memory.markDirty(pteAddr, length: 8)
             }
             let pageOffsetMask: UInt64 = (1 << (12 + 9 * UInt64(level))) - 1
             return .success(((ppn << 12) & ~pageOffsetMask) | (va & pageOffsetMask))
+        }
         }
     }
 

@@ -1,5 +1,5 @@
 // PLIC: the platform-level interrupt controller of QEMU's virt board at 0x0c00_0000, with
-// two contexts for hart 0 (0 = M-mode, 1 = S-mode), level-triggered sources 1...95.
+// two contexts per hart (2h = hart h in M-mode, 2h+1 = in S-mode), level-triggered sources 1...95.
 //
 // Devices drive their `InterruptLine` from any thread (the datapath thread raises virtio-net
 // interrupts while the vCPU thread runs); the state sits behind one lock, and the outputs
@@ -19,33 +19,43 @@ public struct PLICState: Codable, Sendable, Equatable {
     public var threshold: [UInt32]
 }
 
-/// A SiFive-compatible PLIC for one hart.
+/// A SiFive-compatible PLIC for up to 8 harts.
 public final class PLIC: MMIODevice, @unchecked Sendable {
     public static let base: UInt64 = 0x0C00_0000
-    /// The register window QEMU's virt board gives a one-hart PLIC.
+    /// The register window QEMU's virt board gives its PLIC.
     public static let size: UInt64 = 0x60_0000
     /// Sources 1...sourceCount (0 means "none").
     public static let sourceCount = 95
-    /// Context 0 is hart 0 in M-mode, context 1 hart 0 in S-mode.
-    public static let contextCount = 2
 
+    /// Harts served (contexts are 2 per hart).
+    public let hartCount: Int
+    /// Context 2h is hart h in M-mode, 2h+1 hart h in S-mode.
+    public var contextCount: Int { 2 * hartCount }
     private let lock = DeviceLock()
     private var priority = [UInt32](repeating: 0, count: sourceCount + 1)
     private var level = [Bool](repeating: false, count: sourceCount + 1)
     private var pending = [Bool](repeating: false, count: sourceCount + 1)
     private var claimed = [Bool](repeating: false, count: sourceCount + 1)
-    private var enable = [[UInt32]](repeating: [UInt32](repeating: 0, count: 3), count: contextCount)
-    private var threshold = [UInt32](repeating: 0, count: contextCount)
+    private var enable: [[UInt32]]
+    private var threshold: [UInt32]
+    /// Bit c is context c's output (read by the harts without the lock).
     private let outputBits = Atomic<UInt64>(0)
-    /// Called (from whatever thread changed a line) when an output rises, so a sleeping
-    /// vCPU can wake.
-    public var onAssert: (@Sendable () -> Void)?
+    /// Per hart: called (from whatever thread changed a line) when one of its outputs rises,
+    /// so that hart can wake from WFI.
+    private var wakeups: [(@Sendable () -> Void)?]
 
-    public init() {}
+    /// A PLIC for `harts` harts.
+    public init(harts: Int = 1) {
+        precondition(harts >= 1 && harts <= 8, "PLIC hart count out of range")
+        hartCount = harts
+        enable = [[UInt32]](repeating: [UInt32](repeating: 0, count: 3), count: 2 * harts)
+        threshold = [UInt32](repeating: 0, count: 2 * harts)
+        wakeups = Array(repeating: nil, count: harts)
+    }
 
-    /// The mip bits the PLIC asserts now: MEIP for context 0, SEIP for context 1.
+    /// The mip bits (MEIP, SEIP) the PLIC asserts for hart 0 now.
     @inline(__always)
-    public var outputs: UInt64 { outputBits.load(ordering: .acquiring) }
+    public var outputs: UInt64 { externalInterrupts(hart: 0) }
 
     /// The line of source `n` (1...95), for a device to drive.
     public func line(_ n: Int) -> any InterruptLine {
@@ -65,22 +75,27 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
 
     /// Drives source `n` to `high` (level-triggered: pending while high and not claimed).
     public func setLevel(_ n: Int, _ high: Bool) {
-        let rose = lock.withLock { () -> Bool in
+        let rose = lock.withLock { () -> UInt64 in
             level[n] = high
             if high && !claimed[n] { pending[n] = true }
             if !high { pending[n] = false }
             return update()
         }
-        if rose { onAssert?() }
+        wake(rose)
     }
 
-    /// Recomputes the outputs; returns whether any output rose. Called with the lock held.
-    private func update() -> Bool {
+    /// Recomputes the outputs; returns the contexts whose output rose. Called with the lock held.
+    private func update() -> UInt64 {
         var bits: UInt64 = 0
-        if best(context: 0) != 0 { bits |= CSRBits.meip }
-        if best(context: 1) != 0 { bits |= CSRBits.seip }
+        for c in 0..<contextCount where best(context: c) != 0 { bits |= 1 << UInt64(c) }
         let old = outputBits.exchange(bits, ordering: .acquiringAndReleasing)
-        return bits & ~old != 0
+        return bits & ~old
+    }
+
+    /// Wakes the harts whose contexts are in `rose` (outside the lock).
+    private func wake(_ rose: UInt64) {
+        guard rose != 0 else { return }
+        for h in 0..<hartCount where (rose >> UInt64(2 * h)) & 3 != 0 { wakeups[h]?() }
     }
 
     /// The highest-priority pending, enabled source above the context's threshold (0: none).
@@ -113,10 +128,10 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
                     if n >= 1 && n <= Self.sourceCount && pending[n] { bits |= 1 << UInt32(bit) }
                 }
                 return UInt64(bits)
-            case 0x2000..<0x2000 + 0x80 * UInt64(Self.contextCount):
+            case 0x2000..<0x2000 + 0x80 * UInt64(contextCount):
                 let c = Int((offset - 0x2000) / 0x80), word = Int((offset - 0x2000) % 0x80 / 4)
                 return word < 3 ? UInt64(enable[c][word]) : 0
-            case 0x20_0000..<0x20_0000 + 0x1000 * UInt64(Self.contextCount):
+            case 0x20_0000..<0x20_0000 + 0x1000 * UInt64(contextCount):
                 let c = Int((offset - 0x20_0000) / 0x1000), register = (offset - 0x20_0000) % 0x1000
                 if register == 0 { return UInt64(threshold[c]) }
                 if register == 4 { return UInt64(claim(context: c)) }
@@ -141,15 +156,15 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
     public func write(offset: UInt64, size: Int, value: UInt64) {
         guard size == 4 else { return }
         let v = UInt32(truncatingIfNeeded: value)
-        let rose = lock.withLock { () -> Bool in
+        let rose = lock.withLock { () -> UInt64 in
             switch offset {
             case 0..<0x1000:
                 let n = Int(offset / 4)
                 if n >= 1 && n <= Self.sourceCount { priority[n] = v & 7 }
-            case 0x2000..<0x2000 + 0x80 * UInt64(Self.contextCount):
+            case 0x2000..<0x2000 + 0x80 * UInt64(contextCount):
                 let c = Int((offset - 0x2000) / 0x80), word = Int((offset - 0x2000) % 0x80 / 4)
                 if word < 3 { enable[c][word] = word == 0 ? v & ~1 : v }
-            case 0x20_0000..<0x20_0000 + 0x1000 * UInt64(Self.contextCount):
+            case 0x20_0000..<0x20_0000 + 0x1000 * UInt64(contextCount):
                 let c = Int((offset - 0x20_0000) / 0x1000), register = (offset - 0x20_0000) % 0x1000
                 if register == 0 { threshold[c] = v & 7 }
                 if register == 4 {
@@ -165,7 +180,7 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
             }
             return update()
         }
-        if rose { onAssert?() }
+        wake(rose)
     }
 
     /// The current state.
@@ -179,9 +194,9 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
     public func restore(_ s: PLICState) throws {
         let n = Self.sourceCount + 1
         guard s.priority.count == n, s.levels.count == n, s.pending.count == n, s.claimed.count == n,
-              s.enable.count == Self.contextCount, s.enable.allSatisfy({ $0.count == 3 }),
-              s.threshold.count == Self.contextCount else {
-            throw BoardError.badConfiguration("PLIC state has the wrong shape")
+              s.enable.count == contextCount, s.enable.allSatisfy({ $0.count == 3 }),
+              s.threshold.count == contextCount else {
+            throw BoardError.badConfiguration("PLIC state has the wrong shape (\(s.threshold.count) contexts, this board has \(contextCount))")
         }
         lock.withLock {
             priority = s.priority; level = s.levels; pending = s.pending; claimed = s.claimed
@@ -192,5 +207,13 @@ public final class PLIC: MMIODevice, @unchecked Sendable {
 }
 
 extension PLIC: HartExternalInputs {
-    public func externalInterrupts(hart: UInt64) -> UInt64 { outputs }
+    public func externalInterrupts(hart: UInt64) -> UInt64 {
+        let bits = outputBits.load(ordering: .acquiring) >> (2 * hart)
+        return (bits & 1 != 0 ? CSRBits.meip : 0) | (bits & 2 != 0 ? CSRBits.seip : 0)
+    }
+
+    public func onAssert(hart: UInt64, _ wake: @escaping @Sendable () -> Void) {
+        guard hart < UInt64(hartCount) else { return }
+        lock.withLock { wakeups[Int(hart)] = wake }
+    }
 }

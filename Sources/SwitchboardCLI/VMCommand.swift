@@ -1,5 +1,6 @@
-// `switchboard vm`: boots the RISC-V virt board with OpenSBI, the builtin SBI or no firmware,
-// the console on stdout, and exits with the guest's power-off code.
+// `switchboard vm`: boots the RISC-V virt board (1-8 harts) with OpenSBI, the builtin SBI or no
+// firmware, a kernel (ELF or Linux Image) and an optional initrd, the console on stdin/stdout,
+// and exits with the guest's power-off code.
 import ArgumentParser
 import Foundation
 import Machine
@@ -15,11 +16,17 @@ struct VMCommand: ParsableCommand {
     @Option(help: "M-mode firmware ELF (e.g. OpenSBI fw_jump.elf), 'builtin' (the VMM implements the SBI) or 'none'.")
     var firmware: String = "builtin"
 
-    @Option(help: "Kernel or payload ELF (S-mode at 0x80200000 with firmware; M-mode with 'none').")
+    @Option(help: "Kernel: an ELF, or a RISC-V Linux Image (loaded at 0x80200000; S-mode with firmware, M-mode with 'none').")
     var kernel: String?
+
+    @Option(help: "An initramfs to load high in RAM (its range goes into /chosen).")
+    var initrd: String?
 
     @Option(help: "Guest RAM in MiB.")
     var memory: Int = 128
+
+    @Option(help: "Harts (vCPUs), 1-8; each runs on its own host thread.")
+    var cpus: Int = 1
 
     @Option(help: "Kernel command line (/chosen/bootargs).")
     var append: String = ""
@@ -35,7 +42,10 @@ struct VMCommand: ParsableCommand {
 
     func run() throws {
         let console = ConsoleWriter()
-        let board = try VirtBoard(memoryMiB: memory) { console.put($0) }
+        guard (1...VirtBoard.maxHarts).contains(cpus) else {
+            throw ValidationError("--cpus must be between 1 and \(VirtBoard.maxHarts)")
+        }
+        let board = try VirtBoard(memoryMiB: memory, harts: cpus) { console.put($0) }
         let fw: VirtBoard.Firmware
         switch firmware {
         case "builtin": fw = .builtin
@@ -53,14 +63,22 @@ struct VMCommand: ParsableCommand {
             }
             kernelBytes = [UInt8](data)
         }
+        var initrdBytes: [UInt8]?
+        if let initrd {
+            guard let data = FileManager.default.contents(atPath: initrd) else {
+                throw ValidationError("cannot read initrd \(initrd)")
+            }
+            initrdBytes = [UInt8](data)
+        }
         if let dumpdtb {
-            try Data(board.makeDeviceTree(bootargs: append)).write(to: URL(fileURLWithPath: dumpdtb))
+            try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append, initrd: initrdBytes)
+            try Data(board.fdt).write(to: URL(fileURLWithPath: dumpdtb))
             return
         }
-        let input = ConsoleReader()
-        board.uart.pollInput = { input.take() }
+        // Typed bytes go straight into the UART (raising its receive interrupt).
+        let input = ConsoleReader { [uart = board.uart] in uart.feed($0) }
         input.start()
-        try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append)
+        try board.boot(firmware: fw, kernel: kernelBytes, bootargs: append, initrd: initrdBytes)
         board.hart.traceExits = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_EXITS"] != nil
         let start = Date()
         if let range = ProcessInfo.processInfo.environment["SWITCHBOARD_TRACE_PCS"] {
@@ -83,16 +101,19 @@ struct VMCommand: ParsableCommand {
         console.flush()
         let seconds = Date().timeIntervalSince(start)
         if stats {
-            let n = board.hart.instructionsRetired
+            let n = board.instructionsRetired
             var err = FileHandle.standardError
-            print(board.hart.exitStatistics.formatted(title: "exits"), to: &err)
+            print(board.exitStatistics.formatted(title: "exits"), to: &err)
+            if board.harts.count > 1 {
+                for h in board.harts { print(h.exitStatistics.formatted(title: "exits hart \(h.hartID)"), to: &err) }
+            }
             print("instructions \(n) in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(n) / seconds / 1e6)) MIPS)", to: &err)
         }
         switch outcome {
         case .powerOff(let code):
             if code != 0 { throw ExitCode(code) }
         case .reset:
-            FileHandle.standardError.write("switchboard vm: guest requested a reset (not supported yet)\n".data(using: .utf8) ?? Data())
+            // `run` reboots the board on a reset; it never returns this.
             throw ExitCode(3)
         case .timeout:
             FileHandle.standardError.write("switchboard vm: timeout after \(timeout ?? 0) s, guest did not power off (pc 0x\(String(board.hart.pc, radix: 16)))\n".data(using: .utf8) ?? Data())
@@ -115,9 +136,11 @@ final class ConsoleWriter: @unchecked Sendable {
         lock.lock()
         buffer.append(b)
         let now = b == 10 || buffer.count >= 4096
+        let start = flusher == nil
+        if start { flusher = Thread {} } // claimed under the lock; replaced below
         lock.unlock()
         if now { flush() }
-        if flusher == nil { startFlusher() }
+        if start { startFlusher() }
     }
 
     private func startFlusher() {
@@ -127,7 +150,7 @@ final class ConsoleWriter: @unchecked Sendable {
                 self.flush()
             }
         }
-        flusher = t
+        lock.withLock { flusher = t }
         t.start()
     }
 
@@ -142,33 +165,23 @@ final class ConsoleWriter: @unchecked Sendable {
     }
 }
 
-/// Reads the host's stdin on its own thread; the vCPU thread takes the bytes.
+/// Reads the host's stdin on its own thread and hands each chunk to `sink` (the UART).
 final class ConsoleReader: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending: [UInt8] = []
+    private let sink: @Sendable ([UInt8]) -> Void
+
+    /// A reader delivering to `sink`.
+    init(sink: @escaping @Sendable ([UInt8]) -> Void) { self.sink = sink }
 
     /// Starts the reader thread (it ends at end of input).
     func start() {
-        let t = Thread { [self] in
+        let t = Thread { [sink] in
             while true {
                 let data = FileHandle.standardInput.availableData
                 if data.isEmpty { return }
-                lock.lock()
-                pending.append(contentsOf: data)
-                lock.unlock()
+                sink([UInt8](data))
             }
         }
         t.start()
-    }
-
-    /// Takes what has arrived so far.
-    func take() -> [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        if pending.isEmpty { return [] }
-        let out = pending
-        pending.removeAll()
-        return out
     }
 }
 

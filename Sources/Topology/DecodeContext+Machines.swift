@@ -2,18 +2,14 @@
 import Frames
 
 extension DecodeContext {
-    static let vmKeys = ["name", "cpus", "memory_mib", "firmware", "kernel", "bootargs", "disks", "nics",
+    static let vmKeys = ["name", "cpus", "memory_mib", "firmware", "kernel", "initrd", "bootargs", "disks", "nics",
                          "console", "expect", "hypervisor"]
 
     func decodeVM(_ at: Located) -> VMSpec {
         guard let vm = object(at, what: "a VM object") else { return VMSpec(name: "") }
         vm.checkKeys(Self.vmKeys)
         let name = vm.required("name").flatMap { self.name($0) } ?? ""
-        var cpus = 1
-        if let cpusAt = vm.optional("cpus"), let value = integer(cpusAt, in: 1...Int.max, label: "cpus") {
-            if value != 1 { report(cpusAt, "only 1 CPU per VM is supported for now, found \(value)") }
-            cpus = value
-        }
+        let cpus = vm.optional("cpus").flatMap { integer($0, in: VMSpec.cpuRange, label: "cpus") } ?? 1
         let memory = vm.optional("memory_mib")
             .flatMap { integer($0, in: VMSpec.memoryRange, label: "memory_mib") } ?? VMSpec.defaultMemoryMiB
         var firmware = FirmwareSpec.builtin
@@ -22,6 +18,7 @@ extension DecodeContext {
         }
         let kernel = vm.optional("kernel").flatMap { path($0, what: "kernel") }
             .map { $0 == "appliance" ? KernelSpec.appliance : .path($0) }
+        let initrd = vm.optional("initrd").flatMap { path($0, what: "initrd") }
         let bootargs = vm.optional("bootargs").flatMap { cString($0, what: "bootargs") }
         let disks = vm.optional("disks").flatMap { array($0) }?.compactMap { decodeDisk($0) } ?? []
         let nics = vm.optional("nics").flatMap { array($0) }?.compactMap { decodeNIC($0) } ?? []
@@ -33,7 +30,7 @@ extension DecodeContext {
         }
         let expect = vm.optional("expect").flatMap { array($0) }?.compactMap { decodeExpect($0) } ?? []
         let hypervisor = decodeMachinePlacement(vm, what: "VM")
-        return VMSpec(name: name, cpus: cpus, memoryMiB: memory, firmware: firmware, kernel: kernel,
+        return VMSpec(name: name, cpus: cpus, memoryMiB: memory, firmware: firmware, kernel: kernel, initrd: initrd,
                       bootargs: bootargs, disks: disks, nics: nics, console: console, expect: expect,
                       hypervisor: hypervisor)
     }

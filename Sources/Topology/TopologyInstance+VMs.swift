@@ -84,12 +84,14 @@ extension TopologyInstance {
             }
             disks.append(.init(path: path, qcow2: disk.format == .qcow2, readOnly: disk.readOnly, base: base))
         }
+        var initrd: [UInt8]? = nil
+        if let path = spec.initrd { initrd = try read(path, "initrd") }
         // Every VM's console goes to a log file: the one named, else vm-data/NAME.log.
         let log = resolve(spec.console.log ?? "vm-data/\(spec.name).log", against: directory)
         try makeParentDirectories(of: log)
         return VMConfiguration(
             name: spec.name, memoryMiB: spec.memoryMiB,
-            board: VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? ""), nicMACs: spec.nics.map(\.mac), disks: disks,
+            board: VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? "", initrd: initrd, cpus: spec.cpus), nicMACs: spec.nics.map(\.mac), disks: disks,
             consoleLog: log, consoleToStdout: spec.console.stdout,
             expect: spec.expect.map { VMHost.ExpectStep(wait: $0.wait, send: $0.send, timeoutSeconds: Double($0.timeoutSeconds)) })
     }

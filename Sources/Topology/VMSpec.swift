@@ -8,17 +8,21 @@ public struct VMSpec: Sendable, Equatable {
     public static let defaultMemoryMiB = 64
     /// Accepted guest RAM sizes in MiB.
     public static let memoryRange = 16...65_536
+    /// Accepted vCPU counts.
+    public static let cpuRange = 1...8
 
     /// Unique among VMs.
     public var name: String
-    /// Virtual CPUs (only 1 for now).
+    /// Virtual CPUs (harts), 1-8, each on its own host thread.
     public var cpus: Int
     /// Guest RAM in MiB (16...65536, default 64).
     public var memoryMiB: Int
     /// What runs first (default: the built-in firmware).
     public var firmware: FirmwareSpec
-    /// The kernel to load, if any.
+    /// The kernel to load, if any (an ELF or a RISC-V Linux Image).
     public var kernel: KernelSpec?
+    /// An initramfs to load with the kernel, if any.
+    public var initrd: String?
     /// The kernel command line.
     public var bootargs: String?
     /// Block devices, in order.
@@ -34,13 +38,14 @@ public struct VMSpec: Sendable, Equatable {
 
     /// Creates a VM; the defaults are those of the format.
     public init(name: String, cpus: Int = 1, memoryMiB: Int = VMSpec.defaultMemoryMiB, firmware: FirmwareSpec = .builtin,
-                kernel: KernelSpec? = nil, bootargs: String? = nil, disks: [DiskSpec] = [], nics: [NICSpec] = [],
+                kernel: KernelSpec? = nil, initrd: String? = nil, bootargs: String? = nil, disks: [DiskSpec] = [], nics: [NICSpec] = [],
                 console: ConsoleSpec = ConsoleSpec(), expect: [ExpectStep] = [], hypervisor: String? = nil) {
         self.name = name
         self.cpus = cpus
         self.memoryMiB = memoryMiB
         self.firmware = firmware
         self.kernel = kernel
+        self.initrd = initrd
         self.bootargs = bootargs
         self.disks = disks
         self.nics = nics

@@ -2,8 +2,8 @@
 // virtio-net NICs (switch ports) and virtio-blk disks, its console, and the thread that runs
 // its vCPU. Nothing here names a CPU or a board: a second backend plugs in through `BoardSpec`.
 //
-// Threads. The vCPU runs on the VM's own thread, which also performs every MMIO access
-// (virtio registers, block I/O, the UART and the console's expect script). Network frames
+// Threads. Each vCPU runs on a thread of its own (`VCPUThreads`), which also performs the MMIO
+// accesses of that vCPU (virtio registers, block I/O, the UART and the console's expect script). Network frames
 // move on the datapath thread, which owns the packet pool and the switches: it calls
 // `serviceNetwork` when a NIC's `kick` fires. The virtio devices serialise the two with a
 // lock per device. A VM that loops, crashes or powers off affects only its own thread.
@@ -98,18 +98,14 @@ public final class VirtualMachine: @unchecked Sendable {
     private let lock = NSLock()
     private var _state: State = .created
     private var stopRequested = false
-    private var thread: Thread?
+    /// The vCPU threads (created with the board; started by `start`).
+    private var vcpus: VCPUThreads!
     private var startedAt = 0.0
     /// Seconds the VM ran before it was restored here (a migrated VM's clock goes on).
     private var runningBefore = 0.0
     private let finished = DispatchSemaphore(value: 0)
     /// What the VM was built from (migration sends a description of it).
     public let configuration: VMConfiguration
-    /// Pause handshake: `pauseRequested` asks the vCPU thread to park between `run` calls;
-    /// `parked` says it has; `pauseCondition` wakes either side.
-    private var pauseRequested = false
-    private var parked = false
-    private let pauseCondition = NSCondition()
 
     /// Builds the board, devices and console; nothing runs until `start`.
     public init(_ c: VMConfiguration, pool: PacketPool) throws(VMError) {
@@ -156,6 +152,9 @@ public final class VirtualMachine: @unchecked Sendable {
         self.transports = transports
         console.type = { [unowned board] bytes in board.typeOnConsole(bytes) }
         console.onLine = { [unowned self] line in self.parse(line) }
+        vcpus = VCPUThreads(board: board, name: c.name, afterRun: { [unowned self] i in
+            if i == 0 { self.console.checkTimeout(now: monotonicSeconds()) }
+        }, onFinish: { [unowned self] o in self.vcpusEnded(o) })
     }
 
     /// Opens (or creates, for a new qcow2 overlay) one disk image; with `lock` it holds its OFD
@@ -183,31 +182,27 @@ public final class VirtualMachine: @unchecked Sendable {
     /// The VM's state.
     public var state: State { lock.withLock { _state } }
 
-    /// Starts the vCPU thread.
+    /// Starts the vCPU threads (one per vCPU).
     public func start() {
         lock.withLock {
             guard _state == .created else { return }
             _state = .running
             startedAt = monotonicSeconds() - runningBefore
         }
-        let thread = Thread { [self] in self.runLoop() }
-        thread.name = "vcpu-\(name)"
-        thread.stackSize = 1 << 20
-        self.thread = thread
-        thread.start()
+        vcpus.start()
     }
 
-    /// Asks the vCPU to stop and waits up to `timeout` seconds for it (a paused VM stops too).
+    /// Asks the vCPUs to stop and waits up to `timeout` seconds for them (a paused VM stops too).
     public func stop(timeout: Double = 5) {
         let wasRunning = lock.withLock { () -> Bool in
             stopRequested = true
             return _state == .running
         }
-        pauseCondition.withLock { pauseCondition.broadcast() }
+        vcpus.requestStop()
         if wasRunning { _ = finished.wait(timeout: .now() + timeout) }
         console.flush()
         // A VM that never ran writes nothing: its images are free for others. A running one
-        // frees them when its vCPU thread ends (runLoop), not while it may still write.
+        // frees them when its last vCPU thread ends (vcpusEnded), not while it may still write.
         if !wasRunning { releaseDiskLocks() }
     }
 
@@ -221,78 +216,36 @@ public final class VirtualMachine: @unchecked Sendable {
         return false
     }
 
-    private func runLoop() {
-        let board = self.board
-        var outcome: State = .stopped
-        loop: while true {
-            if lock.withLock({ stopRequested }) { break }
-            if pauseCondition.withLock({ pauseRequested }) && parkWhilePaused() { break }
-            switch board.run(budget: 2_000_000) {
-            case .continue:
-                break
-            case .powerOff(let code):
-                outcome = .poweredOff(code: code)
-                break loop
-            case .reset:
-                do { try board.reboot() } catch {
-                    outcome = .failed("reset failed: \(error)")
-                    break loop
-                }
-            case .failed(let message):
-                outcome = .failed(message)
-                break loop
-            }
-            console.checkTimeout(now: monotonicSeconds())
+    /// Called once, on the last vCPU thread to end.
+    private func vcpusEnded(_ o: VCPUThreads.Outcome) {
+        let outcome: State
+        switch o {
+        case .poweredOff(let code): outcome = .poweredOff(code: code)
+        case .failed(let message): outcome = .failed(message)
+        case .stopped: outcome = .stopped
         }
         console.flush()
-        // The vCPU performs every block request: once it ends, the VM writes no more and its
+        // The vCPUs perform every block request: once they end, the VM writes no more and its
         // images are free for others (QEMU releases its locks when it exits).
         releaseDiskLocks()
         lock.withLock { _state = outcome }
         finished.signal()
     }
 
-    /// Parks the vCPU thread until `resume` or `stop`; returns true when asked to stop.
-    private func parkWhilePaused() -> Bool {
-        pauseCondition.lock()
-        defer { pauseCondition.unlock() }
-        parked = true
-        pauseCondition.broadcast()
-        while pauseRequested && !lock.withLock({ stopRequested }) { pauseCondition.wait() }
-        parked = false
-        pauseCondition.broadcast()
-        return lock.withLock { stopRequested }
-    }
-
-    /// Stops the vCPU at an instruction boundary (between `run` calls) and waits up to
-    /// `timeout` seconds until it has. Returns true when the vCPU is parked, or the VM is not
-    /// running at all (created or finished), so its state may be read; false on timeout.
+    /// Stops every vCPU at an instruction boundary and waits up to `timeout` seconds until they
+    /// have. Returns true when all are parked, or the VM is not running at all (created or
+    /// finished), so its state may be read; false on timeout.
     @discardableResult
     public func pause(timeout: Double = 5) -> Bool {
-        pauseCondition.lock()
-        defer { pauseCondition.unlock() }
-        pauseRequested = true
-        board.requestExit()
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        while !parked {
-            if state != .running { return true }
-            if !pauseCondition.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.01))) && Date() >= deadline {
-                return parked || state != .running
-            }
-        }
-        return true
+        if state != .running { return true }
+        return vcpus.pause(timeout: timeout) || state != .running
     }
 
-    /// Lets a paused vCPU run again (no effect on a VM that is not paused).
-    public func resume() {
-        pauseCondition.withLock {
-            pauseRequested = false
-            pauseCondition.broadcast()
-        }
-    }
+    /// Lets paused vCPUs run again (no effect on a VM that is not paused).
+    public func resume() { vcpus.resume() }
 
-    /// Whether a pause was requested and the vCPU is parked.
-    public var isPaused: Bool { pauseCondition.withLock { pauseRequested && parked } }
+    /// Whether a pause was requested and every vCPU is parked.
+    public var isPaused: Bool { vcpus.isPaused }
 
     private func parse(_ line: String) {
         if let report = FlowReport(line: line) {

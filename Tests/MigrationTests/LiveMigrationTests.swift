@@ -585,7 +585,7 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         #expect(throws: VMStateError.self) { try vm.restore(bad) }
         bad = saved
         var badBoard = try VirtBoardState(saved.board)
-        badBoard.hart.pc = 0x8000_0001
+        badBoard.harts[0].pc = 0x8000_0001
         bad.board = try badBoard.boardState()
         #expect(throws: VMStateError.self) { try vm.restore(bad) }
         bad = saved

@@ -53,6 +53,6 @@ struct ConformanceTests {
         #expect(r.outcome == .powerOff(1))
         var elf = try GuestPrograms.elf("rv64m")
         elf[0] = 0 // broken magic
-        #expect(throws: ELFError.self) { _ = try GuestPrograms.run(firmware: .none, kernel: elf) }
+        #expect(throws: KernelImageError.self) { _ = try GuestPrograms.run(firmware: .none, kernel: elf) }
     }
 }

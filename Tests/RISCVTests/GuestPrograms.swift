@@ -48,36 +48,39 @@ enum GuestPrograms {
     }
 
     /// Runs a guest on our board and captures the console.
-    static func run(firmware: VirtBoard.Firmware, kernel: [UInt8]?, timeout: Double = 20,
+    static func run(firmware: VirtBoard.Firmware, kernel: [UInt8]?, timeout: Double = 20, harts: Int = 1,
                     prepare: (VirtBoard) -> Void = { _ in }) throws -> Run {
-        final class Sink: @unchecked Sendable { var bytes: [UInt8] = [] }
+        final class Sink: @unchecked Sendable {
+            let lock = NSLock()
+            var bytes: [UInt8] = []
+        }
         let sink = Sink()
-        let board = try VirtBoard(memoryMiB: 128) { sink.bytes.append($0) }
+        let board = try VirtBoard(memoryMiB: 128, harts: harts) { b in sink.lock.withLock { sink.bytes.append(b) } }
         try board.boot(firmware: firmware, kernel: kernel)
         prepare(board)
         let outcome = board.run(timeout: timeout)
-        return Run(console: String(decoding: sink.bytes, as: UTF8.self), outcome: outcome,
-                   stats: board.hart.exitStatistics, instructions: board.hart.instructionsRetired, board: board)
+        return Run(console: sink.lock.withLock { String(decoding: sink.bytes, as: UTF8.self) }, outcome: outcome,
+                   stats: board.exitStatistics, instructions: board.instructionsRetired, board: board)
     }
 
     /// QEMU's console output and exit status for the same binary, or nil when QEMU is missing
     /// (or hung twice: QEMU 7.2 occasionally stalls in WFI under load; the run is killed after
     /// 30 s and retried once).
-    static func runOnQEMU(_ elf: String, bios: String = "none") throws -> (String, Int32)? {
+    static func runOnQEMU(_ elf: String, bios: String = "none", smp: Int = 1) throws -> (String, Int32)? {
         let qemu = "/usr/bin/qemu-system-riscv64"
         guard FileManager.default.isExecutableFile(atPath: qemu) else { return nil }
         for _ in 0..<2 {
-            if let r = try runOnQEMUOnce(qemu, elf, bios: bios) { return r }
+            if let r = try runOnQEMUOnce(qemu, elf, bios: bios, smp: smp) { return r }
         }
         print("skipping QEMU comparison of \(elf): QEMU hung twice")
         return nil
     }
 
-    private static func runOnQEMUOnce(_ qemu: String, _ elf: String, bios: String) throws -> (String, Int32)? {
+    private static func runOnQEMUOnce(_ qemu: String, _ elf: String, bios: String, smp: Int) throws -> (String, Int32)? {
         let dir = try built.get()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: qemu)
-        p.arguments = ["-M", "virt", "-cpu", "rv64,f=false,d=false,h=false", "-m", "128", "-bios", bios,
+        p.arguments = ["-M", "virt", "-cpu", "rv64,f=false,d=false,h=false", "-m", "128", "-smp", String(smp), "-bios", bios,
                        "-kernel", dir.appendingPathComponent("\(elf).elf").path,
                        "-nographic", "-monitor", "none", "-serial", "stdio"]
         let out = Pipe()

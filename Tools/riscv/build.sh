@@ -29,6 +29,12 @@ done
 link hello-sbi 0x80200000 "$OUT/start.o" "$OUT/hello.o" "$OUT/rt-sbi.o"
 "$CC" $CFLAGS -c "$HERE/sbi.c" -o "$OUT/sbi.o"
 link sbi 0x80200000 "$OUT/start.o" "$OUT/sbi.o" "$OUT/rt-sbi.o"
+# Multi-hart programs: every hart at 0x80000000 (M-mode), and an S-mode SBI/HSM payload.
+"$CC" $CFLAGS -c "$HERE/smp-start.S" -o "$OUT/smp-start.o"
+"$CC" $CFLAGS -c "$HERE/smp.c" -o "$OUT/smp.o"
+link smp 0x80000000 "$OUT/smp-start.o" "$OUT/smp.o" "$OUT/rt.o"
+"$CC" $CFLAGS -c "$HERE/smp-sbi.c" -o "$OUT/smp-sbi.o"
+link smp-sbi 0x80200000 "$OUT/start.o" "$OUT/smp-sbi.o" "$OUT/rt-sbi.o"
 # Conformance tests: self-checking assembly, M-mode at 0x80000000.
 for t in "$HERE"/tests/*.S; do
     [ -e "$t" ] || continue

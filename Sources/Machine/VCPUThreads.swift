@@ -1,0 +1,164 @@
+// VCPUThreads: runs a board's vCPUs, one host thread each (as QEMU and Firecracker do), and
+// coordinates them: pause parks every vCPU at an instruction boundary (migration, snapshots),
+// the first power off or failure ends them all, and a guest reset parks the others while one
+// thread reboots the board.
+
+import Foundation
+
+/// The vCPU threads of one board.
+public final class VCPUThreads: @unchecked Sendable {
+    /// How the vCPUs ended.
+    public enum Outcome: Equatable, Sendable {
+        /// The guest powered off with this code.
+        case poweredOff(Int32)
+        /// The VMM could not go on (a fatal trap, a failed reset).
+        case failed(String)
+        /// `stop` ended them.
+        case stopped
+    }
+
+    private let board: any Board
+    private let name: String
+    private let budget: Int
+    private let afterRun: (Int) -> Void
+    private let onFinish: (Outcome) -> Void
+    private let condition = NSCondition()
+    private var started = false
+    private var live = 0
+    private var parked = 0
+    private var pauseRequested = false
+    private var resetting = false
+    private var stopRequested = false
+    private var outcome: Outcome?
+
+    /// Threads for `board`'s vCPUs named `vcpu-NAME-i`; `afterRun(i)` runs on vCPU i's thread
+    /// after each `run` (housekeeping such as console timeouts); `onFinish` runs once, on the
+    /// last thread to end.
+    public init(board: any Board, name: String, budget: Int = 2_000_000,
+                afterRun: @escaping (Int) -> Void = { _ in }, onFinish: @escaping (Outcome) -> Void) {
+        self.board = board
+        self.name = name
+        self.budget = budget
+        self.afterRun = afterRun
+        self.onFinish = onFinish
+    }
+
+    /// Starts one thread per vCPU (once).
+    public func start() {
+        let count = board.vcpuCount
+        let go = condition.withLock { () -> Bool in
+            guard !started else { return false }
+            started = true
+            live = count
+            return true
+        }
+        guard go else { return }
+        for i in 0..<count {
+            let thread = Thread { [self] in self.loop(vcpu: i) }
+            thread.name = "vcpu-\(name)-\(i)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Asks every vCPU to end (a paused one too); `onFinish` reports `.stopped`.
+    public func requestStop() {
+        condition.withLock {
+            stopRequested = true
+            condition.broadcast()
+        }
+        board.requestExit()
+    }
+
+    /// Parks every vCPU at an instruction boundary and waits up to `timeout` seconds until they
+    /// are. True when all are parked or none runs any more.
+    public func pause(timeout: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        pauseRequested = true
+        board.requestExit()
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while parked < live {
+            if !condition.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.01))) && Date() >= deadline {
+                return parked >= live
+            }
+            if parked < live { board.requestExit() }
+        }
+        return true
+    }
+
+    /// Lets parked vCPUs run again.
+    public func resume() {
+        condition.withLock {
+            pauseRequested = false
+            condition.broadcast()
+        }
+    }
+
+    /// Whether a pause was requested and every running vCPU is parked.
+    public var isPaused: Bool { condition.withLock { pauseRequested && parked >= live } }
+
+    private func loop(vcpu i: Int) {
+        while true {
+            condition.lock()
+            if stopRequested { condition.unlock(); break }
+            if pauseRequested || resetting {
+                parked += 1
+                condition.broadcast()
+                while (pauseRequested || resetting) && !stopRequested { condition.wait() }
+                parked -= 1
+                condition.broadcast()
+                condition.unlock()
+                continue
+            }
+            condition.unlock()
+            switch board.run(vcpu: i, budget: budget) {
+            case .continue:
+                afterRun(i)
+            case .powerOff(let code):
+                finish(.poweredOff(code))
+            case .failed(let message):
+                finish(.failed(message))
+            case .reset:
+                reset()
+            }
+        }
+        let last = condition.withLock { () -> Outcome? in
+            live -= 1
+            condition.broadcast()
+            return live == 0 ? (outcome ?? .stopped) : nil
+        }
+        if let last { onFinish(last) }
+    }
+
+    /// The first terminal outcome ends every vCPU.
+    private func finish(_ o: Outcome) {
+        condition.withLock {
+            if outcome == nil { outcome = o }
+            stopRequested = true
+            condition.broadcast()
+        }
+        board.requestExit()
+    }
+
+    /// A guest reset: this thread parks the others, reboots the board and lets them go (a
+    /// vCPU that sees the same reset meanwhile just parks).
+    private func reset() {
+        condition.lock()
+        if resetting { condition.unlock(); return }
+        resetting = true
+        board.requestExit()
+        while parked < live - 1 && !stopRequested {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
+            if parked < live - 1 { board.requestExit() }
+        }
+        condition.unlock()
+        var failure: String?
+        do { try board.reboot() } catch { failure = "reset failed: \(error)" }
+        condition.withLock {
+            resetting = false
+            condition.broadcast()
+        }
+        if let failure { finish(.failed(failure)) }
+    }
+}
