@@ -22,9 +22,11 @@ struct RunSummary: Codable {
         var exits: UInt64
         var readyMs: Double?
         var expect: String
+        /// The guest kernel's panic line, if it printed one.
+        var panic: String?
         var nics: [NIC]
         enum CodingKeys: String, CodingKey {
-            case name, state, exitCode = "exit_code", hypervisor, instructions, exits, readyMs = "ready_ms", expect, nics
+            case name, state, exitCode = "exit_code", hypervisor, instructions, exits, readyMs = "ready_ms", expect, panic, nics
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -33,7 +35,8 @@ struct RunSummary: Codable {
             try c.encodeIfPresent(hypervisor, forKey: .hypervisor)
             try c.encode(instructions, forKey: .instructions)
             try c.encode(exits, forKey: .exits); try c.encode(readyMs, forKey: .readyMs)
-            try c.encode(expect, forKey: .expect); try c.encode(nics, forKey: .nics)
+            try c.encode(expect, forKey: .expect); try c.encodeIfPresent(panic, forKey: .panic)
+            try c.encode(nics, forKey: .nics)
         }
     }
     struct Flow: Codable {

@@ -255,9 +255,10 @@ public final class VMRuntime: @unchecked Sendable {
         }
     }
 
-    /// Whether any expect script failed or never completed.
+    /// Whether any expect script failed or never completed, or a guest kernel panicked.
     var expectFailures: [String] {
         snapshot().map(\.vm).compactMap { vm in
+            if let panic = vm.guestPanic { return "VM \(vm.name): guest kernel panic: \(panic)" }
             switch vm.console.expectStatus {
             case .none, .passed: return nil
             case .waiting(let i): return "VM \(vm.name): expect step \(i + 1) never matched"
@@ -288,6 +289,7 @@ public final class VMRuntime: @unchecked Sendable {
                 let c = net.counters
                 line += "; nic\(i) \(net.mac) rx \(c.rxFrames) tx \(c.txFrames) drops \(c.rxDrops + c.txDrops)"
             }
+            if let panic = vm.guestPanic { line += "; guest kernel PANIC: \(panic)" }
             switch vm.console.expectStatus {
             case .none: break
             case .passed: line += "; expect passed"
@@ -340,6 +342,7 @@ public final class VMRuntime: @unchecked Sendable {
                 name: vm.name, state: Self.describe(vm.state), exitCode: code, hypervisor: hypervisor,
                 instructions: vm.board.instructionsRetired, exits: vm.board.exitStatistics.total,
                 readyMs: vm.bootSeconds.map { ($0 * 1e6).rounded() / 1e3 }, expect: Self.expectWord(vm.console.expectStatus),
+                panic: vm.guestPanic,
                 nics: vm.nics.map { n in
                     let c = n.counters
                     return .init(mac: n.mac.description, rxFrames: c.rxFrames, txFrames: c.txFrames,

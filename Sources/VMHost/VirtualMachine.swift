@@ -94,6 +94,8 @@ public final class VirtualMachine: @unchecked Sendable {
     public private(set) var readySeconds: Double?
     /// Final flow reports the guest printed, by flow id.
     public private(set) var flowReports: [Int: FlowReport] = [:]
+    /// The guest kernel's panic line, when it printed one.
+    private var panicMessage: String?
 
     private let lock = NSLock()
     private var _state: State = .created
@@ -252,8 +254,16 @@ public final class VirtualMachine: @unchecked Sendable {
             lock.withLock { flowReports[report.id] = report }
         } else if fields(of: line, after: "appliance: ready ") != nil {
             lock.withLock { if readySeconds == nil { readySeconds = monotonicSeconds() - startedAt } }
+        } else if let r = line.range(of: "Kernel panic - not syncing") {
+            // The guest kernel gave up: the VM stays as it is (a panicked Linux spins or
+            // reboots, as configured), but the run reports it.
+            let message = String(line[r.lowerBound...].prefix(200))
+            lock.withLock { if panicMessage == nil { panicMessage = message } }
         }
     }
+
+    /// The first "Kernel panic" line the guest printed, if any.
+    public var guestPanic: String? { lock.withLock { panicMessage } }
 
     /// Flow reports so far, by flow id.
     public var reports: [FlowReport] { lock.withLock { flowReports.values.sorted { $0.id < $1.id } } }
