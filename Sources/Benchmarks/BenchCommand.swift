@@ -13,7 +13,7 @@ public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark beside its reference figures.",
-        subcommands: [BenchSwitchCommand.self, BenchCPUCommand.self, BenchVMCommand.self, BenchMigrationCommand.self])
+        subcommands: [BenchSwitchCommand.self, BenchCPUCommand.self, BenchVMCommand.self, BenchMigrationCommand.self, BenchLinuxCommand.self])
 }
 
 /// `switchboard bench switch`: the in-process L2 pipeline.

@@ -40,12 +40,23 @@ struct VMCommand: ParsableCommand {
     @Flag(help: "Print exit counts by reason (like kvm_stat) when the guest stops.")
     var stats = false
 
+    @Option(help: ArgumentHelp("When the console first prints TEXT, report instructions retired and exits so far on stderr (benchmarks).", valueName: "TEXT"))
+    var reportAt: String?
+
     func run() throws {
         let console = ConsoleWriter()
         guard (1...VirtBoard.maxHarts).contains(cpus) else {
             throw ValidationError("--cpus must be between 1 and \(VirtBoard.maxHarts)")
         }
-        let board = try VirtBoard(memoryMiB: memory, harts: cpus) { console.put($0) }
+        let marker = reportAt.map { ConsoleMarker(Array($0.utf8)) }
+        var boardRef: VirtBoard?
+        let board = try VirtBoard(memoryMiB: memory, harts: cpus) { b in
+            console.put(b)
+            if let marker, marker.sees(b), let board = boardRef {
+                FileHandle.standardError.write("switchboard vm: reached \"\(reportAt ?? "")\" after \(board.instructionsRetired) instructions, \(board.exitStatistics.total) exits\n")
+            }
+        }
+        boardRef = board
         let fw: VirtBoard.Firmware
         switch firmware {
         case "builtin": fw = .builtin
@@ -121,6 +132,27 @@ struct VMCommand: ParsableCommand {
         case .failed(let m):
             FileHandle.standardError.write("switchboard vm: \(m)\n".data(using: .utf8) ?? Data())
             throw ExitCode(2)
+        }
+    }
+}
+
+/// Watches console bytes for the first occurrence of a byte string.
+final class ConsoleMarker: @unchecked Sendable {
+    private let pattern: [UInt8]
+    private var window: [UInt8] = []
+    private var seen = false
+    private let lock = NSLock()
+
+    init(_ pattern: [UInt8]) { self.pattern = pattern }
+
+    /// True exactly once: at the byte that completes the first occurrence.
+    func sees(_ b: UInt8) -> Bool {
+        lock.withLock {
+            guard !seen, !pattern.isEmpty else { return false }
+            window.append(b)
+            if window.count > pattern.count { window.removeFirst(window.count - pattern.count) }
+            if window == pattern { seen = true; return true }
+            return false
         }
     }
 }

@@ -1,0 +1,181 @@
+// `switchboard bench linux`: a Debian-built Linux guest (Tools/guest-linux) booted on
+// Switchboard's VM host and on QEMU 7.2 TCG in the same run, with the same kernel, initramfs,
+// command line and vCPU count: time to the initramfs's first line and to its shell prompt
+// (median of the runs), guest instructions to reach init and exits by reason (ours), host CPU
+// of the idle booted guest, and ping RTT and TCP throughput between two Linux VMs.
+
+import ArgumentParser
+import Foundation
+import Hypervisor
+
+/// Benchmarks Linux guests on Switchboard against QEMU.
+struct BenchLinuxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linux",
+        abstract: "Linux guest boot, idle CPU and VM-to-VM network figures, beside QEMU.")
+
+    @Option(help: ArgumentHelp("Directory with Image, initramfs.cpio.gz and rootfs.ext4 (default: Tools/guest-linux builds them).", valueName: "dir"))
+    var images: String?
+
+    @Option(parsing: .upToNextOption, help: "vCPU counts to measure.")
+    var cpus: [Int] = [1, 2]
+
+    @Option(help: "Boots per configuration; medians are shown.")
+    var runs = 3
+
+    @Option(help: "Seconds of idle CPU measurement after the prompt.")
+    var idleSeconds = 10.0
+
+    @Option(help: "Guest RAM in MiB.")
+    var memory = 256
+
+    @Option(help: "QEMU binary (its columns are skipped when missing).")
+    var qemu = "/usr/bin/qemu-system-riscv64"
+
+    @Flag(help: "Skip the two-VM network measurement.")
+    var skipNetwork = false
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    static let openSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
+    /// What the initramfs's /init prints first, and its shell prompt (Tools/guest-linux.d).
+    static let firstLine = "switchboard-guest: initramfs up"
+    static let prompt = "~ # "
+    static let commandLine = "console=ttyS0"
+
+    /// One boot.
+    struct Boot: Encodable {
+        var firstLineSeconds: Double
+        var promptSeconds: Double
+        var idleCPUPercent: Double?
+        var instructionsToInit: UInt64?
+        var exits: [String: UInt64]?
+    }
+
+    func run() throws {
+        guard runs >= 1 && runs <= 20 else { throw ValidationError("--runs must be 1...20") }
+        guard cpus.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--cpus must be 1...8") }
+        let located: GuestLinuxImages
+        switch GuestLinuxLocator.locate(explicit: images) {
+        case .success(let i): located = i
+        case .failure(let e): throw ValidationError("\(e)")
+        }
+        let haveQEMU = FileManager.default.isExecutableFile(atPath: qemu)
+        var results: [String: Any] = ["images": located.directory, "runs": runs, "command_line": Self.commandLine]
+        var rows: [(String, String, String)] = []
+        for n in cpus {
+            var ours: [Boot] = [], theirs: [Boot] = []
+            for r in 0..<runs {
+                let measureIdle = r == 0
+                ours.append(try boot(switchboard: located, cpus: n, idle: measureIdle))
+                if haveQEMU { theirs.append(try boot(qemu: located, cpus: n, idle: measureIdle)) }
+            }
+            let key = "cpus\(n)"
+            results["switchboard_\(key)"] = summary(ours)
+            if haveQEMU { results["qemu_\(key)"] = summary(theirs) }
+            func cell(_ boots: [Boot], _ f: (Boot) -> Double?) -> String {
+                guard let m = median(boots.compactMap(f)) else { return "-" }
+                return String(format: "%.2f s", m)
+            }
+            rows.append(("\(n) vCPU: to first initramfs line", cell(ours, { $0.firstLineSeconds }), haveQEMU ? cell(theirs, { $0.firstLineSeconds }) : "-"))
+            rows.append(("\(n) vCPU: to shell prompt", cell(ours, { $0.promptSeconds }), haveQEMU ? cell(theirs, { $0.promptSeconds }) : "-"))
+            let idleOurs = ours.first?.idleCPUPercent.map { String(format: "%.1f %% of a core", $0) } ?? "-"
+            let idleTheirs = theirs.first?.idleCPUPercent.map { String(format: "%.1f %% of a core", $0) } ?? "-"
+            rows.append(("\(n) vCPU: idle host CPU", idleOurs, idleTheirs))
+            if let i = ours.first?.instructionsToInit {
+                rows.append(("\(n) vCPU: instructions to init", String(i), "-"))
+            }
+            if let exits = ours.first?.exits {
+                let top = exits.filter { $0.value > 0 }.sorted { $0.value > $1.value }.prefix(6)
+                rows.append(("\(n) vCPU: exits at poweroff", top.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "-"))
+            }
+        }
+        if !skipNetwork {
+            // NETWORK-TODO
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("bench linux: \(located.directory), command line \"\(Self.commandLine)\", \(runs) boots each, RAM \(memory) MiB")
+        print("  " + "measure".padding(toLength: 38, withPad: " ", startingAt: 0) + "switchboard (builtin SBI)".padding(toLength: 40, withPad: " ", startingAt: 0)
+              + "qemu 7.2 tcg (OpenSBI fw_jump)" + (haveQEMU ? "" : " (not installed)"))
+        for (name, a, b) in rows {
+            print("  " + name.padding(toLength: 38, withPad: " ", startingAt: 0) + a.padding(toLength: 40, withPad: " ", startingAt: 0) + b)
+        }
+    }
+
+    func summary(_ boots: [Boot]) -> [String: Any] {
+        var d: [String: Any] = [:]
+        d["first_line_s"] = median(boots.map(\.firstLineSeconds))
+        d["prompt_s"] = median(boots.map(\.promptSeconds))
+        d["boots_prompt_s"] = boots.map(\.promptSeconds)
+        if let idle = boots.first?.idleCPUPercent { d["idle_cpu_percent"] = idle }
+        if let i = boots.first?.instructionsToInit { d["instructions_to_init"] = i }
+        if let e = boots.first?.exits { d["exits"] = e }
+        return d
+    }
+
+    func median(_ xs: [Double]) -> Double? {
+        guard !xs.isEmpty else { return nil }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// One boot on Switchboard (`switchboard vm`, builtin SBI).
+    func boot(switchboard images: GuestLinuxImages, cpus: Int, idle: Bool) throws -> Boot {
+        let s = GuestSession(executable: GuestSession.selfExecutable, arguments: [
+            "vm", "--kernel", images.kernel, "--initrd", images.initramfs, "--append", Self.commandLine,
+            "--cpus", String(cpus), "--memory", String(memory), "--stats", "--report-at", Self.firstLine, "--timeout", "900"])
+        return try measure(s, name: "switchboard", idle: idle)
+    }
+
+    /// One boot on QEMU with Debian's OpenSBI.
+    func boot(qemu images: GuestLinuxImages, cpus: Int, idle: Bool) throws -> Boot {
+        let s = GuestSession(executable: qemu, arguments: [
+            "-M", "virt", "-smp", String(cpus), "-m", String(memory), "-nographic", "-monitor", "none", "-serial", "stdio",
+            "-bios", Self.openSBI, "-kernel", images.kernel, "-initrd", images.initramfs, "-append", Self.commandLine])
+        return try measure(s, name: "qemu", idle: idle)
+    }
+
+    func measure(_ s: GuestSession, name: String, idle: Bool) throws -> Boot {
+        try s.run()
+        guard let first = s.waitFor(Self.firstLine, timeout: 900) else {
+            s.finish(timeout: 0)
+            throw ValidationError("\(name): the initramfs never printed \"\(Self.firstLine)\"; console:\n\(s.console.suffix(2000))")
+        }
+        guard let prompt = s.waitFor(Self.prompt, from: first.end, timeout: 300) else {
+            s.finish(timeout: 0)
+            throw ValidationError("\(name): no shell prompt; console:\n\(s.console.suffix(2000))")
+        }
+        var idlePercent: Double? = nil
+        if idle {
+            Thread.sleep(forTimeInterval: 1)
+            if let a = s.cpuSeconds() {
+                Thread.sleep(forTimeInterval: idleSeconds)
+                if let b = s.cpuSeconds() { idlePercent = (b - a) / idleSeconds * 100 }
+            }
+        }
+        s.type("poweroff -f")
+        s.finish(timeout: 60)
+        var boot = Boot(firstLineSeconds: first.seconds, promptSeconds: prompt.seconds, idleCPUPercent: idlePercent)
+        let err = s.stderr
+        if let r = err.range(of: "after "), let end = err[r.upperBound...].firstIndex(of: " ") {
+            boot.instructionsToInit = UInt64(err[r.upperBound..<end])
+        }
+        var exits: [String: UInt64] = [:]
+        var inTable = false
+        for line in err.split(separator: "\n") {
+            if line.hasPrefix("exits ") && !line.hasPrefix("exits hart") { inTable = true; continue }
+            if line.hasPrefix("exits hart") || line.hasPrefix("instructions") { inTable = false; continue }
+            if inTable, line.hasPrefix("  ") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let n = UInt64(parts[1]) { exits[String(parts[0])] = n }
+            }
+        }
+        if !exits.isEmpty { boot.exits = exits }
+        return boot
+    }
+}
