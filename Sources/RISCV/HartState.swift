@@ -26,6 +26,9 @@ public struct HartState: Codable, Sendable, Equatable {
     public var hartID: UInt64 = 0
     /// The builtin SBI's pending S-mode timer deadline (VMM state that travels with the hart).
     public var sbiTimerDeadline: UInt64 = .max
+    /// f0...f31 (raw bits, singles NaN-boxed) and fcsr (frm << 5 | fflags).
+    public var f: [UInt64] = Array(repeating: 0, count: 32)
+    public var fcsr: UInt64 = 0
 
     /// A reset state.
     public init() {}

@@ -136,7 +136,7 @@ public final class VirtBoard {
         f.beginNode("cpu@0")
         f.property("phandle", cells: [1]); f.property("device_type", string: "cpu"); f.property("reg", cells: [0])
         f.property("status", string: "okay"); f.property("compatible", string: "riscv")
-        f.property("riscv,isa", string: "rv64imac_zicsr_zifencei")
+        f.property("riscv,isa", string: "rv64imafdc_zicsr_zifencei")
         f.property("mmu-type", string: "riscv,sv39")
         f.beginNode("interrupt-controller")
         f.property("#interrupt-cells", cells: [1]); f.property("interrupt-controller")
