@@ -3,6 +3,7 @@
 
 /// CSR numbers.
 public enum CSR {
+    public static let fflags = 0x001, frm = 0x002, fcsr = 0x003
     public static let sstatus = 0x100, sie = 0x104, stvec = 0x105, scounteren = 0x106, senvcfg = 0x10A
     public static let sscratch = 0x140, sepc = 0x141, scause = 0x142, stval = 0x143, sip = 0x144, satp = 0x180
     public static let mstatus = 0x300, misa = 0x301, medeleg = 0x302, mideleg = 0x303, mie = 0x304, mtvec = 0x305
@@ -47,6 +48,13 @@ extension Hart {
     func readCSR(_ n: Int) -> UInt64? {
         if UInt8((n >> 8) & 3) > privilege.rawValue { return nil }
         switch n {
+        case CSR.fflags, CSR.frm, CSR.fcsr:
+            guard mstatus & CSRBits.fs != 0 else { return nil } // FS = Off: illegal
+            switch n {
+            case CSR.fflags: return UInt64(fflags)
+            case CSR.frm: return UInt64(frm)
+            default: return UInt64(frm) << 5 | UInt64(fflags)
+            }
         case CSR.sstatus: return mstatus & CSRBits.sstatusMask
         case CSR.sie: return mie & mideleg
         case CSR.stvec: return stvec
@@ -111,8 +119,16 @@ extension Hart {
     func writeCSR(_ n: Int, _ v: UInt64) -> Bool {
         if UInt8((n >> 8) & 3) > privilege.rawValue || (n >> 10) & 3 == 3 { return false }
         switch n {
+        case CSR.fflags, CSR.frm, CSR.fcsr:
+            guard mstatus & CSRBits.fs != 0 else { return false }
+            switch n {
+            case CSR.fflags: fflags = UInt8(v & 0x1F)
+            case CSR.frm: frm = UInt8(v & 7)
+            default: fflags = UInt8(v & 0x1F); frm = UInt8((v >> 5) & 7)
+            }
+            mstatus |= CSRBits.fsDirty | CSRBits.sd
         case CSR.sstatus:
-            mstatus = (mstatus & ~CSRBits.sstatusWritable) | (v & CSRBits.sstatusWritable)
+            mstatus = CSRBits.withSD((mstatus & ~CSRBits.sstatusWritable) | (v & CSRBits.sstatusWritable))
             flushTLB()
         case CSR.sie: mie = (mie & ~mideleg) | (v & mideleg)
         case CSR.stvec: stvec = v & ~2
@@ -133,7 +149,7 @@ extension Hart {
         case CSR.mstatus:
             var s = (mstatus & ~CSRBits.mstatusWritable) | (v & CSRBits.mstatusWritable)
             if (v >> CSRBits.mppShift) & 3 == 2 { s = (s & ~CSRBits.mpp) | (mstatus & CSRBits.mpp) }
-            mstatus = s
+            mstatus = CSRBits.withSD(s)
             flushTLB()
         case CSR.misa: break
         case CSR.medeleg: medeleg = v & CSRBits.medelegWritable

@@ -2,7 +2,8 @@
 // instructions expand to the same form), stored per guest-physical page by the decode cache.
 
 /// Operation of a predecoded instruction. `undecoded` marks an empty decode-cache slot.
-/// F and D would add their own cases (and a float register file) without touching the rest.
+/// F and D (FloatDecoder.swift) add five: their loads, stores and `fpu`, whose operation is a
+/// `FloatOp` carried in the immediate.
 public enum Opcode: UInt8, Sendable {
     case undecoded, illegal
     case lui, auipc, jal, jalr, beq, bne, blt, bge, bltu, bgeu
@@ -16,6 +17,7 @@ public enum Opcode: UInt8, Sendable {
     case fence, fencei, ecall, ebreak
     case csrrw, csrrs, csrrc, csrrwi, csrrsi, csrrci
     case mret, sret, wfi, sfencevma
+    case flw, fld, fsw, fsd, fpu
 }
 
 /// One predecoded instruction: 16 bytes. Register numbers index the register file, where a

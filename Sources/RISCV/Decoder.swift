@@ -1,4 +1,4 @@
-// Decoder: turns RV64IMAC + Zicsr + Zifencei encodings (32-bit and 16-bit compressed) into
+// Decoder: turns RV64IMAFDC + Zicsr + Zifencei encodings (F and D: FloatDecoder.swift) (32-bit and 16-bit compressed) into
 // `DecodedInstruction`. Pure functions, no state.
 
 /// Decodes RISC-V instruction encodings.
@@ -148,6 +148,8 @@ public enum Decoder {
             }
             guard let op else { return illegal(i, 4) }
             return make(op, rd: rd, rs1: rs1, rs2: rs2, length: 4)
+        case 0x07, 0x27, 0x43, 0x47, 0x4B, 0x4F, 0x53:
+            return decodeFloat32(i)
         case 0x73:
             let csr = Int64(i >> 20)
             switch f3 {
@@ -261,8 +263,10 @@ public enum Decoder {
         case (2, 7): // c.sdsp
             let imm = (bits(c, 12, 10) << 3) | (bits(c, 9, 7) << 6)
             return make(.sd, rs1: 2, rs2: r2, imm: Int64(imm), length: 2)
+        case (0, 1), (0, 5), (2, 1), (2, 5): // c.fld, c.fsd, c.fldsp, c.fsdsp
+            return decodeFloat16(c)
         default:
-            return illegal(c, 2) // includes the F/D compressed loads and stores
+            return illegal(c, 2) // includes c.flw/c.fsw slots, which RV64C gives to c.ld/c.sd
         }
     }
 }

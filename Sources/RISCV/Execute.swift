@@ -478,6 +478,12 @@ extension Hart {
                 self.pc = pc
                 guard atomic(saved) else { if pendingExit != nil { left &+= 1; exitInstruction = saved; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
                 pc &+= UInt64(saved.length)
+            case .flw, .fld, .fsw, .fsd, .fpu:
+                // F and D: one non-inlined entry (FloatExecute.swift) keeps the integer cases lean.
+                let saved = dp.pointee
+                self.pc = pc
+                guard executeFloat(saved) else { if pendingExit != nil { left &+= 1; exitInstruction = saved; break loop }; faults &+= 1; pc = self.pc; pageVA = pc &+ 1; continue loop }
+                pc &+= UInt64(saved.length)
             case .fence:
                 pc &+= UInt64(dp.pointee.length)
             case .ebreak:

@@ -19,6 +19,10 @@ public enum FirmwareMode: Sendable, Equatable {
 public final class Hart {
     /// x0...x31 plus a sink slot 32 that absorbs writes to x0.
     public let x: UnsafeMutablePointer<UInt64>
+    /// f0...f31 (raw 64 bits; singles NaN-boxed).
+    public let f: UnsafeMutablePointer<UInt64>
+    /// fcsr's accrued exception flags (NV DZ OF UF NX) and dynamic rounding mode.
+    var fflags: UInt8 = 0, frm: UInt8 = 0
     /// The program counter.
     public var pc: UInt64 = 0x8000_0000
     /// The current privilege mode.
@@ -46,8 +50,8 @@ public final class Hart {
     /// The value the LR read (an SC fails when memory no longer holds it).
     var reservationValue: UInt64 = 0
 
-    /// misa: RV64 with A, C, I, M, S, U.
-    public static let misa: UInt64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)
+    /// misa: RV64 with A, C, D, F, I, M, S, U.
+    public static let misa: UInt64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20)
 
     // Memory system
     /// Guest RAM.
@@ -118,6 +122,8 @@ public final class Hart {
         self.hartID = hartID
         x = .allocate(capacity: 33)
         x.initialize(repeating: 0, count: 33)
+        f = .allocate(capacity: 32)
+        f.initialize(repeating: 0, count: 32)
         decodePages = .allocate(capacity: max(memory.pageCount, 1))
         decodePages.initialize(repeating: nil, count: max(memory.pageCount, 1))
         codePage = .allocate(capacity: max(memory.pageCount, 1))
@@ -134,6 +140,7 @@ public final class Hart {
         codePage.deallocate()
         crossPage.deallocate()
         x.deallocate()
+        f.deallocate()
         readTLB.deallocate(); writeTLB.deallocate(); fetchTLB.deallocate()
     }
 
@@ -258,6 +265,8 @@ public final class Hart {
         // Requests not yet acted on travel as their effect: a pending SSIP is in mip; a fence
         // is moot (the destination starts with empty TLBs and decode caches).
         if requests.load(ordering: .acquiring) & HartRequest.supervisorSoftware != 0 { s.mip |= CSRBits.ssip }
+        for i in 0..<32 { s.f[i] = f[i] }
+        s.fcsr = UInt64(frm) << 5 | UInt64(fflags)
         return s
     }
 
@@ -267,6 +276,8 @@ public final class Hart {
             throw HartError.badState("register or PMP arrays have the wrong length")
         }
         guard s.pc & 1 == 0 else { throw HartError.badState("pc is odd") }
+        guard s.f.count == 32 else { throw HartError.badState("the f register array has the wrong length") }
+        guard s.fcsr >> 8 == 0 else { throw HartError.badState("fcsr has bits above frm set") }
         for i in 1..<32 { x[i] = s.x[i] }
         pc = s.pc; privilege = s.privilege
         mstatus = s.mstatus; medeleg = s.medeleg; mideleg = s.mideleg; mie = s.mie; mip = s.mip
@@ -280,6 +291,8 @@ public final class Hart {
         runState.store(s.runState.rawValue, ordering: .releasing)
         startParameters.withLock { $0 = (s.startAddress, s.startOpaque, s.startResume) }
         _ = requests.exchange(0, ordering: .relaxed)
+        for i in 0..<32 { f[i] = s.f[i] }
+        fflags = UInt8(s.fcsr & 0x1F); frm = UInt8(s.fcsr >> 5)
         reservation = .max
         flushTLB()
         for i in 0..<memory.pageCount { dropDecoded(page: i) }

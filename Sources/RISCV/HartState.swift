@@ -30,6 +30,9 @@ public struct HartState: Codable, Sendable, Equatable {
     public var runState: HartRunState = .started
     /// A pending HSM start or non-retentive suspend: where it enters S-mode and its a1.
     public var startAddress: UInt64 = 0, startOpaque: UInt64 = 0, startResume = false
+    /// f0...f31 (raw bits, singles NaN-boxed) and fcsr (frm << 5 | fflags).
+    public var f: [UInt64] = Array(repeating: 0, count: 32)
+    public var fcsr: UInt64 = 0
 
     /// A reset state.
     public init() {}

@@ -29,12 +29,19 @@ public enum CSRBits {
     public static let mprv: UInt64 = 1 << 17, sum: UInt64 = 1 << 18, mxr: UInt64 = 1 << 19
     public static let tvm: UInt64 = 1 << 20, tw: UInt64 = 1 << 21, tsr: UInt64 = 1 << 22
     public static let uxl: UInt64 = 2 << 32, sxl: UInt64 = 2 << 34
+    /// mstatus.FS (Off 0, Initial 1, Clean 2, Dirty 3) and SD (FS == Dirty; XS and VS are 0).
+    public static let fs: UInt64 = 3 << 13, fsDirty: UInt64 = 3 << 13, sd: UInt64 = 1 << 63
     /// mstatus bits software may write.
-    public static let mstatusWritable: UInt64 = sie | mie | spie | mpie | spp | mpp | mprv | sum | mxr | tvm | tw | tsr
+    public static let mstatusWritable: UInt64 = sie | mie | spie | mpie | spp | mpp | mprv | sum | mxr | tvm | tw | tsr | fs
     /// The sstatus view of mstatus.
     public static let sstatusMask: UInt64 = sie | spie | spp | sum | mxr | (3 << 32) | (1 << 63) | (3 << 13) | (3 << 15)
     /// sstatus bits S-mode may write.
-    public static let sstatusWritable: UInt64 = sie | spie | spp | sum | mxr
+    public static let sstatusWritable: UInt64 = sie | spie | spp | sum | mxr | fs
+
+    /// `status` with SD recomputed from its FS field.
+    @inline(__always) public static func withSD(_ status: UInt64) -> UInt64 {
+        status & fs == fsDirty ? status | sd : status & ~sd
+    }
 
     public static let ssip: UInt64 = 1 << 1, msip: UInt64 = 1 << 3, stip: UInt64 = 1 << 5
     public static let mtip: UInt64 = 1 << 7, seip: UInt64 = 1 << 9, meip: UInt64 = 1 << 11

@@ -42,7 +42,7 @@ public final class VirtBoard {
     /// The most harts a board has.
     public static let maxHarts = CLINT.maxHarts
     /// The ISA string in the device tree (what the CPU implements).
-    public static let isaString = "rv64imac_zicsr_zifencei"
+    public static let isaString = "rv64imafdc_zicsr_zifencei"
 
     /// How the board boots.
     public enum Firmware: Equatable, Sendable {

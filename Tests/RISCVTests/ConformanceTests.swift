@@ -8,7 +8,7 @@ import RISCVBoard
 
 @Suite("Conformance programs")
 struct ConformanceTests {
-    static let programs = ["rv64i", "rv64m", "rv64a", "rvc", "traps", "sv39", "pmp", "reset", "misaligned", "counters"]
+    static let programs = ["rv64i", "rv64m", "rv64a", "rvc", "traps", "sv39", "pmp", "reset", "misaligned", "counters", "fpu"]
     /// Programs whose behaviour QEMU does not share (none at present: misaligned accesses
     /// complete on both).
     static let qemuDiffers: Set<String> = []

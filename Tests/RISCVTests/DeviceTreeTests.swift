@@ -15,7 +15,7 @@ struct DeviceTreeTests {
         let total = Int(dtb[4]) << 24 | Int(dtb[5]) << 16 | Int(dtb[6]) << 8 | Int(dtb[7])
         #expect(total == dtb.count)
         let text = String(decoding: dtb.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-        for s in ["rv64imac_zicsr_zifencei", "riscv,sv39", "sifive,clint0", "ns16550a", "sifive,test0",
+        for s in ["rv64imafdc_zicsr_zifencei", "riscv,sv39", "sifive,clint0", "ns16550a", "sifive,test0",
                   "syscon-poweroff", "console=ttyS0", "/soc/serial@10000000"] {
             #expect(text.contains(s), "missing \(s)")
         }

@@ -80,7 +80,7 @@ enum GuestPrograms {
         let dir = try built.get()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: qemu)
-        p.arguments = ["-M", "virt", "-cpu", "rv64,f=false,d=false,h=false", "-m", "128", "-smp", String(smp), "-bios", bios,
+        p.arguments = ["-M", "virt", "-cpu", "rv64,h=false", "-m", "128", "-smp", String(smp), "-bios", bios,
                        "-kernel", dir.appendingPathComponent("\(elf).elf").path,
                        "-nographic", "-monitor", "none", "-serial", "stdio"]
         let out = Pipe()

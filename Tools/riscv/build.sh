@@ -35,11 +35,13 @@ link sbi 0x80200000 "$OUT/start.o" "$OUT/sbi.o" "$OUT/rt-sbi.o"
 link smp 0x80000000 "$OUT/smp-start.o" "$OUT/smp.o" "$OUT/rt.o"
 "$CC" $CFLAGS -c "$HERE/smp-sbi.c" -o "$OUT/smp-sbi.o"
 link smp-sbi 0x80200000 "$OUT/start.o" "$OUT/smp-sbi.o" "$OUT/rt-sbi.o"
-# Conformance tests: self-checking assembly, M-mode at 0x80000000.
+# Conformance tests: self-checking assembly, M-mode at 0x80000000, assembled for RV64GC (the
+# C programs above stay RV64IMAC: they run with mstatus.FS = Off).
+ASFLAGS=$(echo "$CFLAGS" | sed 's/-march=rv64imac_/-march=rv64imafdc_/')
 for t in "$HERE"/tests/*.S; do
     [ -e "$t" ] || continue
     n=$(basename "$t" .S)
-    "$CC" $CFLAGS -c "$t" -o "$OUT/$n.o"
+    "$CC" $ASFLAGS -c "$t" -o "$OUT/$n.o"
     link "$n" 0x80000000 "$OUT/$n.o"
 done
 echo "$OUT"

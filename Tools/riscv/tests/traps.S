@@ -106,12 +106,12 @@ tests:
     csrw satp, t0
     csrr a0, satp
     CHECK(18, a0, 0)
-    /* misa is read-only: rv64 acimsu */
+    /* misa is read-only: rv64 acdfimsu */
     csrr a0, misa
-    CHECK(19, a0, 0x8000000000141105)
+    CHECK(19, a0, 0x800000000014112d)
     csrw misa, zero
     csrr a0, misa
-    CHECK(19, a0, 0x8000000000141105)
+    CHECK(19, a0, 0x800000000014112d)
     /* mepc clears bit 0 */
     li t0, 0x80000001
     csrw mepc, t0
