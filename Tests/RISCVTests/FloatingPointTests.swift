@@ -218,6 +218,11 @@ struct FloatingPointTests {
         #expect(b.hart.fflags == 0x15 && b.hart.frm == 4)
         #expect(b.hart.readCSR(CSR.fcsr) == nil) // FS is Off: fcsr is not accessible
         #expect(b.hart.saveState().fcsr == 0x95)
+        // The board's binary state form, which live migration sends, carries them too.
+        let c = try VirtBoard(memoryMiB: 16) { _ in }
+        try c.restoreState(try a.saveState())
+        for i in 0..<32 { #expect(c.hart.f[i] == a.hart.f[i]) }
+        #expect(c.hart.fflags == 0x15 && c.hart.frm == 4)
         b.hart.reset()
         #expect((0..<32).allSatisfy { b.hart.f[$0] == 0 } && b.hart.fflags == 0 && b.hart.frm == 0)
         var bad = HartState()
