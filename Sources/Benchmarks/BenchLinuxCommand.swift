@@ -41,7 +41,7 @@ struct BenchLinuxCommand: ParsableCommand {
     static let openSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
     /// What the initramfs's /init prints first, and its shell prompt (Tools/guest-linux.d).
     static let firstLine = "switchboard-guest: initramfs up"
-    static let prompt = "~ # "
+    static let prompt = "guest# "
     static let commandLine = "console=ttyS0"
 
     /// One boot.
@@ -92,7 +92,9 @@ struct BenchLinuxCommand: ParsableCommand {
             }
         }
         if !skipNetwork {
-            // NETWORK-TODO
+            let net = try LinuxNetworkBench(images: located, qemu: haveQEMU ? qemu : nil, memory: memory).run()
+            results["network"] = net.json
+            rows += net.rows
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])

@@ -170,20 +170,7 @@ struct BenchVMCommand: ParsableCommand {
 
     /// Runs a topology's VMs on the datapath loop until all power off (or `timeout`).
     func runVMs(json: String, appliance: String, timeout: Double) throws -> [VirtualMachine] {
-        let topology = try Topology.decode(Array(json.utf8), file: "bench")
-        let instance = try TopologyInstance(topology)
-        let datapath = try Datapath(fabric: instance.fabric)
-        let runtime = try VMRuntime(instance: instance, topology: topology, hypervisor: nil, appliance: appliance)
-        try runtime.attach(to: datapath)
-        let loop = Thread { datapath.run() }
-        loop.start()
-        runtime.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        while !runtime.allFinished && Date() < deadline { usleep(10_000) }
-        datapath.requestStop()
-        while !loop.isFinished { usleep(1_000) }
-        runtime.stop(datapath: datapath)
-        return runtime.snapshot().map(\.vm)
+        try BenchTopology.runVMs(json: json, appliance: appliance, timeout: timeout)
     }
 
     /// From spawning `switchboard run` on a one-VM topology to the appliance's ready line, as

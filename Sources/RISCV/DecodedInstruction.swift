@@ -16,6 +16,8 @@ public enum Opcode: UInt8, Sendable {
     case lrd, scd, amoswapd, amoaddd, amoxord, amoandd, amoord, amomind, amomaxd, amominud, amomaxud
     case fence, fencei, ecall, ebreak
     case csrrw, csrrs, csrrc, csrrwi, csrrsi, csrrci
+    /// `csrrs rd, time, x0`: Linux reads the clock constantly (sched_clock); no exit needed.
+    case rdtime
     case mret, sret, wfi, sfencevma
     case flw, fld, fsw, fsd, fpu
 }

@@ -165,7 +165,10 @@ public enum Decoder {
                     return illegal(i, 4)
                 }
             case 1: return make(.csrrw, rd: rd, rs1: rs1, imm: csr, length: 4)
-            case 2: return make(.csrrs, rd: rd, rs1: rs1, imm: csr, length: 4)
+            case 2:
+                // rdtime (csrrs rd, time, x0) runs without an exit (see Execute).
+                if csr == 0xC01 && rs1 == 0 { return make(.rdtime, rd: rd, imm: csr, length: 4) }
+                return make(.csrrs, rd: rd, rs1: rs1, imm: csr, length: 4)
             case 3: return make(.csrrc, rd: rd, rs1: rs1, imm: csr, length: 4)
             case 5: return make(.csrrwi, rd: rd, rs1: rs1, imm: csr, length: 4)
             case 6: return make(.csrrsi, rd: rd, rs1: rs1, imm: csr, length: 4)

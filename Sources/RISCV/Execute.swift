@@ -498,6 +498,16 @@ extension Hart {
                 pendingExit = .hypercall
                 exitInstruction = dp.pointee
                 break loop
+            case .rdtime:
+                if privilege == .machine || (mcounteren & 2 != 0 && (privilege == .supervisor || scounteren & 2 != 0)) {
+                    x[Int(dp.pointee.rd)] = timer.mtime
+                    pc &+= UInt64(dp.pointee.length)
+                } else {
+                    // Not readable here: the CSR emulation raises the illegal instruction.
+                    pendingExit = .systemRegister
+                    exitInstruction = DecodedInstruction(op: .csrrs, rd: dp.pointee.rd, rs1: 0, rs2: 0, length: 4, imm: 0xC01)
+                    break loop
+                }
             case .csrrw, .csrrs, .csrrc, .csrrwi, .csrrsi, .csrrci:
                 pendingExit = .systemRegister
                 exitInstruction = dp.pointee
