@@ -14,10 +14,12 @@ struct LinuxNetworkBench {
 
     /// The transfer's size and the commands both sides type.
     static let megabytes = 16
-    static let serverCommand = "nc -l -p 5001 > /dev/null; echo server-done"
+    // Markers are echoed as `net""-up`: the console echoes what is typed, and the echo must not
+    // match before the command has run. The server's nc reads nothing from the console.
+    static let serverCommand = "nc -l -p 5001 < /dev/null > /dev/null; echo server\"\"-done"
     static let pingCommand = "ping -c 20 -i 0.2 10.0.0.2"
     static let transferCommand = "time -p sh -c 'dd if=/dev/zero bs=65536 count=\(megabytes * 16) 2>/dev/null | nc 10.0.0.2 5001'"
-    static func configure(_ ip: String) -> String { "ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && echo net-up" }
+    static func configure(_ ip: String) -> String { "ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && echo net\"\"-up" }
 
     /// What one side measured.
     struct Figures {

@@ -169,8 +169,11 @@ extension Hart: VCPU {
         return false
     }
 
-    /// WFI: sleeps the host thread until the next timer deadline (at most 10 ms, so the VMM can
-    /// poll devices and timeouts) unless an interrupt is already pending.
+    /// WFI: sleeps the host thread until the next timer deadline unless an interrupt is already
+    /// pending. Everything else that can wake the hart signals `wakeup` (PLIC outputs, CLINT
+    /// software interrupts, SBI IPIs and fences, HSM starts, `requestExit`), so the sleep is
+    /// capped only at 1 s (housekeeping such as expect timeouts): an idle guest costs about
+    /// one host wake-up a second per hart beyond its own timer.
     func waitForInterrupt() {
         refreshInterrupts()
         if mip & mie != 0 { return }
@@ -179,14 +182,14 @@ extension Hart: VCPU {
         if mie & CSRBits.mtip != 0 { deadline = min(deadline, timer.timerCompare(hart: hartID)) }
         if firmwareMode == .builtinSBI && mie & CSRBits.stip != 0 { deadline = min(deadline, sbiTimerDeadline) }
         let ticks = deadline > now ? deadline - now : 0
-        let nanos = min(ticks, 100_000) * 100 // 10 MHz ticks, capped at 10 ms
+        let nanos = min(ticks, 10_000_000) * 100 // 10 MHz ticks, capped at 1 s
         if nanos == 0 { return }
         // An external interrupt (the inputs' onAssert) ends the sleep early.
         _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
     }
 
     /// A hart that is not started (HSM): starts it when a start or resume is pending, otherwise
-    /// sleeps until woken (at most 10 ms, so pauses and stops are answered). Returns true when
+    /// sleeps until woken (`requestExit` and hart_start signal it; at most 1 s). Returns true when
     /// the hart now runs guest code.
     func enterFromHSM() -> Bool {
         serviceRequests()
@@ -219,13 +222,13 @@ extension Hart: VCPU {
                 runState.store(HartRunState.started.rawValue, ordering: .releasing)
                 return true
             }
-            _ = wakeup.wait(timeout: .now() + .milliseconds(10))
+            _ = wakeup.wait(timeout: .now() + .milliseconds(1000))
             return false
         case .started:
             return true
         case .stopped, .stopPending:
             runState.store(HartRunState.stopped.rawValue, ordering: .releasing)
-            _ = wakeup.wait(timeout: .now() + .milliseconds(10))
+            _ = wakeup.wait(timeout: .now() + .milliseconds(1000))
             return false
         }
     }

@@ -157,32 +157,37 @@ final class ConsoleMarker: @unchecked Sendable {
     }
 }
 
-/// Buffers console bytes and writes them to stdout at line ends.
+/// Buffers console bytes and writes them to stdout at line ends; a partial line (a prompt)
+/// follows within 20 ms. The flusher thread sleeps while nothing is buffered, so an idle guest
+/// costs the host nothing here.
 final class ConsoleWriter: @unchecked Sendable {
     private let lock = NSLock()
     private var buffer: [UInt8] = []
-    private var flusher: Thread?
+    private var flusherStarted = false
+    private let pending = DispatchSemaphore(value: 0)
 
     /// Adds one byte; a full line is written at once, a partial one (a prompt) within 20 ms.
     func put(_ b: UInt8) {
         lock.lock()
+        let wasEmpty = buffer.isEmpty
         buffer.append(b)
         let now = b == 10 || buffer.count >= 4096
-        let start = flusher == nil
-        if start { flusher = Thread {} } // claimed under the lock; replaced below
+        let start = !flusherStarted
+        flusherStarted = true
         lock.unlock()
-        if now { flush() }
         if start { startFlusher() }
+        if now { flush() } else if wasEmpty { pending.signal() }
     }
 
     private func startFlusher() {
-        let t = Thread { [weak self] in
-            while let self {
+        let t = Thread { [weak self, pending] in
+            while true {
+                pending.wait()
                 usleep(20_000)
+                guard let self else { return }
                 self.flush()
             }
         }
-        lock.withLock { flusher = t }
         t.start()
     }
 
