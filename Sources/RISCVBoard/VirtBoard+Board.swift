@@ -71,6 +71,7 @@ extension VirtBoard: Board {
     public func run(budget: Int) -> VCPURunResult { hart.run(budget: budget) }
     public func requestExit() { hart.requestExit() }
     public func typeOnConsole(_ bytes: [UInt8]) { uart.feed(bytes) }
+    public var consoleInputPending: Int { uart.input.count - uart.inputHead }
     public var instructionsRetired: UInt64 { hart.instructionsRetired }
     public var exitStatistics: ExitStatistics { hart.exitStatistics }
 

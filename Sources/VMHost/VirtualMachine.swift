@@ -243,6 +243,7 @@ public final class VirtualMachine: @unchecked Sendable {
                 break loop
             }
             console.checkTimeout(now: monotonicSeconds())
+            deliverTypedInput()
         }
         console.flush()
         // The vCPU performs every block request: once it ends, the VM writes no more and its
@@ -250,6 +251,25 @@ public final class VirtualMachine: @unchecked Sendable {
         releaseDiskLocks()
         lock.withLock { _state = outcome }
         finished.signal()
+    }
+
+    /// Bytes the guest's UART may hold unread before sessions' input waits in the tap.
+    static let consoleInputWindow = 4096
+
+    /// Hands bytes typed by console sessions to the UART as far as the guest has read what it
+    /// was given (vCPU thread: the UART is the vCPU's), so a guest that never reads holds at
+    /// most `consoleInputWindow` bytes and the rest waits, bounded, in the tap.
+    private func deliverTypedInput() {
+        let room = Self.consoleInputWindow - board.consoleInputPending
+        if room > 0, let bytes = console.tap.takeInput(max: room) { board.typeOnConsole(bytes) }
+    }
+
+    /// Queues bytes typed by a console session for the guest (any thread); returns how many
+    /// fit. The vCPU thread delivers them between runs; it is asked to return soon.
+    public func typeFromSession(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = console.tap.type(bytes)
+        if n > 0 { board.requestExit() }
+        return n
     }
 
     /// Parks the vCPU thread until `resume` or `stop`; returns true when asked to stop.
