@@ -265,10 +265,12 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     /// Queues bytes typed by a console session for the guest (any thread); returns how many
-    /// fit. The vCPU thread delivers them between runs; it is asked to return soon.
+    /// fit. The vCPU thread delivers them between runs; it is asked to return soon, also when
+    /// nothing fit (the queue is full: the guest may have read the UART empty since, and a
+    /// guest polling its UART would otherwise spin through a whole run budget first).
     public func typeFromSession(_ bytes: UnsafeRawBufferPointer) -> Int {
         let n = console.tap.type(bytes)
-        if n > 0 { board.requestExit() }
+        if !bytes.isEmpty { board.requestExit() }
         return n
     }
 
