@@ -12,7 +12,7 @@ import Glibc
 /// `switchboard console VM`.
 struct ConsoleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "console", abstract: "Attach to a running VM's serial console (Ctrl-] detaches).")
+        commandName: "console", abstract: "Attach to a running VM's serial console.")
 
     @Argument(help: "The VM.")
     var vm: String
