@@ -46,7 +46,7 @@ struct ConsoleCommand: ParsableCommand {
         let terminal = RawTerminal(fd: STDIN_FILENO)
         defer { terminal?.restore() }
         if terminal != nil {
-            FileHandle.standardError.write(Data("Connected to the console of VM \(vm.escapedForTerminal)\r\nEscape character is ^] (Ctrl + ])\r\n".utf8))
+            FileHandle.standardError.write(Data("Connected to the console of VM \(vm.escapedForTerminal)\nEscape character is ^] (Ctrl + ])\n".utf8))
         }
         guard writeAll(STDOUT_FILENO, attachment.leftover) else { return }
         let detached = copy(socket: socket, interactive: terminal != nil)
