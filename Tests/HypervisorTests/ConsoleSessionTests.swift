@@ -238,4 +238,42 @@ final class ConsoleTestClient: @unchecked Sendable {
         #expect(client.text.contains("[switchboard: VM echo powered off (pass)]"))
         #expect(guest.vm.console.expectStatus == .passed)
     }
+
+    @Test func aSessionEndsWithTheReasonWhenItsVMMigratesAway() throws {
+        guard let image = try ApplianceImage.build(for: "aSessionEndsWithTheReasonWhenItsVMMigratesAway") else { return }
+        defer { image.directory.remove() }
+        let full = try VMRuntimeMigrationTests.topology(basePort: 7550)
+        let a = try InProcessHost(full, hypervisor: "a", appliance: image.elf)
+        defer { a.stop() }
+        let b = try InProcessHost(full, hypervisor: "b", appliance: image.elf)
+        defer { b.stop() }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("a.sock")
+        let runtime = a.runtime
+        var made: Result<ControlServer, HostNetworkingError>!
+        // The loop already runs: the server joins it from its own thread.
+        a.datapath.sync {
+            made = Result { () throws(HostNetworkingError) in
+                try ControlServer(path: path, datapath: a.datapath, streaming: { request, _, stream in
+                    if case .console(let vm) = request { return runtime.attachConsole(vm, stream: stream) }
+                    return .failure("not served in this test")
+                })
+            }
+        }
+        let server = try made.get()
+        defer { a.datapath.sync { server.closeSocket() } }
+        let client = try ConsoleTestClient(path: path, vm: "echo")
+        defer { client.close() }
+        let report = try a.migrate("echo", to: "b")
+        #expect(report.error == nil, "\(report)")
+        #expect(client.waitForEnd(), "still open: \(client.text)")
+        #expect(client.text.contains("[switchboard: VM echo migrated to b; attach there]"), "got: \(client.text)")
+        do {
+            _ = try ConsoleTestClient(path: path, vm: "echo")
+            Issue.record("attached to a VM that left")
+        } catch {
+            #expect("\(error)".contains("VM echo migrated to b"), "\(error)")
+        }
+    }
 }
