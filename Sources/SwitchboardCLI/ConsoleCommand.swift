@@ -18,7 +18,8 @@ struct ConsoleCommand: ParsableCommand {
     var vm: String
 
     @Option(name: [.customLong("control"), .customLong("socket")],
-            help: ArgumentHelp("The instance's control socket.", valueName: "path"))
+            help: ArgumentHelp("Control socket of the host running the VM (default: the running switchboard that has it).",
+                               valueName: "path"))
     var control: String?
 
     @Option(name: .customLong("topology-name"), help: ArgumentHelp(
@@ -30,7 +31,19 @@ struct ConsoleCommand: ParsableCommand {
     static let escape: UInt8 = 0x1D
 
     func run() throws {
-        let path = try ControlOptions.socketPath(control: control, topologyName: topologyName)
+        let path: String
+        if control != nil || topologyName != nil {
+            path = try ControlOptions.socketPath(control: control, topologyName: topologyName)
+        } else {
+            // As `migrate`: with several runs (a cluster has a socket per hypervisor), the one
+            // whose VMs include this one.
+            switch MigrateCommand.findHost(of: vm) {
+            case .success(let p): path = p
+            case .failure(let e):
+                printError("console: \(e.message.escapedForTerminal)")
+                throw ExitCode(1)
+            }
+        }
         let attachment: ControlAttachment
         do { attachment = try ControlClient.attach(.console(vm: vm), to: path) } catch {
             printError("console: \("\(error)".escapedForTerminal)")

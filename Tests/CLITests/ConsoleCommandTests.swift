@@ -20,7 +20,9 @@ final class EchoRun {
         guard let guests = try RISCVGuestImages.build(for: test) else { return nil }
         self.guests = guests
         directory = try TemporaryDirectory()
-        socket = directory.file("control.sock")
+        // Where `switchboard console` looks without --control: $XDG_RUNTIME_DIR/switchboard.
+        try FileManager.default.createDirectory(atPath: directory.file("switchboard"), withIntermediateDirectories: true)
+        socket = directory.file("switchboard/console-cli.sock")
         let topology = directory.file("console.json")
         let json = #"{"version": 1, "name": "console-cli", "switches": [{"name": "sw0", "ports": [{"name": "p0"}]}], "#
             + #""vms": [{"name": "echo", "memory_mib": 16, "firmware": "none", "kernel": "\#(guests.elf("echo"))", "#
@@ -110,7 +112,12 @@ private func exits(_ process: Process, within seconds: Double) -> Bool {
         defer { run.stop() }
         let console = Process()
         console.executableURL = URL(fileURLWithPath: CLI.binary)
-        console.arguments = ["console", "echo", "--socket", run.socket]
+        // No --control, and another socket beside this run's (as a cluster has one per
+        // hypervisor; this one answers nothing): the command asks the sockets in
+        // $XDG_RUNTIME_DIR/switchboard which has the VM.
+        try Data().write(to: URL(fileURLWithPath: run.directory.file("switchboard/another.sock")))
+        console.arguments = ["console", "echo"]
+        console.environment = ProcessInfo.processInfo.environment.merging(["XDG_RUNTIME_DIR": run.directory.path]) { $1 }
         let input = Pipe(), output = Pipe()
         console.standardInput = input
         console.standardOutput = output
