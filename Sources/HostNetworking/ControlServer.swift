@@ -18,7 +18,8 @@ import Glibc
 /// request line must arrive whole within `limits.requestTimeout` of connecting and the reply
 /// be taken within `limits.replyTimeout` (total deadlines, swept by a timer on the loop), and
 /// nothing blocks the datapath thread: reads and writes are non-blocking. Attached sessions
-/// count against `maxConnections` and have no deadline; each holds two fixed buffers
+/// count against `maxConnections` and have no deadline while they last (once one has ended,
+/// its client has `limits.replyTimeout` to take the last words); each holds two fixed buffers
 /// (`SessionConnection`), and its socket is not read while its input is not taken.
 public final class ControlServer {
     /// The socket's path.
@@ -303,6 +304,13 @@ public final class ControlServer {
                 finish(fd, datapath)
             } else {
                 connections[fd] = connection
+            }
+        }
+        for (fd, s) in sessions {
+            if s.closeBy == nil && s.session.hasEnded { s.closeBy = now + Self.nanoseconds(limits.replyTimeout) }
+            if let closeBy = s.closeBy, now >= closeBy {
+                expiredConnections += 1
+                endSession(fd, datapath)
             }
         }
         pumpSessions(datapath)

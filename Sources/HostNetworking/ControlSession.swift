@@ -20,6 +20,9 @@ public protocol ControlSession: AnyObject {
     func input(_ bytes: UnsafeRawBufferPointer) -> Int
     /// The connection is gone (the client left, the session ended, the server closes); called once.
     func close()
+    /// Whether the far end is over (the VM stopped or left) and only the last words remain:
+    /// the server then gives the client `ControlLimits.replyTimeout` to take them.
+    var hasEnded: Bool { get }
 }
 
 /// Wakes the server's loop when a session has output (from any thread, e.g. a vCPU's); does
@@ -64,6 +67,9 @@ final class SessionConnection {
     var inputCount = 0
     /// Whether the loop polls the socket for input (not while `input` is full).
     var reading = false
+    /// When the server closes the session whatever is left unsent (monotonic nanoseconds),
+    /// set once the session has ended: a client that stopped reading cannot hold it forever.
+    var closeBy: Int64?
 
     /// Buffer sizes: what one connection may hold in the server besides the session's own.
     static let bufferBytes = 4096

@@ -69,6 +69,9 @@ final class ConsoleSession: ControlSession {
         tap.detach()
     }
 
+    /// Whether the VM stopped or left (only the last line remains to give).
+    var hasEnded: Bool { ended || endReason() != nil }
+
     /// Why the session is over (the VM left this host or stopped running), or nil.
     private func endReason() -> String? {
         let name = guest.vm.name.escapedForTerminal

@@ -224,6 +224,31 @@ final class ConsoleTestClient: @unchecked Sendable {
         #expect(stalled.received.count < line.count * lines)
     }
 
+    @Test func aClientThatStoppedReadingDoesNotHoldItsPlaceAfterTheVMStops() throws {
+        guard let rig = try Self.rig("aClientThatStoppedReadingDoesNotHoldItsPlaceAfterTheVMStops") else { return }
+        defer { rig.stop(); rig.guests.directory.remove() }
+        let stalled = try ConsoleTestClient(path: rig.path, vm: "echo")
+        defer { stalled.close() }
+        let reader = try ConsoleTestClient(path: rig.path, vm: "echo")
+        defer { reader.close() }
+        // Enough output to fill the stalled client's socket both ways, so the server cannot
+        // hand it the last line, then the guest powers off.
+        let line = String(repeating: "y", count: 100) + "\n"
+        let typist = Thread {
+            for _ in 0..<1_000 { reader.send(line) }
+            reader.send("quit\n")
+        }
+        typist.start()
+        #expect(reader.waitForEnd(seconds: 300), "got \(reader.received.count) bytes")
+        #expect(reader.text.contains("[switchboard: VM echo powered off (pass)]"))
+        // The stalled session is closed within the reply deadline (5 s), not kept for ever.
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while rig.server.openSessions > 0 && Date() < deadline { usleep(20_000) }
+        #expect(rig.server.openSessions == 0)
+        #expect(rig.runtime.guest(named: "echo")!.vm.console.tap.attachedSessions == 0)
+        #expect(stalled.waitForEnd(seconds: 60), "the stalled client's stream ends too")
+    }
+
     @Test func expectScriptsRunOnWithASessionAttached() throws {
         let script = #"[{"wait": "echo ready", "send": "first"}, {"wait": "FIRST"}, {"wait": "FROM SESSION", "send": "quit"}]"#
         guard let rig = try Self.rig("expectScriptsRunOnWithASessionAttached", vms: [("echo", script)]) else { return }
