@@ -25,6 +25,10 @@ public enum ControlRequest: Codable, Sendable, Equatable {
     case migrate(Migrate)
     /// `stop`: ends the run.
     case stop
+    /// `console`: attaches to a VM's serial console. After the one reply line (`ok: true`)
+    /// the connection carries raw bytes both ways: the console's recent tail and then its
+    /// output to the client, the client's bytes to the guest's UART.
+    case console(vm: String)
 
     /// The fields of `capture-start`.
     public struct CaptureStart: Sendable, Equatable {
@@ -87,6 +91,7 @@ public enum ControlRequest: Codable, Sendable, Equatable {
         case .vmList: return "vm-list"
         case .migrate: return "migrate"
         case .stop: return "stop"
+        case .console: return "console"
         }
     }
 
@@ -120,6 +125,7 @@ public enum ControlRequest: Codable, Sendable, Equatable {
                                     downtimeMs: try c.decodeIfPresent(Double.self, forKey: .downtimeMs),
                                     maxRounds: try c.decodeIfPresent(Int.self, forKey: .maxRounds)))
         case "stop": self = .stop
+        case "console": self = .console(vm: try c.decode(String.self, forKey: .vm))
         default: throw ControlProtocolError.unknownCommand(command)
         }
     }
@@ -146,6 +152,7 @@ public enum ControlRequest: Codable, Sendable, Equatable {
             try c.encode(m.to, forKey: .to)
             try c.encodeIfPresent(m.downtimeMs, forKey: .downtimeMs)
             try c.encodeIfPresent(m.maxRounds, forKey: .maxRounds)
+        case .console(let vm): try c.encode(vm, forKey: .vm)
         case .captureList, .vmList, .stop: break
         }
     }

@@ -10,13 +10,17 @@ import Foundation
 import Glibc
 #endif
 
-/// Accepts control connections: one JSON request line in, one JSON reply line out.
+/// Accepts control connections: one JSON request line in, one JSON reply line out; or, for a
+/// request that attaches (`console`), the reply line and then raw bytes both ways.
 ///
 /// Every client is untrusted: at most `limits.maxConnections` are served at once (more are
 /// answered at once if their request is already complete, else told "busy" and closed), a
 /// request line must arrive whole within `limits.requestTimeout` of connecting and the reply
 /// be taken within `limits.replyTimeout` (total deadlines, swept by a timer on the loop), and
-/// nothing blocks the datapath thread: reads and writes are non-blocking.
+/// nothing blocks the datapath thread: reads and writes are non-blocking. Attached sessions
+/// count against `maxConnections` and have no deadline while they last (once one has ended,
+/// its client has `limits.replyTimeout` to take the last words); each holds two fixed buffers
+/// (`SessionConnection`), and its socket is not read while its input is not taken.
 public final class ControlServer {
     /// The socket's path.
     public let path: String
@@ -25,6 +29,8 @@ public final class ControlServer {
     private let listenFD: Int32
     private let timerFD: Int32
     private var connections: [Int32: ControlConnection] = [:]
+    private var sessions: [Int32: SessionConnection] = [:]
+    private let waker: SessionWaker
     private let handler: (ControlRequest, Datapath, ControlReplyStream) -> ControlResponse?
     private let chunk: UnsafeMutableRawBufferPointer
     private var closed = false
@@ -37,6 +43,10 @@ public final class ControlServer {
 
     /// Connections accepted at most per wakeup, so a flood of connects cannot hold the loop.
     private static let acceptsPerWakeup = 64
+    /// The kernel send buffer of an attached session's socket (bytes; Linux doubles it).
+    static let sessionSendBuffer = 16_384
+    /// Output sends per session per wakeup, so one fast session cannot hold the loop.
+    private static let sendsPerPump = 16
     /// How often deadlines are checked and pending replies pushed (nanoseconds).
     private static let sweepInterval: Int64 = 50_000_000
     /// The error text of the reply to a connection beyond the cap (`ControlClient` retries).
@@ -79,18 +89,29 @@ public final class ControlServer {
         }
         let timer = sb_timerfd()
         if timer < 0 { throw .system(operation: "create", subject: "timerfd", errno: -timer) }
+        let waker: SessionWaker
+        do { waker = try SessionWaker() } catch {
+            _ = sb_close(timer)
+            throw error
+        }
         let listener = sb_unix_listen(path)
         if listener < 0 {
             _ = sb_close(timer)
+            waker.close()
             throw .system(operation: "listen on control socket", subject: path, errno: -listener)
         }
         listenFD = listener
         timerFD = timer
+        self.waker = waker
         chunk = .allocate(byteCount: 4096, alignment: 8)
         _ = fcntl(listenFD, F_SETFL, O_NONBLOCK)
         do {
             try datapath.watch(listenFD) { [unowned self] dp, _ in self.accept(dp) }
             try datapath.watch(timerFD) { [unowned self] dp, _ in self.sweep(dp) }
+            try datapath.watch(waker.descriptor) { [unowned self] dp, _ in
+                self.waker.drain()
+                self.pumpSessions(dp)
+            }
         } catch {
             closeSocket()
             throw error
@@ -104,6 +125,8 @@ public final class ControlServer {
 
     /// Connections open now (requests still arriving, replies still leaving).
     var openConnections: Int { connections.count }
+    /// Attached sessions now (consoles).
+    public var openSessions: Int { sessions.count }
 
     private static func monotonicNow() -> Int64 {
         var ts = timespec()
@@ -127,14 +150,14 @@ public final class ControlServer {
             }
             if fd < 0 { continue }  // ECONNABORTED and the like: that client is gone
             let now = Self.monotonicNow()
-            if connections.count >= limits.maxConnections {
+            if connections.count + sessions.count >= limits.maxConnections {
                 // Beyond the cap: a client whose request is already here is still answered;
                 // anyone else is told so and closed, and the open connections are not touched.
                 refusedConnections += 1
                 var excess = ControlConnection(deadline: now)
                 switch readRequest(fd, &excess) {
                 case .line(let line)?:
-                    if respond(to: line, fd: fd, datapath, &excess) == .adopted { continue }
+                    if respond(to: line, fd: fd, datapath, &excess, mayAttach: false) == .adopted { continue }
                 case .finished?:
                     break
                 case nil:
@@ -188,16 +211,17 @@ public final class ControlServer {
         return nil
     }
 
-    private enum Outcome { case replied, adopted }
+    private enum Outcome { case replied, adopted, attached }
 
-    /// Runs the handler for one request line; queues the reply, or lets go of the descriptor
-    /// when the handler answers later through a `ControlReplyStream`.
+    /// Runs the handler for one request line; queues the reply, lets go of the descriptor
+    /// when the handler answers later through a `ControlReplyStream`, or turns the connection
+    /// into a session when the handler attached one (only if `mayAttach`: not beyond the cap).
     private func respond(to line: ArraySlice<UInt8>, fd: Int32, _ datapath: Datapath,
-                         _ connection: inout ControlConnection) -> Outcome {
-        let response: ControlResponse
+                         _ connection: inout ControlConnection, mayAttach: Bool = true) -> Outcome {
+        var response: ControlResponse
         do {
             let request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
-            let stream = ControlReplyStream(fd: fd)
+            let stream = ControlReplyStream(fd: fd, waker: waker)
             guard let now = handler(request, datapath, stream) else {
                 // The handler took the connection: the loop lets go of the descriptor.
                 datapath.unwatch(fd)
@@ -206,6 +230,18 @@ public final class ControlServer {
                 return .adopted
             }
             response = now
+            if let session = stream.session {
+                if !mayAttach {
+                    session.close()
+                    response = .failure(Self.busyError)
+                } else if !response.ok {
+                    session.close()
+                } else {
+                    connection.queue(response)
+                    startSession(session, fd: fd, reply: connection.output, datapath)
+                    return .attached
+                }
+            }
         } catch let error as ControlProtocolError {
             response = .failure(error.description)
         } catch {
@@ -222,7 +258,7 @@ public final class ControlServer {
             connections[fd] = connection
             return
         }
-        if case .line(let line) = arrival, respond(to: line, fd: fd, datapath, &connection) == .adopted { return }
+        if case .line(let line) = arrival, respond(to: line, fd: fd, datapath, &connection) != .replied { return }
         if connection.output.isEmpty || flush(fd, &connection) {
             finish(fd, datapath)
             return
@@ -270,7 +306,102 @@ public final class ControlServer {
                 connections[fd] = connection
             }
         }
-        if connections.isEmpty && listening { armTimer(false) }
+        for (fd, s) in sessions {
+            if s.closeBy == nil && s.session.hasEnded { s.closeBy = now + Self.nanoseconds(limits.replyTimeout) }
+            if let closeBy = s.closeBy, now >= closeBy {
+                expiredConnections += 1
+                endSession(fd, datapath)
+            }
+        }
+        pumpSessions(datapath)
+        if connections.isEmpty && sessions.isEmpty && listening { armTimer(false) }
+    }
+
+    // MARK: Attached sessions
+
+    /// Turns connection `fd` into a session whose first output is the reply line.
+    private func startSession(_ session: any ControlSession, fd: Int32, reply: [UInt8], _ datapath: Datapath) {
+        connections[fd] = nil
+        let s = SessionConnection(session: session, reply: reply)
+        sessions[fd] = s
+        // A small kernel buffer: what a client does not read is held (and dropped, oldest
+        // first) by the session, not piled up in the kernel.
+        var sendBuffer = Int32(Self.sessionSendBuffer)
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
+        datapath.unwatch(fd)
+        s.reading = (try? datapath.watch(fd) { [unowned self] dp, _ in self.sessionReadable(fd, dp) }) != nil
+        armTimer(true)
+        pump(fd, datapath)
+    }
+
+    /// Input from a session's client: into its buffer, then to the session.
+    private func sessionReadable(_ fd: Int32, _ datapath: Datapath) {
+        guard let s = sessions[fd] else { return }
+        let free = s.input.count - s.inputCount
+        if free > 0 {
+            let n = Glibc.read(fd, s.input.baseAddress! + s.inputCount, free)
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK) {
+                // The client left (or its socket failed): the session ends.
+                endSession(fd, datapath)
+                return
+            }
+            if n > 0 { s.inputCount += n }
+        }
+        pump(fd, datapath)
+    }
+
+    /// Moves a session's bytes both ways as far as each side takes them; never blocks.
+    private func pump(_ fd: Int32, _ datapath: Datapath) {
+        guard let s = sessions[fd] else { return }
+        if s.inputCount > 0 {
+            let taken = min(s.inputCount, s.session.input(UnsafeRawBufferPointer(rebasing: s.input[0..<s.inputCount])))
+            if taken > 0 {
+                // SAFETY: both ranges lie inside `input` (taken <= inputCount <= input.count).
+                memmove(s.input.baseAddress!, s.input.baseAddress! + taken, s.inputCount - taken)
+                s.inputCount -= taken
+            }
+        }
+        // A full input buffer stops polling the socket (level-triggered epoll would spin);
+        // the sweep offers the input again and polling resumes once there is room.
+        if s.reading && s.inputCount == s.input.count {
+            datapath.unwatch(fd)
+            s.reading = false
+        } else if !s.reading && s.inputCount < s.input.count {
+            s.reading = (try? datapath.watch(fd) { [unowned self] dp, _ in self.sessionReadable(fd, dp) }) != nil
+        }
+        for _ in 0..<Self.sendsPerPump {
+            if s.outStart < s.outEnd {
+                let w = Glibc.send(fd, s.output.baseAddress! + s.outStart, s.outEnd - s.outStart, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if w > 0 { s.outStart += w; continue }
+                if w < 0 && errno == EINTR { continue }
+                if w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }  // the sweep tries again
+                endSession(fd, datapath)
+                return
+            }
+            s.outStart = 0
+            s.outEnd = 0
+            guard let n = s.session.output(into: s.output) else {
+                endSession(fd, datapath)
+                return
+            }
+            if n == 0 { return }
+            s.outEnd = min(n, s.output.count)
+        }
+        // More output than one turn may send: come back at the next turn of the loop.
+        waker.signal()
+    }
+
+    /// Pumps every session (on their wake-up and on the sweep, which also notices sessions
+    /// whose far end ended without output, such as a VM that stopped).
+    private func pumpSessions(_ datapath: Datapath) {
+        for fd in Array(sessions.keys) { pump(fd, datapath) }
+    }
+
+    private func endSession(_ fd: Int32, _ datapath: Datapath) {
+        guard let s = sessions.removeValue(forKey: fd) else { return }
+        datapath.unwatch(fd)
+        _ = Glibc.close(fd)
+        s.session.close()
     }
 
     private func armTimer(_ on: Bool) {
@@ -294,6 +425,25 @@ public final class ControlServer {
         unlink(path)
         for fd in connections.keys { _ = Glibc.close(fd) }
         connections.removeAll()
+        for (fd, s) in sessions {
+            // A last word for each attached client (why it ends), as far as its socket takes it.
+            var turns = 0
+            while turns < Self.sendsPerPump {
+                turns += 1
+                if s.outStart == s.outEnd {
+                    s.outStart = 0
+                    guard let n = s.session.output(into: s.output), n > 0 else { break }
+                    s.outEnd = min(n, s.output.count)
+                }
+                let w = Glibc.send(fd, s.output.baseAddress! + s.outStart, s.outEnd - s.outStart, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if w <= 0 { break }
+                s.outStart += w
+            }
+            _ = Glibc.close(fd)
+            s.session.close()
+        }
+        sessions.removeAll()
+        waker.close()
     }
 }
 
@@ -325,8 +475,25 @@ public final class ControlReplyStream: @unchecked Sendable {
     private let lock = NSLock()
     private var owned = false
     private var finished = false
+    private let waker: SessionWaker
+    /// The session the handler attached (datapath thread).
+    private(set) var session: (any ControlSession)?
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, waker: SessionWaker) {
+        self.fd = fd
+        self.waker = waker
+    }
+
+    /// Wakes the server to pump attached sessions (any thread; give it to what produces a
+    /// session's output).
+    public var wake: @Sendable () -> Void { { [waker] in waker.signal() } }
+
+    /// Turns the connection into `session` once the handler's reply (which must be `ok`) is
+    /// queued: the reply line, then raw bytes both ways. On a reply that is not `ok`, or a
+    /// connection beyond the cap, the server calls `session.close()` instead.
+    public func attach(_ session: any ControlSession) {
+        self.session = session
+    }
 
     /// The server hands the descriptor over (made blocking, with a send timeout).
     func adopt() {

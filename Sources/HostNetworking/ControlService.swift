@@ -42,7 +42,7 @@ public final class ControlService {
         case .captureStart(let start): return startCapture(start, datapath)
         case .captureStop(let switchName, let name): return stopCapture(switchName: switchName, name: name, datapath)
         case .captureList: return ControlResponse(ok: true, captures: captureList())
-        case .vmList, .migrate, .stop: return .failure("\(request.command) is not served here (no VMs run in this instance)")
+        case .vmList, .migrate, .stop, .console: return .failure("\(request.command) is not served here (no VMs run in this instance)")
         }
     }
 

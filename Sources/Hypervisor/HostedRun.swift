@@ -125,6 +125,9 @@ public struct HostedRun {
                     return ControlResponse(ok: true, message: "stopping")
                 case .migrate(let m):
                     return Self.startMigration(m, runtime: runtime, stream: stream, log: migrations)
+                case .console(let vm):
+                    guard let runtime else { return .failure("no VMs run here") }
+                    return runtime.attachConsole(vm, stream: stream)
                 case .fdb, .stats, .captureStart, .captureStop, .captureList:
                     return service.handle(request, dp)
                 }

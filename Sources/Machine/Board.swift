@@ -25,6 +25,9 @@ public protocol Board: AnyObject {
     func requestExit()
     /// Bytes typed on the guest's console (its UART's receive side).
     func typeOnConsole(_ bytes: [UInt8])
+    /// Bytes typed on the console that the guest has not read yet (on the vCPU thread): the
+    /// host holds further input back while this is high.
+    var consoleInputPending: Int { get }
     /// Instructions retired so far, over every vCPU.
     var instructionsRetired: UInt64 { get }
     /// VMM exits so far by reason, over every vCPU.

@@ -57,6 +57,9 @@ public final class UART16550: MMIODevice, @unchecked Sendable {
         return inputHead < input.count
     }
 
+    /// Bytes queued for the guest and not yet read.
+    public var pendingInputCount: Int { lock.withLock { input.count - inputHead } }
+
     /// Takes one queued input byte (the SBI console's getchar).
     public func takeInput() -> UInt8? {
         lock.withLock {

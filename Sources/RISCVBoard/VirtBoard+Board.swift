@@ -88,6 +88,7 @@ extension VirtBoard: Board {
         return total
     }
     public func exitStatistics(vcpu: Int) -> ExitStatistics { harts[vcpu].exitStatistics }
+    public var consoleInputPending: Int { uart.pendingInputCount }
 
     /// The parts' state, unencoded.
     public func saveVirtState() -> VirtBoardState {

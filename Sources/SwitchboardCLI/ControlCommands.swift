@@ -21,7 +21,10 @@ struct ControlOptions: ParsableArguments {
     var json = false
 
     /// The socket path: --control, --topology-name, or the only socket in the default directory.
-    func socketPath() throws -> String {
+    func socketPath() throws -> String { try Self.socketPath(control: control, topologyName: topologyName) }
+
+    /// The socket path for commands with their own options (`console`).
+    static func socketPath(control: String?, topologyName: String?) throws -> String {
         if let control { return control }
         if let topologyName { return ControlServer.defaultPath(topologyName: topologyName) }
         let directory = (ControlServer.defaultPath(topologyName: "x") as NSString).deletingLastPathComponent

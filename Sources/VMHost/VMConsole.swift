@@ -53,6 +53,8 @@ public final class VMConsole: @unchecked Sendable {
     var type: (([UInt8]) -> Void)?
     /// Called for every complete line (the VM parses appliance reports).
     var onLine: ((String) -> Void)?
+    /// The output ring and input queue of attached console sessions (`switchboard console`).
+    public let tap = ConsoleTap()
 
     /// `logPath` nil: no log file. Throws when the log cannot be created. With `appendLog`
     /// the log is continued rather than truncated (a VM arriving by migration).
@@ -80,6 +82,7 @@ public final class VMConsole: @unchecked Sendable {
 
     /// A byte from the guest's UART.
     public func put(_ byte: UInt8) {
+        tap.put(byte)
         lock.lock()
         if let log { fputc(Int32(byte), log) }
         if byte == 10 {
@@ -166,6 +169,10 @@ public final class VMConsole: @unchecked Sendable {
         else if let f = s.failedStep { status = .failed(index: f, pattern: steps[f].wait) }
         else if stepIndex == steps.count { status = .passed }
         else { status = .waiting(index: stepIndex) }
+        // Sessions attaching here see the lines the VM printed before it moved.
+        var tail = lines.suffix(20).flatMap { Array(($0 + "\n").utf8) }
+        tail += line
+        tap.seed(tail)
     }
 }
 

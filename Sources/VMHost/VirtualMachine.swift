@@ -155,7 +155,10 @@ public final class VirtualMachine: @unchecked Sendable {
         console.type = { [unowned board] bytes in board.typeOnConsole(bytes) }
         console.onLine = { [unowned self] line in self.parse(line) }
         vcpus = VCPUThreads(board: board, name: c.name, afterRun: { [unowned self] i in
-            if i == 0 { self.console.checkTimeout(now: monotonicSeconds()) }
+            if i == 0 {
+                self.console.checkTimeout(now: monotonicSeconds())
+                self.deliverTypedInput()
+            }
         }, onFinish: { [unowned self] o in self.vcpusEnded(o) })
     }
 
@@ -232,6 +235,27 @@ public final class VirtualMachine: @unchecked Sendable {
         releaseDiskLocks()
         lock.withLock { _state = outcome }
         finished.signal()
+    }
+
+    /// Bytes the guest's UART may hold unread before sessions' input waits in the tap.
+    static let consoleInputWindow = 4096
+
+    /// Hands bytes typed by console sessions to the UART as far as the guest has read what it
+    /// was given (vCPU thread: the UART is the vCPU's), so a guest that never reads holds at
+    /// most `consoleInputWindow` bytes and the rest waits, bounded, in the tap.
+    private func deliverTypedInput() {
+        let room = Self.consoleInputWindow - board.consoleInputPending
+        if room > 0, let bytes = console.tap.takeInput(max: room) { board.typeOnConsole(bytes) }
+    }
+
+    /// Queues bytes typed by a console session for the guest (any thread); returns how many
+    /// fit. The vCPU thread delivers them between runs; it is asked to return soon, also when
+    /// nothing fit (the queue is full: the guest may have read the UART empty since, and a
+    /// guest polling its UART would otherwise spin through a whole run budget first).
+    public func typeFromSession(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = console.tap.type(bytes)
+        if !bytes.isEmpty { board.requestExit() }
+        return n
     }
 
     /// Stops every vCPU at an instruction boundary and waits up to `timeout` seconds until they

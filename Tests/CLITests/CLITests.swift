@@ -280,6 +280,7 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           stats                   Show a running instance's switch and port counters.
           capture                 Start, stop or list captures on a running instance.
           migrate                 Live-migrate a running VM to another hypervisor.
+          console                 Attach to a running VM's serial console.
 
           See 'switchboard help <subcommand>' for detailed help.
 

@@ -12,6 +12,7 @@ import Testing
         .captureStart(.init(switchName: "sw0", file: "/tmp/b.pcap")),
         .captureStop(switchName: nil, name: "c"), .captureList, .vmList,
         .migrate(.init(vm: "vm1", to: "b", downtimeMs: 5, maxRounds: 3)), .migrate(.init(vm: "vm1", to: "b")), .stop,
+        .console(vm: "vm1"),
     ]
 
     func line(_ request: ControlRequest) throws -> String {
@@ -33,6 +34,7 @@ import Testing
         #expect(try line(.captureStart(.init(switchName: "sw0", port: "p1", file: "/x.pcap")))
                 == #"{"command":"capture-start","file":"/x.pcap","port":"p1","switch":"sw0","version":1}"#)
         #expect(try line(.vmList) == #"{"command":"vm-list","version":1}"#)
+        #expect(try line(.console(vm: "vm1")) == #"{"command":"console","version":1,"vm":"vm1"}"#)
     }
 
     @Test func untypedLinesDecodeAndBadOnesSayWhy() throws {
@@ -47,6 +49,9 @@ import Testing
         // A required field missing: a decoding error, never a crash.
         #expect(throws: DecodingError.self) {
             _ = try JSONDecoder().decode(ControlRequest.self, from: Data(#"{"command":"migrate","vm":"x"}"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            _ = try JSONDecoder().decode(ControlRequest.self, from: Data(#"{"command":"console"}"#.utf8))
         }
     }
 }
