@@ -15,8 +15,9 @@ struct LinuxNetworkBench {
     /// The transfer's size and the commands both sides type.
     static let megabytes = 16
     // Markers are echoed as `net""-up`: the console echoes what is typed, and the echo must not
-    // match before the command has run. The server's nc reads nothing from the console.
-    static let serverCommand = "nc -l -p 5001 < /dev/null > /dev/null; echo server\"\"-done"
+    // match before the command has run. (The server's nc must keep its stdin open: busybox nc
+    // half-closes at stdin EOF, and the client quits when it sees that.)
+    static let serverCommand = "nc -l -p 5001 > /dev/null; echo server\"\"-done"
     static let pingCommand = "ping -c 20 -i 0.2 10.0.0.2"
     static let transferCommand = "time -p sh -c 'dd if=/dev/zero bs=65536 count=\(megabytes * 16) 2>/dev/null | nc 10.0.0.2 5001'"
     static func configure(_ ip: String) -> String { "ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && echo net\"\"-up" }

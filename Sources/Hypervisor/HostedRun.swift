@@ -186,14 +186,15 @@ public struct HostedRun {
             let timer = DispatchSource.makeTimerSource(queue: .global())
             watcher = timer
             timer.schedule(deadline: .now() + 0.05, repeating: 0.05)
-            // After the scripts end, VMs get a second to act on the last line (a poweroff).
+            // After the scripts end, VMs get up to 10 s to act on the last line (a poweroff: a
+            // Linux guest's init stops its processes, syncs and unmounts first).
             nonisolated(unsafe) var scriptsEnded: DispatchTime? = nil
             timer.setEventHandler { [datapath, vms] in
                 let pingsDone = counted.allSatisfy(\.isDone)
                 if (vms?.allFinished ?? true) && pingsDone { datapath.requestStop(); return }
                 if let vms, vms.scriptsFinished {
                     if scriptsEnded == nil { scriptsEnded = .now() }
-                    if let t = scriptsEnded, DispatchTime.now() > t + 1 { datapath.requestStop() }
+                    if let t = scriptsEnded, DispatchTime.now() > t + 10 { datapath.requestStop() }
                 }
             }
             timer.resume()

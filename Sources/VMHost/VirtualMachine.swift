@@ -174,7 +174,11 @@ public final class VirtualMachine: @unchecked Sendable {
                     if base.format == "raw", let bytes = (try? FileManager.default.attributesOfItem(atPath: base.path))?[.size] as? UInt64 {
                         size = (bytes + 511) / 512 * 512
                     }
-                    return try Qcow2Image.create(path: disk.path, size: size, backingFile: base.path, backingFormat: base.format)
+                    // A qcow2 image names its backing file relative to itself; the topology's
+                    // paths are relative to the working directory: record an absolute path.
+                    var backing = base.path
+                    if !backing.hasPrefix("/") { backing = FileManager.default.currentDirectoryPath + "/" + backing }
+                    return try Qcow2Image.create(path: disk.path, size: size, backingFile: backing, backingFormat: base.format)
                 }
                 return try Qcow2Image(path: disk.path, readOnly: disk.readOnly, lock: lock)
             }
