@@ -190,4 +190,34 @@ final class ConsoleProcess: @unchecked Sendable {
         _ = try Self.tool("e2fsck", ["-fy", raw])
         #expect(try Self.tool("debugfs", ["-R", "cat /root/durable", raw]).output.contains("survives-kill-9"))
     }
+
+    @Test("a guest kernel that panics is reported in the run summary and stops nothing else")
+    func aPanicIsReportedAndContained() throws {
+        guard let images = guestLinuxImages(for: "guest panic containment") else { return }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // No root filesystem: Linux panics ("VFS: Unable to mount root fs"); the other VM boots.
+        let json = """
+        {"version": 1, "switches": [{"name": "sw0", "ports": [{"name": "p1"}, {"name": "p2"}]}],
+         "vms": [{"name": "broken", "memory_mib": 128, "kernel": "\(images)/Image", "bootargs": "console=ttyS0 root=/dev/vda",
+                  "nics": [{"mac": "52:54:00:00:00:01", "switch": "sw0", "port": "p1"}],
+                  "expect": [{"wait": "guest# ", "send": "poweroff -f", "timeout_seconds": 20}]},
+                 {"name": "healthy", "memory_mib": 128, "kernel": "\(images)/Image", "initrd": "\(images)/initramfs.cpio.gz",
+                  "bootargs": "console=ttyS0", "nics": [{"mac": "52:54:00:00:00:02", "switch": "sw0", "port": "p2"}],
+                  "expect": [{"wait": "guest# ", "send": "sleep 5; poweroff -f", "timeout_seconds": 120}]}]}
+        """
+        let file = dir.path + "/panic.json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", file, "--json"], in: dir.path, binary: Self.binary)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("VM broken: guest kernel panic: Kernel panic - not syncing: VFS: Unable to mount root fs"), "\(r.stderr)")
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        let vms = try #require(summary["vms"] as? [[String: Any]])
+        let broken = try #require(vms.first { $0["name"] as? String == "broken" })
+        let healthy = try #require(vms.first { $0["name"] as? String == "healthy" })
+        #expect((broken["panic"] as? String)?.hasPrefix("Kernel panic - not syncing") == true, "\(broken)")
+        #expect(healthy["state"] as? String == "powered off (pass)", "\(healthy)")
+        #expect(healthy["panic"] == nil)
+    }
 }
