@@ -195,30 +195,14 @@ extension Hart: VCPU {
         serviceRequests()
         switch hsmState {
         case .startPending:
-            let p = startParameters.withLock { $0 }
-            // As the SBI specifies: S-mode, satp 0, sstatus.SIE 0, a0 = hart id, a1 = opaque.
-            privilege = .supervisor
-            satp = 0
-            mstatus &= ~CSRBits.sie
-            flushTLB()
-            pc = p.address
-            x[10] = hartID
-            x[11] = p.opaque
+            enterSupervisor(startParameters.withLock { $0 })
             runState.store(HartRunState.started.rawValue, ordering: .releasing)
             return true
         case .suspended:
             refreshInterrupts()
             if mip & mie != 0 {
                 let p = startParameters.withLock { $0 }
-                if p.resume {
-                    privilege = .supervisor
-                    satp = 0
-                    mstatus &= ~CSRBits.sie
-                    flushTLB()
-                    pc = p.address
-                    x[10] = hartID
-                    x[11] = p.opaque
-                }
+                if p.resume { enterSupervisor(p) }
                 runState.store(HartRunState.started.rawValue, ordering: .releasing)
                 return true
             }
@@ -231,5 +215,17 @@ extension Hart: VCPU {
             _ = wakeup.wait(timeout: .now() + .milliseconds(1000))
             return false
         }
+    }
+
+    /// Enters S-mode at an HSM start or resume address as the SBI specifies: satp 0,
+    /// sstatus.SIE 0, a0 = hart id, a1 = the caller's opaque value.
+    private func enterSupervisor(_ p: (address: UInt64, opaque: UInt64, resume: Bool)) {
+        privilege = .supervisor
+        satp = 0
+        mstatus &= ~CSRBits.sie
+        flushTLB()
+        pc = p.address
+        x[10] = hartID
+        x[11] = p.opaque
     }
 }
