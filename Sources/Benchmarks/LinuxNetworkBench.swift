@@ -18,7 +18,7 @@ struct LinuxNetworkBench {
     // match before the command has run. (The server's nc must keep its stdin open: busybox nc
     // half-closes at stdin EOF, and the client quits when it sees that.)
     static let serverCommand = "nc -l -p 5001 > /dev/null; echo server\"\"-done"
-    static let pingCommand = "ping -c 20 -i 0.2 10.0.0.2"
+    static let pingCommand = "ping -c 10 10.0.0.2"
     static let transferCommand = "time -p sh -c 'dd if=/dev/zero bs=65536 count=\(megabytes * 16) 2>/dev/null | nc 10.0.0.2 5001'"
     static func configure(_ ip: String) -> String { "ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && echo net\"\"-up" }
 
