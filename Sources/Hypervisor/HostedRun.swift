@@ -232,6 +232,7 @@ public struct HostedRun {
             vms.statusLines.forEach { print($0) }
             vms.flowLines.forEach { print($0) }
             errors += vms.expectFailures
+            vms.trapStormWarnings.forEach { reportError("run: warning: \($0)") }
         }
         for r in pingReports {
             print("  " + Self.describe(r))

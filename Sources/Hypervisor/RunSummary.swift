@@ -2,6 +2,7 @@
 // counters, each port's counters, each ping job's figures and each migration's report; a
 // cluster run (several hypervisors) merges its hosts' summaries into one.
 
+import VMHost
 import ControlProtocol
 import HostNetworking
 
@@ -24,9 +25,11 @@ struct RunSummary: Codable {
         var expect: String
         /// The guest kernel's panic line, if it printed one.
         var panic: String?
+        /// Trap storms its vCPUs went through (the worst window of each).
+        var trapStorms: [TrapStorm] = []
         var nics: [NIC]
         enum CodingKeys: String, CodingKey {
-            case name, state, exitCode = "exit_code", hypervisor, instructions, exits, readyMs = "ready_ms", expect, panic, nics
+            case name, state, exitCode = "exit_code", hypervisor, instructions, exits, readyMs = "ready_ms", expect, panic, trapStorms = "trap_storms", nics
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -36,6 +39,7 @@ struct RunSummary: Codable {
             try c.encode(instructions, forKey: .instructions)
             try c.encode(exits, forKey: .exits); try c.encode(readyMs, forKey: .readyMs)
             try c.encode(expect, forKey: .expect); try c.encodeIfPresent(panic, forKey: .panic)
+            if !trapStorms.isEmpty { try c.encode(trapStorms, forKey: .trapStorms) }
             try c.encode(nics, forKey: .nics)
         }
     }

@@ -267,6 +267,12 @@ public final class VMRuntime: @unchecked Sendable {
         }
     }
 
+    /// Warnings for the end of a run: VMs whose vCPUs were flooded with traps (reported, not
+    /// failed: the storm harmed only that VM).
+    var trapStormWarnings: [String] {
+        snapshot().map(\.vm).flatMap { vm in vm.trapStorms.map { "VM \(vm.name): \($0.description)" } }
+    }
+
     /// The VMs for `vm-list`.
     var statuses: [ControlVMStatus] {
         snapshot().map { g in
@@ -290,6 +296,7 @@ public final class VMRuntime: @unchecked Sendable {
                 line += "; nic\(i) \(net.mac) rx \(c.rxFrames) tx \(c.txFrames) drops \(c.rxDrops + c.txDrops)"
             }
             if let panic = vm.guestPanic { line += "; guest kernel PANIC: \(panic)" }
+            for storm in vm.trapStorms { line += "; \(storm.description)" }
             switch vm.console.expectStatus {
             case .none: break
             case .passed: line += "; expect passed"
@@ -342,7 +349,7 @@ public final class VMRuntime: @unchecked Sendable {
                 name: vm.name, state: Self.describe(vm.state), exitCode: code, hypervisor: hypervisor,
                 instructions: vm.board.instructionsRetired, exits: vm.board.exitStatistics.total,
                 readyMs: vm.bootSeconds.map { ($0 * 1e6).rounded() / 1e3 }, expect: Self.expectWord(vm.console.expectStatus),
-                panic: vm.guestPanic,
+                panic: vm.guestPanic, trapStorms: vm.trapStorms,
                 nics: vm.nics.map { n in
                     let c = n.counters
                     return .init(mac: n.mac.description, rxFrames: c.rxFrames, txFrames: c.txFrames,

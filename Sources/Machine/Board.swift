@@ -30,6 +30,8 @@ public protocol Board: AnyObject {
     var consoleInputPending: Int { get }
     /// Instructions retired so far, over every vCPU.
     var instructionsRetired: UInt64 { get }
+    /// Instructions retired so far by one vCPU (read on that vCPU's thread, or while it is parked).
+    func instructionsRetired(vcpu: Int) -> UInt64
     /// VMM exits so far by reason, over every vCPU.
     var exitStatistics: ExitStatistics { get }
     /// VMM exits so far by reason, of one vCPU.

@@ -82,6 +82,7 @@ extension VirtBoard: Board {
     public func requestExit() { for h in harts { h.requestExit() } }
     public func typeOnConsole(_ bytes: [UInt8]) { uart.feed(bytes) }
     public var instructionsRetired: UInt64 { harts.reduce(0) { $0 &+ $1.instructionsRetired } }
+    public func instructionsRetired(vcpu: Int) -> UInt64 { harts[vcpu].instructionsRetired }
     public var exitStatistics: ExitStatistics {
         var total = ExitStatistics()
         for h in harts { total.add(h.exitStatistics) }

@@ -96,6 +96,11 @@ public final class VirtualMachine: @unchecked Sendable {
     public private(set) var flowReports: [Int: FlowReport] = [:]
     /// The guest kernel's panic line, when it printed one.
     private var panicMessage: String?
+    /// Per-vCPU trap-storm detectors: slot i is touched only by vCPU i's thread (and by
+    /// `start` before the threads run).
+    private let stormDetectors: UnsafeMutableBufferPointer<TrapStormDetector>
+    /// The worst trap storm seen on each vCPU that had one (under `lock`).
+    private var storms: [Int: TrapStorm] = [:]
 
     private let lock = NSLock()
     private var _state: State = .created
@@ -150,15 +155,20 @@ public final class VirtualMachine: @unchecked Sendable {
         } catch {
             throw .configuration("VM \(c.name): \(error)")
         }
+        let detectors = UnsafeMutableBufferPointer<TrapStormDetector>.allocate(capacity: board.vcpuCount)
+        detectors.initialize(repeating: TrapStormDetector(vcpu: 0, now: 0))
+        stormDetectors = detectors
         self.nics = nics
         self.transports = transports
         console.type = { [unowned board] bytes in board.typeOnConsole(bytes) }
         console.onLine = { [unowned self] line in self.parse(line) }
         vcpus = VCPUThreads(board: board, name: c.name, afterRun: { [unowned self] i in
+            let now = monotonicSeconds()
             if i == 0 {
-                self.console.checkTimeout(now: monotonicSeconds())
+                self.console.checkTimeout(now: now)
                 self.deliverTypedInput()
             }
+            self.watchForStorms(vcpu: i, now: now)
         }, onFinish: { [unowned self] o in self.vcpusEnded(o) })
     }
 
@@ -198,8 +208,33 @@ public final class VirtualMachine: @unchecked Sendable {
             _state = .running
             startedAt = monotonicSeconds() - runningBefore
         }
+        let now = monotonicSeconds()
+        for i in stormDetectors.indices { stormDetectors[i] = TrapStormDetector(vcpu: i, now: now) }
         vcpus.start()
     }
+
+    deinit { stormDetectors.deallocate() }
+
+    /// Samples vCPU `i`'s trap counts (on its own thread) and keeps the worst storm seen.
+    private func watchForStorms(vcpu i: Int, now: Double) {
+        guard let storm = stormDetectors[i].sample(now: now, exits: board.exitStatistics(vcpu: i),
+                                                   instructions: board.instructionsRetired(vcpu: i)) else { return }
+        lock.withLock {
+            if var worst = storms[i] {
+                if storm.perSecond > worst.perSecond {
+                    worst.perSecond = storm.perSecond
+                    worst.instructionsPerTrap = storm.instructionsPerTrap
+                    worst.kind = storm.kind
+                }
+                storms[i] = worst
+            } else {
+                storms[i] = storm
+            }
+        }
+    }
+
+    /// Trap storms seen so far (the worst per vCPU, by vCPU), for the run summary.
+    public var trapStorms: [TrapStorm] { lock.withLock { storms.values.sorted { $0.vcpu < $1.vcpu } } }
 
     /// Asks the vCPUs to stop and waits up to `timeout` seconds for them (a paused VM stops too).
     public func stop(timeout: Double = 5) {

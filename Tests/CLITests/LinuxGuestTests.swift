@@ -220,4 +220,56 @@ final class ConsoleProcess: @unchecked Sendable {
         #expect(healthy["state"] as? String == "powered off (pass)", "\(healthy)")
         #expect(healthy["panic"] == nil)
     }
+
+    @Test("a guest flooding interrupts and one stuck in a fault loop are reported; a Linux guest beside them boots and is reached over the switch")
+    func trapStormsAreReportedAndContained() throws {
+        guard let images = guestLinuxImages(for: "trap storm containment") else { return }
+        guard let guests = try RISCVGuestImages.build(for: "trap storm containment") else { return }
+        defer { guests.directory.remove() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let root = getuid() == 0
+        if !root { print("trap storm containment without its namespace host: not root") }
+        // irqflood as M-mode firmware: a timer interrupt it never clears. The same program as an
+        // S-mode kernel under the builtin SBI: its first `csrw mtvec` traps to an stvec of 0,
+        // where fetching faults again, forever (a guest that never boots).
+        let host = root ? """
+        , "hosts": [{"name": "h1", "switch": "sw0", "port": "h1", "ip": "10.0.20.100/24",
+                     "ping": {"to": "10.0.20.1", "interval_ms": 200}}]
+        """ : ""
+        let json = """
+        {"version": 1, "switches": [{"name": "sw0", "ports": [{"name": "p1"}, {"name": "p2"}, {"name": "p3"}, {"name": "h1"}]}],
+         "vms": [{"name": "flood", "memory_mib": 64, "firmware": "\(guests.elf("irqflood"))",
+                  "nics": [{"mac": "52:54:00:00:00:01", "switch": "sw0", "port": "p1"}]},
+                 {"name": "faulting", "memory_mib": 64, "kernel": "\(guests.elf("irqflood"))",
+                  "nics": [{"mac": "52:54:00:00:00:02", "switch": "sw0", "port": "p2"}]},
+                 {"name": "healthy", "memory_mib": 128, "kernel": "\(images)/Image", "initrd": "\(images)/initramfs.cpio.gz",
+                  "bootargs": "console=ttyS0", "nics": [{"mac": "52:54:00:00:00:03", "switch": "sw0", "port": "p3"}],
+                  "expect": [{"wait": "guest# ", "send": "ip addr add 10.0.20.1/24 dev eth0 && ip link set eth0 up && sleep 8 && poweroff -f",
+                              "timeout_seconds": 300}]}]\(host)}
+        """
+        let file = dir.path + "/storm.json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", file, "--json", "--duration", "120"], in: dir.path, binary: Self.binary)
+        #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(3000))")
+        #expect(r.stderr.contains("warning: VM flood: interrupt storm on vCPU 0"), "\(r.stderr)")
+        #expect(r.stderr.contains("warning: VM faulting: exception loop on vCPU 0"), "\(r.stderr)")
+        #expect(!r.stderr.contains("VM healthy:"), "\(r.stderr)")
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        let vms = try #require(summary["vms"] as? [[String: Any]])
+        func storms(_ name: String) -> [[String: Any]] {
+            (vms.first { $0["name"] as? String == name }?["trap_storms"] as? [[String: Any]]) ?? []
+        }
+        #expect(storms("flood").first?["kind"] as? String == "interrupt storm", "\(vms)")
+        #expect((storms("flood").first?["instructions_per_trap"] as? Double ?? 99) < 50)
+        #expect(storms("faulting").first?["kind"] as? String == "exception loop", "\(vms)")
+        #expect(storms("healthy").isEmpty, "\(vms)")
+        let healthy = try #require(vms.first { $0["name"] as? String == "healthy" })
+        #expect(healthy["state"] as? String == "powered off (pass)", "\(healthy)")
+        if root {
+            let pings = try #require(summary["pings"] as? [[String: Any]])
+            #expect((pings.first?["received"] as? Int ?? 0) > 0, "the switch or the healthy VM stalled: \(pings)")
+        }
+    }
 }

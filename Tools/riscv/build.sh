@@ -21,7 +21,7 @@ link() {
 "$CC" $CFLAGS -c "$HERE/start.S" -o "$OUT/start.o"
 "$CC" $CFLAGS -c "$HERE/rt.c" -o "$OUT/rt.o"
 "$CC" $CFLAGS -DUSE_SBI -c "$HERE/rt.c" -o "$OUT/rt-sbi.o"
-for prog in hello bench echo; do
+for prog in hello bench echo irqflood; do
     "$CC" $CFLAGS -DROUNDS=${BENCH_ROUNDS:-20} -c "$HERE/$prog.c" -o "$OUT/$prog.o"
     link "$prog" 0x80000000 "$OUT/start.o" "$OUT/$prog.o" "$OUT/rt.o"
 done
