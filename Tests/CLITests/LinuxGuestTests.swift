@@ -106,6 +106,39 @@ final class ConsoleProcess: @unchecked Sendable {
         #expect(vm.finish(timeout: 120) == 0, "\(vm.text.suffix(2000))")
     }
 
+    @Test("sb-stress: four threads on two harts get exact totals from AMOs, LR/SC, a spinlock and futexes, the same line QEMU prints")
+    func multiThreadedStressMatchesQEMU() throws {
+        guard let images = guestLinuxImages(for: "sb-stress") else { return }
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            Issue.record("no release build at \(Self.binary) (Tools/test builds one)"); return
+        }
+        let command = "sb-stress 4 200000 && echo stress\"\"-passed"
+        /// Boots, runs the stress and returns its line of totals.
+        func stress(_ executable: String, _ arguments: [String]) throws -> String {
+            let vm = try ConsoleProcess(executable, arguments)
+            defer { _ = vm.finish(timeout: 0) }
+            let prompt = try #require(vm.wait(for: "guest# ", timeout: 300), "\(vm.text.suffix(3000))")
+            vm.type(command)
+            let passed = try #require(vm.wait(for: "stress-passed", from: prompt, timeout: 300), "\(vm.text.suffix(3000))")
+            let text = String(decoding: Array(vm.text.utf8)[prompt..<passed], as: UTF8.self)
+            let line = try #require(text.split(whereSeparator: \.isNewline).first { $0.hasPrefix("sb-stress: ") }, "\(text)")
+            vm.type("poweroff -f")
+            _ = vm.finish(timeout: 60)
+            return String(line)
+        }
+        let ours = try stress(Self.binary, ["vm", "--kernel", images + "/Image", "--initrd", images + "/initramfs.cpio.gz",
+                                            "--append", "console=ttyS0", "--cpus", "2", "--memory", "256", "--timeout", "600"])
+        #expect(ours.hasSuffix(": ok"), "\(ours)")
+        #expect(ours.contains("threads 4 iterations 200000 add 800000 cas 2400000 spin 800000 torn 0"), "\(ours)")
+        guard let qemu = ExternalTool.find("qemu-system-riscv64") else {
+            print("sb-stress: QEMU is not installed, so only the arithmetic was checked"); return
+        }
+        let theirs = try stress(qemu.path, ["-M", "virt", "-smp", "2", "-m", "256", "-nographic", "-monitor", "none", "-serial", "stdio",
+                                            "-bios", Self.openSBI, "-kernel", images + "/Image", "-initrd", images + "/initramfs.cpio.gz",
+                                            "-append", "console=ttyS0"])
+        #expect(ours == theirs)
+    }
+
     /// Topologies/linux.json with absolute image paths and its overlays in `dir`; without the
     /// namespace host when not root.
     static func linuxTopology(images: String, in dir: String, withHost: Bool) throws -> String {
