@@ -136,6 +136,7 @@ final class ConsoleProcess: @unchecked Sendable {
         let theirs = try stress(qemu.path, ["-M", "virt", "-smp", "2", "-m", "256", "-nographic", "-monitor", "none", "-serial", "stdio",
                                             "-bios", Self.openSBI, "-kernel", images + "/Image", "-initrd", images + "/initramfs.cpio.gz",
                                             "-append", "console=ttyS0"])
+        print("sb-stress on Switchboard: \(ours)\nsb-stress on QEMU:        \(theirs)")
         #expect(ours == theirs)
     }
 
