@@ -26,7 +26,7 @@ struct RunSummary: Codable {
         /// The guest kernel's panic line, if it printed one.
         var panic: String?
         /// Trap storms its vCPUs went through (the worst window of each).
-        var trapStorms: [TrapStorm] = []
+        var trapStorms: [TrapStorm]? = nil
         var nics: [NIC]
         enum CodingKeys: String, CodingKey {
             case name, state, exitCode = "exit_code", hypervisor, instructions, exits, readyMs = "ready_ms", expect, panic, trapStorms = "trap_storms", nics
@@ -39,7 +39,7 @@ struct RunSummary: Codable {
             try c.encode(instructions, forKey: .instructions)
             try c.encode(exits, forKey: .exits); try c.encode(readyMs, forKey: .readyMs)
             try c.encode(expect, forKey: .expect); try c.encodeIfPresent(panic, forKey: .panic)
-            if !trapStorms.isEmpty { try c.encode(trapStorms, forKey: .trapStorms) }
+            if let trapStorms, !trapStorms.isEmpty { try c.encode(trapStorms, forKey: .trapStorms) }
             try c.encode(nics, forKey: .nics)
         }
     }

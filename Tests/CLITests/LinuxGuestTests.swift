@@ -140,6 +140,58 @@ final class ConsoleProcess: @unchecked Sendable {
         #expect(ours == theirs)
     }
 
+    @Test("a two-hart Linux guest running sb-stress migrates a -> b -> a -> b -> a; every ping is answered and every total is right")
+    func aTwoHartLinuxGuestMigrates() throws {
+        guard let images = guestLinuxImages(for: "Linux guest migration") else { return }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let root = namespacesAvailable(for: "the Linux migration's pinging namespace host")
+        let host = root ? """
+        , "hosts": [{"name": "pinger", "hypervisor": "a", "switch": "sw0", "port": "pinger", "ip": "10.0.30.9/24",
+                     "ping": {"to": "10.0.30.1", "interval_ms": 50, "count": 240}}]
+        """ : ""
+        // (The pings, 12 s from the first answer, end before the guest powers off.)
+        // Twelve rounds of the stress, a second apart, while the VM moves every two seconds:
+        // both harts' registers, their pending timers and IPIs, and the memory the threads
+        // hammer all cross four times.
+        let json = """
+        {"version": 1,
+         "hypervisors": [{"name": "a", "address": "127.0.0.1"}, {"name": "b", "address": "127.0.0.2"}],
+         "switches": [{"name": "sw0", "ports": [{"name": "vm"}, {"name": "pinger"}]}],
+         "vms": [{"name": "linux", "hypervisor": "a", "cpus": 2, "memory_mib": 128,
+                  "kernel": "\(images)/Image", "initrd": "\(images)/initramfs.cpio.gz",
+                  "bootargs": "console=ttyS0 sb.ip=10.0.30.1/24",
+                  "nics": [{"mac": "52:54:00:00:00:31", "switch": "sw0", "port": "vm"}],
+                  "console": {"log": "linux.log"},
+                  "expect": [{"wait": "guest# ", "send": "for i in $(seq 12); do sb-stress 4 100000 || echo B\\\"\\\"AD; sleep 1; done; echo loop\\\"\\\"-done", "timeout_seconds": 300},
+                             {"wait": "loop-done", "send": "poweroff -f", "timeout_seconds": 300}]}],
+         "migrations": [{"vm": "linux", "to": "b", "at": 4}, {"vm": "linux", "to": "a", "at": 6},
+                        {"vm": "linux", "to": "b", "at": 8}, {"vm": "linux", "to": "a", "at": 10}]\(host)}
+        """
+        let file = dir.path + "/linux-migration.json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", file, "--json"], in: dir.path, binary: Self.binary)
+        #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(3000))")
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(summary["ok"] as? Bool == true)
+        let migrations = try #require(summary["migrations"] as? [[String: Any]])
+        #expect(migrations.count == 4, "\(migrations)")
+        for m in migrations { #expect(m["lost"] as? Int == 0, "\(m)") }
+        let vms = try #require(summary["vms"] as? [[String: Any]])
+        #expect(vms.first { $0["name"] as? String == "linux" }?["state"] as? String == "powered off (pass)", "\(vms)")
+        let log = try String(contentsOfFile: dir.path + "/linux.log", encoding: .utf8)
+        let lines = log.split(whereSeparator: \.isNewline)
+        #expect(lines.filter { $0.hasPrefix("sb-stress: threads 4 iterations 100000 add 400000 cas 1200000 spin 400000 torn 0") && $0.hasSuffix(": ok") }.count == 12,
+                "\(log.suffix(3000))")
+        #expect(!lines.contains { $0 == "BAD" }, "\(log.suffix(3000))")
+        if root {
+            let pings = try #require(summary["pings"] as? [[String: Any]])
+            let ping = try #require(pings.first)
+            #expect((ping["received"] as? Int ?? 0) > 0 && ping["lost"] as? Int == 0, "\(ping)")
+        }
+    }
+
     /// Topologies/linux.json with absolute image paths and its overlays in `dir`; without the
     /// namespace host when not root.
     static func linuxTopology(images: String, in dir: String, withHost: Bool) throws -> String {
