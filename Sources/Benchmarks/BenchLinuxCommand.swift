@@ -102,10 +102,12 @@ struct BenchLinuxCommand: ParsableCommand {
             return
         }
         print("bench linux: \(located.directory), command line \"\(Self.commandLine)\", \(runs) boots each, RAM \(memory) MiB")
-        print("  " + "measure".padding(toLength: 38, withPad: " ", startingAt: 0) + "switchboard (builtin SBI)".padding(toLength: 40, withPad: " ", startingAt: 0)
+        /// Pads to `width` and never cuts: a long cell pushes the next one right.
+        func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s.padding(toLength: width, withPad: " ", startingAt: 0) }
+        print("  " + pad("measure", 38) + pad("switchboard (builtin SBI)", 40)
               + "qemu 7.2 tcg (OpenSBI fw_jump)" + (haveQEMU ? "" : " (not installed)"))
         for (name, a, b) in rows {
-            print("  " + name.padding(toLength: 38, withPad: " ", startingAt: 0) + a.padding(toLength: 40, withPad: " ", startingAt: 0) + b)
+            print("  " + pad(name, 38) + pad(a, 40) + b)
         }
     }
 
