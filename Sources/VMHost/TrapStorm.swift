@@ -70,14 +70,17 @@ public struct TrapStormDetector: Sendable {
         self.start = now
     }
 
+    /// Whether a window has closed (or no baseline is taken yet): only then is `sample` worth
+    /// the counts.
+    public func isDue(now: Double) -> Bool { !primed || now - start >= Self.window }
+
     /// Feeds the vCPU's cumulative counts; returns a storm when a window just closed on one.
     public mutating func sample(now: Double, exits: ExitStatistics, instructions retired: UInt64) -> TrapStorm? {
+        guard isDue(now: now) else { return nil }
         let elapsed = now - start
-        guard elapsed >= Self.window || !primed else { return nil }
-        let wasPrimed = primed
         let counts = (exits[.interrupt], exits[.exception], retired)
         // Counts that went backwards (a reset board) start a new baseline too.
-        let fresh = !wasPrimed || counts.0 < interrupts || counts.1 < exceptions || counts.2 < instructions
+        let fresh = !primed || counts.0 < interrupts || counts.1 < exceptions || counts.2 < instructions
         let irq = counts.0 &- interrupts
         let exc = counts.1 &- exceptions
         let ins = counts.2 &- instructions

@@ -215,21 +215,16 @@ public final class VirtualMachine: @unchecked Sendable {
 
     deinit { stormDetectors.deallocate() }
 
-    /// Samples vCPU `i`'s trap counts (on its own thread) and keeps the worst storm seen.
+    /// Samples vCPU `i`'s trap counts (on its own thread, once a window has closed) and keeps
+    /// the worst storm seen, dated from its first window.
     private func watchForStorms(vcpu i: Int, now: Double) {
-        guard let storm = stormDetectors[i].sample(now: now, exits: board.exitStatistics(vcpu: i),
+        guard stormDetectors[i].isDue(now: now),
+              var storm = stormDetectors[i].sample(now: now, exits: board.exitStatistics(vcpu: i),
                                                    instructions: board.instructionsRetired(vcpu: i)) else { return }
         lock.withLock {
-            if var worst = storms[i] {
-                if storm.perSecond > worst.perSecond {
-                    worst.perSecond = storm.perSecond
-                    worst.instructionsPerTrap = storm.instructionsPerTrap
-                    worst.kind = storm.kind
-                }
-                storms[i] = worst
-            } else {
-                storms[i] = storm
-            }
+            guard storm.perSecond > storms[i]?.perSecond ?? 0 else { return }
+            storm.firstSeenSeconds = storms[i]?.firstSeenSeconds ?? storm.firstSeenSeconds
+            storms[i] = storm
         }
     }
 
