@@ -141,7 +141,7 @@ enum OpCompiler {
         case .popVLAN:
             op.kind = OpKind.popVLAN
         case .decNwTTL:
-            if let match, match.ethType != 0x0800 && match.ethType != 0x86DD { throw .badAction(.matchInconsistent) }
+            // On a frame without IPv4 or IPv6 it does nothing (checked per frame).
             op.kind = OpKind.decTTL
         case .group(let id):
             guard let slot = context.groupSlot(id) else { throw .badAction(.badOutGroup) }

@@ -2,7 +2,8 @@
 // place, write/clear-actions into the action set, write-metadata, then the action set in
 // OF 1.3 §5.10 order. Outputs are copy-on-write: an output shares the slot with the caller,
 // and a later edit first moves the frame to a fresh slot, so each decision carries the frame
-// as it was when it was output. Nothing here allocates or touches a reference count.
+// as it was when it was output; a slot another holder still references is never edited in
+// place. Nothing here allocates or touches a reference count.
 
 import Frames
 
@@ -36,7 +37,6 @@ extension FlowPipeline {
         decisionCount = 0
         setMask = 0
         wHandle = handle
-        wShared = false
         let length = pool.length(handle)
         var ctx = FrameContext(key: FlowKey.extract(UnsafeRawPointer(pool.data(handle)), length: length, inPort: inPort),
                                inPort: inPort)
@@ -104,10 +104,11 @@ extension FlowPipeline {
         }
     }
 
-    /// Before an edit: a frame already handed out in a decision is copied to a fresh slot.
+    /// Before an edit: a frame someone else also holds (a decision, the caller, another
+    /// queue) is copied to a fresh slot, so only the pipeline's own copy changes.
     @inlinable @inline(__always)
     func ownFrame() -> Bool {
-        guard wShared else { return true }
+        guard pool.referenceCount(wHandle) > 1 else { return true }
         guard let copy = pool.allocate() else { droppedOutputs &+= 1; return false }
         let length = pool.length(wHandle)
         // SAFETY: both slots hold at least `length` bytes (length <= slotSize + 8 < stride).
@@ -115,7 +116,6 @@ extension FlowPipeline {
         pool.setLength(copy, length)
         pool.release(wHandle)
         wHandle = copy
-        wShared = false
         return true
     }
 
@@ -184,7 +184,6 @@ extension FlowPipeline {
               maxLength: UInt16 = 0xFFFF) {
         guard decisionCount < Self.maxDecisions else { droppedOutputs &+= 1; return }
         pool.retain(wHandle)
-        wShared = true
         decisionBuffer[decisionCount] = FlowDecision(kind: kind, port: port, handle: wHandle, reason: reason, tableID: ctx.table,
                                                      cookie: ctx.cookie, maxLength: maxLength, metadata: ctx.metadata)
         decisionCount &+= 1
@@ -222,8 +221,6 @@ extension FlowPipeline {
         default:
             runBucket(buckets, &ctx, depth: depth, length: length)
         }
-        // Buckets may have handed the original frame out.
-        wShared = true
     }
 
     @inlinable
@@ -233,7 +230,6 @@ extension FlowPipeline {
         let savedHandle = wHandle
         let savedKey = ctx.key, savedDirty = ctx.keyDirty
         pool.retain(wHandle)
-        wShared = true
         let n = Int(bp.pointee.opCount)
         var i = 0
         while i < n {

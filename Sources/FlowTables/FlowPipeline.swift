@@ -170,7 +170,6 @@ public final class FlowPipeline {
     @usableFromInline let setOps: UnsafeMutablePointer<CompiledOp>
     @usableFromInline var setMask: UInt32 = 0
     @usableFromInline var wHandle: PacketHandle = 0
-    @usableFromInline var wShared = false
     @usableFromInline let invalidTTLToController: Bool
     /// Exact-match cache hits and misses (lookups per table).
     @usableFromInline var cacheHitCount: UInt64 = 0
