@@ -17,7 +17,7 @@ public struct FlowBenchmark: Sendable {
 
     /// How the traffic treats the exact-match cache.
     public enum Traffic: String, Sendable, Codable, CaseIterable {
-        /// One packet per flow (at most 10,000 distinct keys), a cache large enough for all.
+        /// One packet per flow (or per stream, with `streams`), a cache large enough for all.
         case hotCache
         /// 65,536 distinct keys (source MACs vary) through a 4,096-entry cache: nearly every
         /// lookup is a classifier search.
@@ -39,6 +39,8 @@ public struct FlowBenchmark: Sendable {
         public var cacheHitRate: Double
         /// Subtables in table 0.
         public var subtables: Int
+        /// Distinct packet keys in the traffic.
+        public var streams: Int
         public var batchSize: Int
         public var frameSize: Int
     }
@@ -48,10 +50,13 @@ public struct FlowBenchmark: Sendable {
     public var traffic: Traffic
     public var batchSize: Int
     public var seconds: Double
+    /// hotCache only: send to this many of the flows (default: all of them).
+    public var streams: Int?
 
     /// A benchmark of `flowCount` flows.
     public init(flowCount: Int = 10_000, match: MatchKind = .wildcard, traffic: Traffic = .hotCache, batchSize: Int = 32,
-                seconds: Double = 2.0) {
+                seconds: Double = 2.0, streams: Int? = nil) {
+        self.streams = streams
         self.flowCount = flowCount
         self.match = match
         self.traffic = traffic
@@ -66,8 +71,10 @@ public struct FlowBenchmark: Sendable {
     public func run(clock: () -> Int64) throws -> Result {
         precondition(flowCount >= 1 && flowCount <= 100_000 && batchSize >= 1)
         var rng = BenchRandom(seed: 7)
-        let distinct = traffic == .hotCache ? flowCount : 65_536
-        let pool = PacketPool(capacity: distinct + 1024, slotSize: 64)
+        let distinct = traffic == .hotCache ? min(flowCount, max(1, streams ?? flowCount)) : 65_536
+        // At least 4,096 frames a pass, so the clock read per pass costs nothing per frame.
+        let frameCount = max(distinct, 4096)
+        let pool = PacketPool(capacity: frameCount + 1024, slotSize: 64)
         let cacheEntries = traffic == .hotCache ? 1 << 16 : 4096
         let pipeline = try FlowPipeline(configuration: FlowPipelineConfiguration(cacheEntries: cacheEntries), pool: pool)
         let inPort: UInt32 = 1
@@ -110,14 +117,15 @@ public struct FlowBenchmark: Sendable {
             try pipeline.apply(mod, now: 0)
         }
         var handles: [PacketHandle] = []
-        handles.reserveCapacity(distinct)
-        for i in 0..<distinct {
-            let t = tuples[i % tuples.count]
+        handles.reserveCapacity(frameCount)
+        for i in 0..<frameCount {
+            // hotCache: the first `distinct` flows' packets; cacheMiss: all flows, many MACs.
+            let t = tuples[i % min(tuples.count, distinct)]
             let udp = FrameBuilder.udp(source: IPv4Address(rawValue: t.src), destination: IPv4Address(rawValue: t.dst),
                                        sourcePort: t.sport, destinationPort: t.dport, payload: [UInt8](repeating: 0, count: 18))
             let ip = FrameBuilder.ipv4(source: IPv4Address(rawValue: t.src), destination: IPv4Address(rawValue: t.dst),
                                        protocol: 17, payload: udp)
-            let src = MACAddress(rawValue: 0x0200_0000_0000 | UInt64(i))
+            let src = MACAddress(rawValue: 0x0200_0000_0000 | UInt64(i % distinct))
             let frame = FrameBuilder.padded(FrameBuilder.ethernet(destination: MACAddress(rawValue: 0x0200_0000_0001_0000),
                                                                   source: src, etherType: 0x0800, payload: ip))
             guard let h = pool.make(copying: frame) else { throw FlowBenchmarkError.poolTooSmall }
@@ -156,7 +164,7 @@ public struct FlowBenchmark: Sendable {
         let hits = Double(pipeline.cacheHits - hits0), misses = Double(pipeline.cacheMisses - misses0)
         return Result(flows: flowCount, match: match, traffic: traffic, frames: frames, seconds: elapsed,
                       mpps: Double(frames) / elapsed / 1e6, nsPerFrame: elapsed * 1e9 / Double(frames), forwarded: forwarded,
-                      cacheHitRate: hits / max(1, hits + misses), subtables: pipeline.tables[0].orderCount,
+                      cacheHitRate: hits / max(1, hits + misses), subtables: pipeline.tables[0].orderCount, streams: distinct,
                       batchSize: batchSize, frameSize: 64)
     }
 }

@@ -81,17 +81,21 @@ public struct FlowKey: Hashable, Sendable {
         return a | b == 0
     }
 
-    /// A fast 64-bit hash of the words with `seed` mixed in (multiply-xorshift per word).
+    /// A fast 64-bit hash of the words with `seed` mixed in: each word times its own odd
+    /// constant (independent multiplies, so they overlap in the CPU), summed, then folded.
+    /// Not keyed: packets cannot lengthen probe runs (a subtable holds the controller's
+    /// flows, and the exact-match cache is direct-mapped).
     @inlinable @inline(__always)
     public func hash(seed: UInt64) -> UInt64 {
-        @inline(__always) func mix(_ h: UInt64, _ w: UInt64) -> UInt64 {
-            let x = (h ^ w) &* 0x9E37_79B9_7F4A_7C15
-            return x ^ (x >> 29)
-        }
-        var h = seed
-        h = mix(h, w0); h = mix(h, w1); h = mix(h, w2); h = mix(h, w3); h = mix(h, w4)
-        h = mix(h, w5); h = mix(h, w6); h = mix(h, w7); h = mix(h, w8); h = mix(h, w9)
-        return (h ^ (h >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        let a = (w0 ^ seed) &* 0x9E37_79B9_7F4A_7C15 &+ w1 &* 0xC2B2_AE3D_27D4_EB4F
+        let b = w2 &* 0x1656_67B1_9E37_79F9 &+ w3 &* 0xD6E8_FEB8_6659_FD93
+        let c = w4 &* 0xFF51_AFD7_ED55_8CCD &+ w5 &* 0xC4CE_B9FE_1A85_EC53
+        let d = w6 &* 0x8CB9_2BA7_2F3D_8DD7 &+ w7 &* 0x2545_F491_4F6C_DD1D
+        let e = w8 &* 0x94D0_49BB_1331_11EB &+ w9 &* 0xBF58_476D_1CE4_E5B9
+        var h = (a ^ (b >> 1 | b << 63)) &+ (c ^ (d >> 3 | d << 61)) &+ e
+        h ^= h >> 31
+        h = h &* 0x9E37_79B9_7F4A_7C15
+        return h ^ (h >> 29)
     }
 
     // MARK: fields

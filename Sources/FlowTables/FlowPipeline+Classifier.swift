@@ -10,18 +10,25 @@ extension FlowPipeline {
         let tp = tables + t
         tp.pointee.lookups &+= 1
         let h = key.hash(seed: UInt64(truncatingIfNeeded: t) &+ 0x51_7CC1_B727_220A)
-        let e = cache + Int(truncatingIfNeeded: h) & cacheMask
+        let e0 = cache + (Int(truncatingIfNeeded: h) & cacheMask & ~1)
+        let e1 = e0 + 1
+        let table = UInt8(truncatingIfNeeded: t)
         let f: Int32
-        if e.pointee.generation == generation && e.pointee.table == UInt8(truncatingIfNeeded: t) && e.pointee.key.sameWords(key) {
+        if e0.pointee.generation == generation && e0.pointee.table == table && e0.pointee.key.sameWords(key) {
             cacheHitCount &+= 1
-            f = e.pointee.flow
+            f = e0.pointee.flow
+        } else if e1.pointee.generation == generation && e1.pointee.table == table && e1.pointee.key.sameWords(key) {
+            cacheHitCount &+= 1
+            f = e1.pointee.flow
         } else {
             cacheMissCount &+= 1
             f = classify(table: t, key: key)
+            // Replace a stale way if there is one, else a way chosen by a hash bit.
+            let e = e0.pointee.generation != generation ? e0 : e1.pointee.generation != generation ? e1 : h >> 63 == 0 ? e0 : e1
             e.pointee.key = key
             e.pointee.generation = generation
             e.pointee.flow = f
-            e.pointee.table = UInt8(truncatingIfNeeded: t)
+            e.pointee.table = table
         }
         if f >= 0 { tp.pointee.matched &+= 1 }
         return f
@@ -43,13 +50,15 @@ extension FlowPipeline {
             let mk = key.masked(by: st.pointee.mask)
             let h = mk.hash(seed: Self.subtableSeed)
             let buckets = st.pointee.buckets.unsafelyUnwrapped
+            let tags = st.pointee.tags.unsafelyUnwrapped
+            let tag = UInt32(truncatingIfNeeded: h >> 32)
             let mask = st.pointee.bucketMask
             var idx = Int(truncatingIfNeeded: h) & mask
             while true {
                 let f = buckets[idx]
                 if f < 0 { break }
                 let fp = flows + Int(f)
-                if fp.pointee.hash == h && fp.pointee.value.sameWords(mk) {
+                if tags[idx] == tag && fp.pointee.hash == h && fp.pointee.value.sameWords(mk) {
                     if fp.pointee.priority > bestPriority {
                         best = f
                         bestPriority = fp.pointee.priority
@@ -147,6 +156,8 @@ extension FlowPipeline {
         let buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 8)
         buckets.initialize(repeating: -1, count: 8)
         st.buckets = buckets
+        st.tags = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
+        st.tags!.initialize(repeating: 0, count: 8)
         subtables[Int(s)] = st
         subtablePriorities[Int(s)] = [:]
         subtableByMask[t][mask] = s
@@ -176,14 +187,19 @@ extension FlowPipeline {
         let newCount = oldCount * 2
         let buckets = UnsafeMutablePointer<Int32>.allocate(capacity: newCount)
         buckets.initialize(repeating: -1, count: newCount)
+        let tags = UnsafeMutablePointer<UInt32>.allocate(capacity: newCount)
+        tags.initialize(repeating: 0, count: newCount)
         for i in 0..<oldCount where old.buckets![i] >= 0 {
             let f = old.buckets![i]
             var idx = Int(truncatingIfNeeded: flows[Int(f)].hash) & (newCount - 1)
             while buckets[idx] >= 0 { idx = (idx + 1) & (newCount - 1) }
             buckets[idx] = f
+            tags[idx] = old.tags![i]
         }
         old.buckets?.deallocate()
+        old.tags?.deallocate()
         subtables[Int(s)].buckets = buckets
+        subtables[Int(s)].tags = tags
         subtables[Int(s)].bucketMask = newCount - 1
     }
 
@@ -216,6 +232,7 @@ extension FlowPipeline {
             var idx = Int(truncatingIfNeeded: h) & st.bucketMask
             while st.buckets![idx] >= 0 { idx = (idx + 1) & st.bucketMask }
             st.buckets![idx] = f
+            st.tags![idx] = UInt32(truncatingIfNeeded: h >> 32)
             subtables[Int(s)].heads += 1
         }
         subtables[Int(s)].flows += 1
@@ -255,6 +272,7 @@ extension FlowPipeline {
                     let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
                     if stays { continue }
                     buckets[i] = g
+                    subtables[Int(s)].tags![i] = subtables[Int(s)].tags![j]
                     i = j
                 }
                 buckets[i] = -1
@@ -273,6 +291,7 @@ extension FlowPipeline {
         subtablePriorities[Int(s)][priority] = left == 0 ? nil : left
         if subtables[Int(s)].flows == 0 {
             subtables[Int(s)].buckets?.deallocate()
+            subtables[Int(s)].tags?.deallocate()
             subtables[Int(s)] = SubtableSlot()
             subtableByMask[t][flows[Int(f)].mask] = nil
             tableSubtables[t].removeAll { $0 == s }

@@ -45,31 +45,32 @@ public struct FlowConfigurationError: Error, Equatable, Sendable, CustomStringCo
     public var description: String
 }
 
-/// The hot-path record of one flow entry.
+/// The hot-path record of one flow entry. What every matched frame touches comes first,
+/// in one cache line; the match words follow for the classifier's compare.
 @usableFromInline
 struct FlowSlot {
-    @usableFromInline var value = FlowKey()
-    @usableFromInline var mask = FlowKey()
     /// Hash of `value` with the subtable seed.
     @usableFromInline var hash: UInt64 = 0
-    @usableFromInline var cookie: UInt64 = 0
+    @usableFromInline var ops: UnsafeMutablePointer<CompiledOp>?
     @usableFromInline var packets: UInt64 = 0
     @usableFromInline var bytes: UInt64 = 0
-    @usableFromInline var installed: Int64 = 0
     @usableFromInline var lastUsed: Int64 = 0
-    @usableFromInline var ops: UnsafeMutablePointer<CompiledOp>?
+    @usableFromInline var cookie: UInt64 = 0
     @usableFromInline var opCount: Int32 = 0
     @usableFromInline var priority: Int32 = 0
+    @usableFromInline var flags: UInt16 = 0
+    /// Priority 0, all wildcards: its controller outputs are packet-ins with reason NO_MATCH.
+    @usableFromInline var tableMiss = false
+    @usableFromInline var live = false
+    @usableFromInline var table: UInt8 = 0
+    @usableFromInline var value = FlowKey()
+    @usableFromInline var mask = FlowKey()
+    @usableFromInline var installed: Int64 = 0
     @usableFromInline var subtable: Int32 = -1
     /// The next entry with the same match at a lower priority.
     @usableFromInline var nextSame: Int32 = -1
     @usableFromInline var idle: UInt16 = 0
     @usableFromInline var hard: UInt16 = 0
-    @usableFromInline var flags: UInt16 = 0
-    @usableFromInline var table: UInt8 = 0
-    @usableFromInline var live = false
-    /// Priority 0, all wildcards: its controller outputs are packet-ins with reason NO_MATCH.
-    @usableFromInline var tableMiss = false
     @usableFromInline init() {}
 }
 
@@ -79,6 +80,9 @@ struct FlowSlot {
 struct SubtableSlot {
     @usableFromInline var mask = FlowKey()
     @usableFromInline var buckets: UnsafeMutablePointer<Int32>?
+    /// Per bucket, the top 32 bits of its flow's hash: a probe compares these before it
+    /// touches the flow record (which is likely not in the CPU cache).
+    @usableFromInline var tags: UnsafeMutablePointer<UInt32>?
     @usableFromInline var bucketMask = 0
     /// Occupied buckets (distinct values).
     @usableFromInline var heads = 0
@@ -101,7 +105,8 @@ struct TableSlot {
 }
 
 /// An exact-match cache entry: the full key of a lookup in one table and its result
-/// (a flow id, or -1 for a miss), valid while `generation` is the pipeline's.
+/// (a flow id, or -1 for a miss), valid while `generation` is the pipeline's. Entries go in
+/// two-way sets, so two hot keys that share a set do not evict each other.
 @usableFromInline
 struct CacheEntry {
     @usableFromInline var key = FlowKey()
@@ -240,7 +245,7 @@ public final class FlowPipeline {
 
     deinit {
         for i in 0..<flowHighWater where flows[i].live { flows[i].ops?.deallocate() }
-        for i in 0..<subtableHighWater where subtables[i].live { subtables[i].buckets?.deallocate() }
+        for i in 0..<subtableHighWater where subtables[i].live { subtables[i].buckets?.deallocate(); subtables[i].tags?.deallocate() }
         for t in 0..<tableCount { tables[t].order?.deallocate() }
         for g in 0..<configuration.maxGroups where groups[g].live { freeBuckets(Int32(g)) }
         flows.deallocate()
