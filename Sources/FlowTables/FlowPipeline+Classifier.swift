@@ -114,11 +114,10 @@ extension FlowPipeline {
         if let f = freeFlows.popLast() { return f }
         if flowHighWater == flowCapacity {
             let newCapacity = flowCapacity * 2
-            let bigger = UnsafeMutablePointer<FlowSlot>.allocate(capacity: newCapacity)
-            // SAFETY: moves flowCapacity initialised trivial records, then fills the rest.
-            bigger.moveInitialize(from: flows, count: flowCapacity)
-            (bigger + flowCapacity).initialize(repeating: FlowSlot(), count: newCapacity - flowCapacity)
-            flows.deallocate()
+            let bigger = allocateAligned(newCapacity, FlowSlot())
+            // SAFETY: both hold at least flowCapacity trivial records.
+            bigger.update(from: flows, count: flowCapacity)
+            deallocateAligned(flows)
             flows = bigger
             flowCapacity = newCapacity
         }

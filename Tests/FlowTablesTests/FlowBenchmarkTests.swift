@@ -21,27 +21,36 @@ func monotonicNanoseconds() -> Int64 {
         if traffic == .hotCache { #expect(r.cacheHitRate > 0.9) } else { #expect(r.cacheHitRate < 0.5) }
     }
 
+    /// Prints every configuration beside the L2 pipeline. The machine is shared, so each row
+    /// alternates three short L2 and flow runs and keeps the best of each (the least disturbed).
     @Test func figures() throws {
         guard ProcessInfo.processInfo.environment["FLOW_BENCH"] == "1" else { return }
         let seconds = Double(ProcessInfo.processInfo.environment["FLOW_BENCH_SECONDS"] ?? "") ?? 2
-        let l2 = try SwitchBenchmark(macCount: 1000, seconds: seconds).run(clock: monotonicNanoseconds)
-        print(String(format: "L2 pipeline (1000 MACs)                 %7.2f Mpps %7.1f ns/frame", l2.mpps, l2.nsPerFrame))
+        func row(_ label: String, _ bench: FlowBenchmark) throws {
+            var l2Best = 0.0, best: FlowBenchmark.Result?
+            for _ in 0..<3 {
+                let l2 = try SwitchBenchmark(macCount: 1000, seconds: seconds / 3).run(clock: monotonicNanoseconds)
+                l2Best = max(l2Best, l2.mpps)
+                var b = bench
+                b.seconds = seconds / 3
+                let r = try b.run(clock: monotonicNanoseconds)
+                if r.mpps > best?.mpps ?? 0 { best = r }
+            }
+            let r = best!
+            print(String(format: "%@  %6.2f Mpps %6.1f ns/frame | L2 %6.2f Mpps | %.2fx L2 | cache hits %3.0f%% | subtables %2d",
+                         label.padding(toLength: 36, withPad: " ", startingAt: 0), r.mpps, r.nsPerFrame, l2Best,
+                         r.mpps / l2Best, r.cacheHitRate * 100, r.subtables))
+        }
         for traffic in FlowBenchmark.Traffic.allCases {
             for match in FlowBenchmark.MatchKind.allCases {
                 for flows in [1, 100, 10_000] {
-                    let r = try FlowBenchmark(flowCount: flows, match: match, traffic: traffic, seconds: seconds).run(clock: monotonicNanoseconds)
-                    let label = "\(match.rawValue) \(flows) flows, \(traffic.rawValue)".padding(toLength: 38, withPad: " ", startingAt: 0)
-                    print(String(format: "%@  %7.2f Mpps %7.1f ns/frame  %.2fx L2  cache hits %.0f%%  subtables %d",
-                                 label, r.mpps, r.nsPerFrame, r.mpps / l2.mpps, r.cacheHitRate * 100, r.subtables))
+                    try row("\(match.rawValue) \(flows) flows, \(traffic.rawValue)", FlowBenchmark(flowCount: flows, match: match, traffic: traffic))
                 }
             }
         }
         // As many streams as the L2 figure has MACs, over 10,000 installed flows.
         for match in FlowBenchmark.MatchKind.allCases {
-            let r = try FlowBenchmark(flowCount: 10_000, match: match, seconds: seconds, streams: 1000).run(clock: monotonicNanoseconds)
-            let label = "\(match.rawValue) 10000 flows, 1000 streams".padding(toLength: 38, withPad: " ", startingAt: 0)
-            print(String(format: "%@  %7.2f Mpps %7.1f ns/frame  %.2fx L2  cache hits %.0f%%  subtables %d",
-                         label, r.mpps, r.nsPerFrame, r.mpps / l2.mpps, r.cacheHitRate * 100, r.subtables))
+            try row("\(match.rawValue) 10000 flows, 1000 streams", FlowBenchmark(flowCount: 10_000, match: match, streams: 1000))
         }
     }
 }
