@@ -48,6 +48,10 @@ func monotonicNanoseconds() -> Int64 {
                 }
             }
         }
+        // The L2 pipeline with as many MACs as the flow rows above have streams.
+        var l2Wide = 0.0
+        for _ in 0..<3 { l2Wide = max(l2Wide, try SwitchBenchmark(macCount: 10_000, seconds: seconds / 3).run(clock: monotonicNanoseconds).mpps) }
+        print(String(format: "L2 pipeline, 10000 MACs               %6.2f Mpps %6.1f ns/frame", l2Wide, 1e3 / l2Wide))
         // As many streams as the L2 figure has MACs, over 10,000 installed flows.
         for match in FlowBenchmark.MatchKind.allCases {
             try row("\(match.rawValue) 10000 flows, 1000 streams", FlowBenchmark(flowCount: 10_000, match: match, streams: 1000))
