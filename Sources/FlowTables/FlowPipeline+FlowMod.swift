@@ -55,8 +55,7 @@ extension FlowPipeline {
             fp.pointee.ops?.deallocate()
             fp.pointee.ops = p
             fp.pointee.opCount = n
-            if fp.pointee.idle != 0 || fp.pointee.hard != 0 { timedFlows -= 1 }
-            set(fp, mod, now: now)
+            set(f, mod, now: now)
             if mod.flags.contains(.resetCounts) { fp.pointee.packets = 0; fp.pointee.bytes = 0 }
             models[Int(f)] = FlowModel(match: mod.match, instructions: mod.instructions)
             generation &+= 1
@@ -73,19 +72,45 @@ extension FlowPipeline {
         slot.live = true
         slot.tableMiss = priority == 0 && mod.match.isAllWildcard
         flows[Int(f)] = slot
-        set(flows + Int(f), mod, now: now)
+        set(f, mod, now: now)
         models[Int(f)] = FlowModel(match: mod.match, instructions: mod.instructions)
         link(f)
     }
 
-    private func set(_ fp: UnsafeMutablePointer<FlowSlot>, _ mod: FlowMod, now: Int64) {
+    private func set(_ f: Int32, _ mod: FlowMod, now: Int64) {
+        let fp = flows + Int(f)
         fp.pointee.cookie = mod.cookie
         fp.pointee.idle = mod.idleTimeout
         fp.pointee.hard = mod.hardTimeout
         fp.pointee.flags = mod.flags.rawValue
         fp.pointee.installed = now
         fp.pointee.lastUsed = now
-        if mod.idleTimeout != 0 || mod.hardTimeout != 0 { timedFlows += 1 }
+        fp.pointee.timerToken = 0
+        if mod.idleTimeout != 0 || mod.hardTimeout != 0 {
+            // A fresh token voids the timer of the entry this one replaces.
+            nextTimerToken = nextTimerToken == .max ? 1 : nextTimerToken + 1
+            fp.pointee.timerToken = nextTimerToken
+            timers.push(TimerHeap.Item(deadline: deadline(fp.pointee), flow: f, token: nextTimerToken))
+            // Replaced and deleted entries leave stale items behind: compact before they pile up.
+            if timers.items.count > 2 * totalFlows + 1024 { rebuildTimers() }
+        }
+    }
+
+    /// Rebuilds the timer heap from the live entries (amortised over the pushes that grew it).
+    func rebuildTimers() {
+        var items: [TimerHeap.Item] = []
+        for i in 0..<flowHighWater where flows[i].live && flows[i].timerToken != 0 {
+            items.append(TimerHeap.Item(deadline: deadline(flows[i]), flow: Int32(i), token: flows[i].timerToken))
+        }
+        timers = TimerHeap(sorted: items.sorted { $0.deadline < $1.deadline })
+    }
+
+    /// The earliest time the entry can expire: its hard deadline, or its idle deadline
+    /// counted from the last packet (which only moves later).
+    func deadline(_ fl: FlowSlot) -> Int64 {
+        let hard = fl.hard != 0 ? fl.installed + Int64(fl.hard) * 1_000_000_000 : .max
+        let idle = fl.idle != 0 ? fl.lastUsed + Int64(fl.idle) * 1_000_000_000 : .max
+        return min(hard, idle)
     }
 
     /// True when an entry of table `t` at `priority` could match a packet this match matches.
@@ -136,6 +161,19 @@ extension FlowPipeline {
             groupSlot = g
         }
         var out: [Int32] = []
+        if let p = strictPriority {
+            // Strict: one hash lookup per table instead of a scan.
+            let range = filter.tableID == OFTable.all ? 0..<tableCount : Int(filter.tableID)..<Int(filter.tableID) + 1
+            for t in range {
+                guard let f = findExact(table: t, value: value, mask: mask, priority: p) else { continue }
+                let fl = flows[Int(f)]
+                guard fl.cookie & filter.cookieMask == filter.cookie & filter.cookieMask else { continue }
+                if filter.outPort != OFPort.any && !hasOp(fl, kind: OpKind.output, a32: filter.outPort) { continue }
+                if groupSlot >= 0 && !hasOp(fl, kind: OpKind.group, a32: UInt32(bitPattern: groupSlot)) { continue }
+                out.append(f)
+            }
+            return out
+        }
         for i in 0..<flowHighWater {
             let fl = flows[i]
             guard fl.live, filter.tableID == OFTable.all || fl.table == filter.tableID else { continue }
@@ -169,7 +207,6 @@ extension FlowPipeline {
     func remove(_ f: Int32, reason: FlowRemovedReason, now: Int64) -> RemovedFlow {
         let entry = self.entry(f, now: now)
         unlink(f)
-        if flows[Int(f)].idle != 0 || flows[Int(f)].hard != 0 { timedFlows -= 1 }
         flows[Int(f)].ops?.deallocate()
         flows[Int(f)] = FlowSlot()
         models[Int(f)] = nil
@@ -178,18 +215,23 @@ extension FlowPipeline {
     }
 
     /// Removes entries whose hard timeout (since installation) or idle timeout (since the
-    /// last matched packet) has passed at `now`, hard first. Cost: a scan of the entries, and
-    /// none when no entry has a timeout.
+    /// last matched packet) has passed at `now`, hard first. The deadlines wait in a heap: a
+    /// call costs O(log n) per entry due or found still in use (then rearmed), and nothing
+    /// more however many entries there are.
     public func expire(now: Int64) -> [RemovedFlow] {
-        guard timedFlows > 0 else { return [] }
         var removed: [RemovedFlow] = []
-        for i in 0..<flowHighWater {
-            let fl = flows[i]
-            guard fl.live, fl.idle != 0 || fl.hard != 0 else { continue }
+        while let top = timers.top, top.deadline <= now {
+            timers.pop()
+            let f = top.flow
+            // Items of replaced or removed entries are stale: the entry's token moved on.
+            guard Int(f) < flowHighWater, flows[Int(f)].live, flows[Int(f)].timerToken == top.token else { continue }
+            let fl = flows[Int(f)]
             if fl.hard != 0 && now - fl.installed >= Int64(fl.hard) * 1_000_000_000 {
-                removed.append(remove(Int32(i), reason: .hardTimeout, now: now))
+                removed.append(remove(f, reason: .hardTimeout, now: now))
             } else if fl.idle != 0 && now - fl.lastUsed >= Int64(fl.idle) * 1_000_000_000 {
-                removed.append(remove(Int32(i), reason: .idleTimeout, now: now))
+                removed.append(remove(f, reason: .idleTimeout, now: now))
+            } else {
+                timers.push(TimerHeap.Item(deadline: deadline(fl), flow: f, token: top.token))
             }
         }
         return removed

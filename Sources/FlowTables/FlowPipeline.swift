@@ -71,8 +71,9 @@ struct FlowSlot {
     @usableFromInline var nextSame: Int32 = -1
     @usableFromInline var idle: UInt16 = 0
     @usableFromInline var hard: UInt16 = 0
+    /// Names the entry's one live timer in the timeout heap (0: no timeouts).
+    @usableFromInline var timerToken: UInt32 = 0
     /// Padding to 256 bytes: with 64-byte aligned storage the hot fields share one line.
-    @usableFromInline var reserved0: UInt32 = 0
     @usableFromInline var reserved1: UInt64 = 0
     @usableFromInline init() {}
 }
@@ -203,8 +204,9 @@ public final class FlowPipeline {
     var freeFlows: [Int32] = []
     var flowHighWater = 0
     var totalFlows = 0
-    /// Flows with an idle or hard timeout.
-    var timedFlows = 0
+    /// Deadlines of entries with timeouts (a min-heap; stale items are skipped by token).
+    var timers = TimerHeap()
+    var nextTimerToken: UInt32 = 0
     var freeSubtables: [Int32] = []
     var subtableHighWater = 0
     /// Per subtable: priority -> number of entries.

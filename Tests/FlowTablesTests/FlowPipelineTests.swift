@@ -251,3 +251,46 @@ import Frames
         #expect(tables[2].lookups == 2 && tables[2].matched == 2 && tables[1].lookups == 0)
     }
 }
+
+@Suite struct FlowPipelineTimeoutTests {
+    let s: Int64 = 1_000_000_000
+
+    @Test func trafficPostponesIdleAndAReplaceRearms() {
+        let h = Harness()
+        h.now = 100 * s
+        let ip = FlowMatch.with { $0.ethType = 0x0800 }
+        h.add(priority: 1, cookie: 1, idle: 10, ip, [out(2)])
+        h.now = 105 * s
+        h.run(udpFrame())
+        #expect(h.pipeline.expire(now: 110 * s).isEmpty)
+        #expect(h.pipeline.expire(now: 115 * s - 1).isEmpty)
+        #expect(h.pipeline.expire(now: 115 * s).map(\.reason) == [.idleTimeout])
+        // A replace restarts the clock with the new timeouts; the old deadline is void.
+        h.now = 200 * s
+        h.add(priority: 1, cookie: 2, hard: 5, ip, [out(2)])
+        h.now = 203 * s
+        h.add(priority: 1, cookie: 3, hard: 50, ip, [out(2)])
+        #expect(h.pipeline.expire(now: 210 * s).isEmpty)
+        #expect(h.pipeline.expire(now: 253 * s).map(\.entry.cookie) == [3])
+        // Without timeouts an entry never expires.
+        h.add(priority: 1, cookie: 4, ip, [out(2)])
+        #expect(h.pipeline.expire(now: .max).isEmpty && h.pipeline.flowCount == 1)
+    }
+
+    @Test func manyTimedEntriesAndReplacesKeepTheHeapBounded() throws {
+        let h = Harness()
+        var mod = FlowMod(priority: 1, hardTimeout: 60, match: .with { $0.ethType = 0x0800 }, instructions: [out(2)])
+        for round in 0..<20 {
+            for i in 0..<1000 {
+                mod.match.ipv4Dst = .exact(UInt32(i))
+                mod.hardTimeout = UInt16(60 + round)
+                try h.pipeline.apply(mod, now: Int64(round) * s)
+            }
+        }
+        #expect(h.pipeline.flowCount == 1000 && h.pipeline.timers.items.count <= 2 * 1000 + 1024)
+        // The last replace (at 19 s, hard 79 s) is what counts: all expire at 98 s.
+        #expect(h.pipeline.expire(now: 98 * s - 1).isEmpty)
+        let gone = h.pipeline.expire(now: 98 * s)
+        #expect(gone.count == 1000 && gone.allSatisfy { $0.reason == .hardTimeout } && h.pipeline.flowCount == 0)
+    }
+}
