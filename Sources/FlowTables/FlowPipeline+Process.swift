@@ -35,10 +35,18 @@ extension FlowPipeline {
     @discardableResult
     public func process(_ handle: PacketHandle, inPort: UInt32, now: Int64) -> Int {
         decisionCount = 0
-        setMask = 0
         wHandle = handle
-        let length = pool.length(handle)
-        var ctx = FrameContext(key: FlowKey.extract(UnsafeRawPointer(pool.data(handle)), length: length, inPort: inPort),
+        runTables(inPort: inPort, now: now)
+        pool.release(wHandle)
+        return decisionCount
+    }
+
+    /// Runs the working frame (`wHandle`) through the tables from table 0, appending decisions.
+    @inlinable
+    func runTables(inPort: UInt32, now: Int64) {
+        setMask = 0
+        let length = pool.length(wHandle)
+        var ctx = FrameContext(key: FlowKey.extract(UnsafeRawPointer(pool.data(wHandle)), length: length, inPort: inPort),
                                inPort: inPort)
         var t = 0
         outer: while true {
@@ -48,6 +56,7 @@ extension FlowPipeline {
                 ctx.keyDirty = false
             }
             let f = lookup(table: t, key: ctx.key)
+            if traceCount >= 0 { recordTrace(table: t, flow: f) }
             // A table miss without a table-miss entry drops the packet (OF 1.3 §5.4).
             guard f >= 0 else { break }
             let fp = flows + Int(f)
@@ -88,8 +97,6 @@ extension FlowPipeline {
             }
             t = next
         }
-        pool.release(wHandle)
-        return decisionCount
     }
 
     /// Executes the action set: slots in ascending order; with a group, output is ignored.

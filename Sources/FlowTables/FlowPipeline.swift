@@ -198,6 +198,9 @@ public final class FlowPipeline {
     @usableFromInline var cacheMissCount: UInt64 = 0
     /// Outputs dropped: decision list full, no pool slot for a copy, no room for a tag.
     @usableFromInline var droppedOutputs: UInt64 = 0
+    /// Steps recorded by `trace` (-1: not tracing).
+    @usableFromInline var traceCount = -1
+    @usableFromInline let traceSteps: UnsafeMutablePointer<(table: Int32, flow: Int32)>
 
     // Control-path state.
     var models: [FlowModel?] = []
@@ -250,6 +253,8 @@ public final class FlowPipeline {
         cacheMask = c.cacheEntries - 1
         decisionBuffer = .allocate(capacity: Self.maxDecisions)
         decisionBuffer.initialize(repeating: FlowDecision(kind: .output, port: 0, handle: 0), count: Self.maxDecisions)
+        traceSteps = .allocate(capacity: 256)
+        traceSteps.initialize(repeating: (0, 0), count: 256)
         setOps = .allocate(capacity: ActionSetSlot.count)
         setOps.initialize(repeating: CompiledOp(), count: ActionSetSlot.count)
         subtableByMask = Array(repeating: [:], count: c.tableCount)
@@ -271,6 +276,7 @@ public final class FlowPipeline {
         deallocateAligned(cache)
         decisionBuffer.deallocate()
         setOps.deallocate()
+        traceSteps.deallocate()
     }
 
     /// The decisions of the last `process` call; valid until the next one.
