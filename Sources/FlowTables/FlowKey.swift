@@ -140,7 +140,9 @@ extension FlowKey {
     /// tags are skipped to the EtherType. IPv4 options are skipped; non-first fragments have
     /// no L4 fields. IPv6: hop-by-hop, routing, destination-options, fragment and AH headers
     /// are skipped (at most 8); ip_proto is the last next-header; a non-first fragment, ESP
-    /// or an unknown header stops there without L4 fields.
+    /// or an unknown header stops there without L4 fields. An 802.3 frame's length field
+    /// (below 0x0600) is its eth_type as it stands; a priority tag gives vlan_vid
+    /// `OFPVID_PRESENT | 0`.
     @inlinable
     public static func extract(_ p: UnsafeRawPointer, length: Int, inPort: UInt32, metadata: UInt64 = 0) -> FlowKey {
         var k = FlowKey()
