@@ -50,15 +50,14 @@ extension FlowPipeline {
             let mk = key.masked(by: st.pointee.mask)
             let h = mk.hash(seed: Self.subtableSeed)
             let buckets = st.pointee.buckets.unsafelyUnwrapped
-            let tags = st.pointee.tags.unsafelyUnwrapped
             let tag = UInt32(truncatingIfNeeded: h >> 32)
             let mask = st.pointee.bucketMask
             var idx = Int(truncatingIfNeeded: h) & mask
             while true {
-                let f = buckets[idx]
+                let f = buckets[idx].flow
                 if f < 0 { break }
                 let fp = flows + Int(f)
-                if tags[idx] == tag && fp.pointee.hash == h && fp.pointee.value.sameWords(mk) {
+                if buckets[idx].tag == tag && fp.pointee.hash == h && fp.pointee.value.sameWords(mk) {
                     if fp.pointee.priority > bestPriority {
                         best = f
                         bestPriority = fp.pointee.priority
@@ -88,8 +87,8 @@ extension FlowPipeline {
         let st = subtables[Int(s)]
         guard let buckets = st.buckets else { return nil }
         var idx = Int(truncatingIfNeeded: h) & st.bucketMask
-        while buckets[idx] >= 0 {
-            let f = flows[Int(buckets[idx])]
+        while buckets[idx].flow >= 0 {
+            let f = flows[Int(buckets[idx].flow)]
             if f.hash == h && f.value == value { return idx }
             idx = (idx + 1) & st.bucketMask
         }
@@ -101,7 +100,7 @@ extension FlowPipeline {
         guard let s = subtableByMask[t][mask] else { return nil }
         let h = value.hash(seed: Self.subtableSeed)
         guard let b = findHead(subtable: s, value: value, hash: h) else { return nil }
-        var f = subtables[Int(s)].buckets![b]
+        var f = subtables[Int(s)].buckets![b].flow
         while f >= 0 {
             if flows[Int(f)].priority == priority { return f }
             f = flows[Int(f)].nextSame
@@ -152,11 +151,9 @@ extension FlowPipeline {
         st.table = UInt8(t)
         st.live = true
         st.bucketMask = 7
-        let buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 8)
-        buckets.initialize(repeating: -1, count: 8)
+        let buckets = UnsafeMutablePointer<SubtableBucket>.allocate(capacity: 8)
+        buckets.initialize(repeating: SubtableBucket(), count: 8)
         st.buckets = buckets
-        st.tags = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
-        st.tags!.initialize(repeating: 0, count: 8)
         subtables[Int(s)] = st
         subtablePriorities[Int(s)] = [:]
         subtableByMask[t][mask] = s
@@ -184,21 +181,16 @@ extension FlowPipeline {
         let old = subtables[Int(s)]
         let oldCount = old.bucketMask + 1
         let newCount = oldCount * 2
-        let buckets = UnsafeMutablePointer<Int32>.allocate(capacity: newCount)
-        buckets.initialize(repeating: -1, count: newCount)
-        let tags = UnsafeMutablePointer<UInt32>.allocate(capacity: newCount)
-        tags.initialize(repeating: 0, count: newCount)
-        for i in 0..<oldCount where old.buckets![i] >= 0 {
-            let f = old.buckets![i]
-            var idx = Int(truncatingIfNeeded: flows[Int(f)].hash) & (newCount - 1)
-            while buckets[idx] >= 0 { idx = (idx + 1) & (newCount - 1) }
-            buckets[idx] = f
-            tags[idx] = old.tags![i]
+        let buckets = UnsafeMutablePointer<SubtableBucket>.allocate(capacity: newCount)
+        buckets.initialize(repeating: SubtableBucket(), count: newCount)
+        for i in 0..<oldCount where old.buckets![i].flow >= 0 {
+            let entry = old.buckets![i]
+            var idx = Int(truncatingIfNeeded: flows[Int(entry.flow)].hash) & (newCount - 1)
+            while buckets[idx].flow >= 0 { idx = (idx + 1) & (newCount - 1) }
+            buckets[idx] = entry
         }
         old.buckets?.deallocate()
-        old.tags?.deallocate()
         subtables[Int(s)].buckets = buckets
-        subtables[Int(s)].tags = tags
         subtables[Int(s)].bucketMask = newCount - 1
     }
 
@@ -213,10 +205,10 @@ extension FlowPipeline {
         let priority = flows[Int(f)].priority
         if let b = findHead(subtable: s, value: flows[Int(f)].value, hash: h) {
             let buckets = subtables[Int(s)].buckets!
-            let head = buckets[b]
+            let head = buckets[b].flow
             if priority > flows[Int(head)].priority {
                 flows[Int(f)].nextSame = head
-                buckets[b] = f
+                buckets[b].flow = f // same value, same hash: the tag stands
             } else {
                 var prev = head
                 while flows[Int(prev)].nextSame >= 0 && flows[Int(flows[Int(prev)].nextSame)].priority >= priority {
@@ -229,9 +221,9 @@ extension FlowPipeline {
             if (subtables[Int(s)].heads + 1) * 2 > subtables[Int(s)].bucketMask + 1 { grow(subtable: s) }
             let st = subtables[Int(s)]
             var idx = Int(truncatingIfNeeded: h) & st.bucketMask
-            while st.buckets![idx] >= 0 { idx = (idx + 1) & st.bucketMask }
-            st.buckets![idx] = f
-            st.tags![idx] = UInt32(truncatingIfNeeded: h >> 32)
+            while st.buckets![idx].flow >= 0 { idx = (idx + 1) & st.bucketMask }
+            st.buckets![idx].flow = f
+            st.buckets![idx].tag = UInt32(truncatingIfNeeded: h >> 32)
             subtables[Int(s)].heads += 1
         }
         subtables[Int(s)].flows += 1
@@ -255,30 +247,29 @@ extension FlowPipeline {
             preconditionFailure("flow \(f) not in its subtable")
         }
         let buckets = subtables[Int(s)].buckets!
-        if buckets[b] == f {
+        if buckets[b].flow == f {
             let next = flows[Int(f)].nextSame
             if next >= 0 {
-                buckets[b] = next
+                buckets[b].flow = next
             } else {
                 // Backward-shift deletion keeps every probe sequence unbroken.
                 let mask = subtables[Int(s)].bucketMask
                 var i = b, j = b
                 while true {
                     j = (j + 1) & mask
-                    let g = buckets[j]
+                    let g = buckets[j].flow
                     if g < 0 { break }
                     let home = Int(truncatingIfNeeded: flows[Int(g)].hash) & mask
                     let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
                     if stays { continue }
-                    buckets[i] = g
-                    subtables[Int(s)].tags![i] = subtables[Int(s)].tags![j]
+                    buckets[i] = buckets[j]
                     i = j
                 }
-                buckets[i] = -1
+                buckets[i] = SubtableBucket()
                 subtables[Int(s)].heads -= 1
             }
         } else {
-            var prev = buckets[b]
+            var prev = buckets[b].flow
             while flows[Int(prev)].nextSame != f { prev = flows[Int(prev)].nextSame }
             flows[Int(prev)].nextSame = flows[Int(f)].nextSame
         }
@@ -290,7 +281,6 @@ extension FlowPipeline {
         subtablePriorities[Int(s)][priority] = left == 0 ? nil : left
         if subtables[Int(s)].flows == 0 {
             subtables[Int(s)].buckets?.deallocate()
-            subtables[Int(s)].tags?.deallocate()
             subtables[Int(s)] = SubtableSlot()
             subtableByMask[t][flows[Int(f)].mask] = nil
             tableSubtables[t].removeAll { $0 == s }

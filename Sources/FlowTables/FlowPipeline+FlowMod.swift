@@ -119,8 +119,8 @@ extension FlowPipeline {
             let st = subtables[Int(s)]
             guard subtablePriorities[Int(s)][priority] != nil else { continue }
             let common = mask.masked(by: st.mask)
-            for b in 0...st.bucketMask where st.buckets![b] >= 0 {
-                var f = st.buckets![b]
+            for b in 0...st.bucketMask where st.buckets![b].flow >= 0 {
+                var f = st.buckets![b].flow
                 while f >= 0 {
                     let fl = flows[Int(f)]
                     if fl.priority == priority && fl.value.masked(by: common) == value.masked(by: common) { return true }

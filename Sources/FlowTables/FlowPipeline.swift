@@ -96,10 +96,7 @@ func deallocateAligned<T>(_ p: UnsafeMutablePointer<T>) {
 @usableFromInline
 struct SubtableSlot {
     @usableFromInline var mask = FlowKey()
-    @usableFromInline var buckets: UnsafeMutablePointer<Int32>?
-    /// Per bucket, the top 32 bits of its flow's hash: a probe compares these before it
-    /// touches the flow record (which is likely not in the CPU cache).
-    @usableFromInline var tags: UnsafeMutablePointer<UInt32>?
+    @usableFromInline var buckets: UnsafeMutablePointer<SubtableBucket>?
     @usableFromInline var bucketMask = 0
     /// Occupied buckets (distinct values).
     @usableFromInline var heads = 0
@@ -107,6 +104,15 @@ struct SubtableSlot {
     @usableFromInline var maxPriority: Int32 = .min
     @usableFromInline var table: UInt8 = 0
     @usableFromInline var live = false
+    @usableFromInline init() {}
+}
+
+/// A subtable bucket: the head entry's flow id (-1: empty) and the top 32 bits of its hash,
+/// which a probe compares before it touches the flow record (likely not in the CPU cache).
+@usableFromInline
+struct SubtableBucket {
+    @usableFromInline var flow: Int32 = -1
+    @usableFromInline var tag: UInt32 = 0
     @usableFromInline init() {}
 }
 
@@ -266,7 +272,7 @@ public final class FlowPipeline {
 
     deinit {
         for i in 0..<flowHighWater where flows[i].live { flows[i].ops?.deallocate() }
-        for i in 0..<subtableHighWater where subtables[i].live { subtables[i].buckets?.deallocate(); subtables[i].tags?.deallocate() }
+        for i in 0..<subtableHighWater where subtables[i].live { subtables[i].buckets?.deallocate() }
         for t in 0..<tableCount { tables[t].order?.deallocate() }
         for g in 0..<configuration.maxGroups where groups[g].live { freeBuckets(Int32(g)) }
         deallocateAligned(flows)
