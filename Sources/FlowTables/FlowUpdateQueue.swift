@@ -53,6 +53,13 @@ public final class FlowUpdateQueue: @unchecked Sendable {
         return pending.count - head
     }
 
+    /// Changes held, including those already handed out but not yet dropped (for tests).
+    var storedCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return pending.count
+    }
+
     /// Takes and clears the outcomes posted so far.
     public func takeOutcomes() -> [Outcome] {
         lock.lock()
@@ -70,6 +77,10 @@ public final class FlowUpdateQueue: @unchecked Sendable {
         head = end
         if head == pending.count {
             pending.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= pending.count {
+            // A queue that never empties must still drop what it has handed out.
+            pending.removeFirst(head)
             head = 0
         }
         return batch

@@ -41,3 +41,18 @@ import Frames
         #expect(small.submit(.flow(FlowMod())) != nil && small.submit(.flow(FlowMod())) != nil && small.submit(.flow(FlowMod())) == nil)
     }
 }
+
+@Suite struct FlowUpdateQueueCompactionTests {
+    @Test func aQueueThatNeverEmptiesStaysBounded() {
+        let h = Harness()
+        let queue = FlowUpdateQueue(capacity: 10_000)
+        for _ in 0..<100 { _ = queue.submit(.flow(FlowMod(instructions: [out(2)]))) }
+        for _ in 0..<2000 {
+            // Always more waiting than one slice takes: the queue is never empty.
+            for _ in 0..<50 { _ = queue.submit(.flow(FlowMod(instructions: [out(2)]))) }
+            h.pipeline.applyUpdates(from: queue, now: 0, limit: 50)
+            _ = queue.takeOutcomes()
+        }
+        #expect(queue.count == 100 && queue.storedCount < 3000)
+    }
+}
