@@ -28,6 +28,9 @@ let package = Package(
         .target(name: "Frames", swiftSettings: hotPath),
         // The L2 pipeline, MAC table, VLANs, mirrors, counters.
         .target(name: "Switching", dependencies: ["Frames"], swiftSettings: hotPath),
+        // OpenFlow 1.3 flow datapath: match/action model, tuple-space classifier behind an
+        // exact-match cache, the multi-table pipeline, groups, timeouts, stats.
+        .target(name: "FlowTables", dependencies: ["Frames"], swiftSettings: hotPath),
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
@@ -81,6 +84,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FramesTests", dependencies: ["Frames"]),
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
+        .testTarget(name: "FlowTablesTests", dependencies: ["FlowTables", "Frames", "Switching", "CAllocationCounter"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
