@@ -111,14 +111,20 @@ struct OFWriter {
     /// A fixed-width text field: UTF-8 cut at a character boundary to at most `width - 1`
     /// bytes (so it always ends in a NUL) and NUL padded.
     mutating func text(_ s: String, width: Int) {
+        let utf8 = Array(s.utf8.prefix(OFWriter.fittingPrefix(s, maxBytes: width - 1)))
+        append(utf8)
+        zeros(width - utf8.count)
+    }
+
+    /// Bytes of the longest prefix of `s` made of whole characters within `maxBytes`.
+    static func fittingPrefix(_ s: String, maxBytes: Int) -> Int {
         var used = 0
         for scalar in s.unicodeScalars {
-            let n = String(scalar).utf8.count
-            if used + n > width - 1 { break }
+            let n = UTF8.width(scalar)
+            if used + n > maxBytes { break }
             used += n
         }
-        append(Array(s.utf8.prefix(used)))
-        zeros(width - used)
+        return used
     }
 }
 
@@ -128,6 +134,10 @@ extension OFReader {
     mutating func text(width: Int, _ error: OFError) throws(OFError) -> String {
         let raw = try take(width, error)
         let used = raw.firstIndex(of: 0) ?? raw.count
-        return String(decoding: raw[..<used], as: UTF8.self)
+        // Invalid UTF-8 is repaired with U+FFFD, which may make it longer: cut it to what
+        // the field holds, so the text encodes back to what it decodes from.
+        let repaired = String(decoding: raw[..<used], as: UTF8.self)
+        let fits = OFWriter.fittingPrefix(repaired, maxBytes: width - 1)
+        return fits == repaired.utf8.count ? repaired : String(decoding: Array(repaired.utf8.prefix(fits)), as: UTF8.self)
     }
 }
