@@ -503,3 +503,91 @@ extension OFMultipartReply {
         }
     }
 }
+
+/// One ofp_table_features record, for building a TABLE_FEATURES reply body (the body stays raw
+/// in `OFMultipartReply.Body.tableFeatures`; `encode(_:)` writes records, `decode(_:)` reads
+/// them back).
+public struct OFTableFeatures: Hashable, Sendable {
+    public var tableID: UInt8
+    /// Up to 31 bytes of UTF-8 on the wire.
+    public var name: String
+    public var metadataMatch: UInt64
+    public var metadataWrite: UInt64
+    public var config: UInt32
+    public var maxEntries: UInt32
+    /// ofp_table_feature_prop_* records as on the wire (each padded to 8).
+    public var properties: [UInt8]
+
+    /// A table's features.
+    public init(tableID: UInt8, name: String, metadataMatch: UInt64 = .max, metadataWrite: UInt64 = .max,
+                config: UInt32 = 0, maxEntries: UInt32, properties: [UInt8] = []) {
+        self.tableID = tableID
+        self.name = name
+        self.metadataMatch = metadataMatch
+        self.metadataWrite = metadataWrite
+        self.config = config
+        self.maxEntries = maxEntries
+        self.properties = properties
+    }
+
+    /// The records as a TABLE_FEATURES body.
+    public static func encode(_ tables: [OFTableFeatures]) -> [UInt8] {
+        var w = OFWriter()
+        for t in tables {
+            w.u16(UInt16(truncatingIfNeeded: 64 + t.properties.count)); w.u8(t.tableID); w.zeros(5)
+            w.text(t.name, width: 32)
+            w.u64(t.metadataMatch); w.u64(t.metadataWrite); w.u32(t.config); w.u32(t.maxEntries)
+            w.append(t.properties)
+        }
+        return w.bytes
+    }
+
+    /// The records of a TABLE_FEATURES body; BAD_REQUEST/BAD_LEN when a length lies.
+    public static func decode(_ body: [UInt8]) throws(OFError) -> [OFTableFeatures] {
+        var r = OFReader(body)
+        var tables: [OFTableFeatures] = []
+        while !r.isAtEnd {
+            let length = Int(try r.peek16(.badLen))
+            guard length >= 64, length % 8 == 0 else { throw .badLen }
+            var b = try r.sub(length, .badLen)
+            try b.skip(2, .badLen)
+            let id = try b.u8(.badLen)
+            try b.skip(5, .badLen)
+            let name = try b.text(width: 32, .badLen)
+            let mm = try b.u64(.badLen), mw = try b.u64(.badLen), config = try b.u32(.badLen), max = try b.u32(.badLen)
+            tables.append(OFTableFeatures(tableID: id, name: name, metadataMatch: mm, metadataWrite: mw, config: config,
+                                          maxEntries: max, properties: b.rest()))
+        }
+        return tables
+    }
+}
+
+extension OFTableFeatures {
+    /// The eight properties the spec requires in every record (instructions, next tables,
+    /// write/apply actions, match, wildcards, write/apply set-field), each padded to 8: the
+    /// instruction and action ids as 4-byte headers, fields as OXM headers.
+    public static func requiredProperties(instructions: [UInt16], nextTables: [UInt8], actions: [UInt16],
+                                          matchFields: [OXMFieldID], wildcards: [OXMFieldID],
+                                          setFields: [OXMFieldID]) -> [UInt8] {
+        var w = OFWriter()
+        func property(_ type: UInt16, _ body: (inout OFWriter) -> Void) {
+            let start = w.bytes.count
+            w.u16(type); w.u16(0)
+            body(&w)
+            w.patch16(at: start + 2, w.bytes.count - start)
+            w.pad8(from: start)
+        }
+        func oxmHeaders(_ fields: [OXMFieldID], _ w: inout OFWriter) {
+            for f in fields { w.u16(OXMField.openFlowBasic); w.u8(f.rawValue << 1); w.u8(UInt8(f.size)) }
+        }
+        property(0) { w in for i in instructions { w.u16(i); w.u16(4) } }
+        property(2) { w in for t in nextTables { w.u8(t) } }
+        property(4) { w in for a in actions { w.u16(a); w.u16(4) } }
+        property(6) { w in for a in actions { w.u16(a); w.u16(4) } }
+        property(8) { w in oxmHeaders(matchFields, &w) }
+        property(10) { w in oxmHeaders(wildcards, &w) }
+        property(12) { w in oxmHeaders(setFields, &w) }
+        property(14) { w in oxmHeaders(setFields, &w) }
+        return w.bytes
+    }
+}

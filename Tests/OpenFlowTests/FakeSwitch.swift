@@ -149,7 +149,13 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
         case .groupFeatures:
             return .groupFeatures(OFGroupFeatures(types: 0b111, capabilities: 0, maxGroups: [64, 64, 64, 0], actions: [1, 1, 1, 0]))
         case .tableFeatures:
-            return .tableFeatures([])
+            return .tableFeatures(OFTableFeatures.encode((0..<4).map { t in
+                let fields: [OXMFieldID] = [.inPort, .ethDst, .ethSrc, .ethType, .vlanVID, .ipv4Src, .ipv4Dst, .ipProto, .tcpDst]
+                return OFTableFeatures(tableID: UInt8(t), name: "table\(t)", maxEntries: 1000,
+                                       properties: OFTableFeatures.requiredProperties(
+                                           instructions: [1, 2, 3, 4, 5], nextTables: (UInt8(t) + 1..<4).map { $0 }, actions: [0, 17, 18, 22, 24, 25],
+                                           matchFields: fields, wildcards: fields, setFields: fields))
+            }))
         case .other:
             throw .badMultipart
         }
