@@ -32,6 +32,13 @@ func runTool(_ path: String, _ arguments: [String], timeout: Double = 30) throws
 final class RawClient {
     let fd: Int32
 
+    /// Wraps an accepted socket.
+    init(adopting fd: Int32) {
+        self.fd = fd
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()

@@ -1,0 +1,158 @@
+// OFConnectorTests: the active connection to a controller: the backoff rule, reconnecting to a
+// controller that drops us, and os-ken's simple_switch_13 (a real controller, from the venv
+// Tools/openflow-controllers makes; skipped with the reason printed when it cannot be made).
+
+import Foundation
+import TestSupport
+import XCTest
+@testable import OpenFlow
+
+/// A blocking TCP server for one test: accepts connections as `RawClient`s.
+final class RawServer {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a -> Int32 in
+                _ = bind(fd, a, length)
+                listen(fd, 8)
+                return getsockname(fd, a, &length)
+            }
+        }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// The next connection within `timeout` seconds.
+    func accept(timeout: Double) -> RawClient? {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(timeout * 1000)) == 1 else { return nil }
+        let c = Glibc.accept(fd, nil, nil)
+        return c >= 0 ? RawClient(fd: c) : nil
+    }
+
+    deinit { close(fd) }
+}
+
+extension RawClient {
+    convenience init(fd: Int32) {
+        self.init(adopting: fd)
+    }
+}
+
+final class OFConnectorTests: XCTestCase {
+    func testBackoffDoublesToTheCapAndResetsAfterAConnection() {
+        let limits = OFTransportLimits()
+        var delay = limits.backoffInitial
+        var waits: [Double] = []
+        for _ in 0..<6 {
+            let (wait, next) = OFConnector.backoff(previous: delay, opened: false, limits: limits)
+            waits.append(wait)
+            delay = next
+        }
+        XCTAssertEqual(waits, [1, 2, 4, 8, 8, 8])
+        let (wait, next) = OFConnector.backoff(previous: delay, opened: true, limits: limits)
+        XCTAssertEqual(wait, 1)
+        XCTAssertEqual(next, 2)
+    }
+
+    func testReconnectsAfterTheControllerDropsIt() throws {
+        let server = try RawServer()
+        var limits = OFTransportLimits()
+        limits.backoffInitial = 0.05
+        limits.backoffMax = 0.2
+        let connector = OFConnector(host: "127.0.0.1", port: server.port, limits: limits) { _ in FakeSwitch() }
+        defer { connector.stop() }
+        for round in 0..<3 {
+            guard let controller = server.accept(timeout: 20) else { return XCTFail("no connection in round \(round)") }
+            controller.send(OFCodec.encode(.hello(OFHello()), xid: 1) + OFCodec.encode(.featuresRequest, xid: 2))
+            XCTAssertEqual(controller.next()?.message.name, "HELLO")
+            XCTAssertEqual(controller.next()?.message.name, "FEATURES_REPLY")
+            // The controller goes away: the switch must come back.
+        }
+        XCTAssertGreaterThanOrEqual(connector.attempts, 3)
+    }
+
+    /// os-ken's simple_switch_13 against the connector: its HELLO, FEATURES_REQUEST,
+    /// SET_CONFIG/port-desc and table-miss FLOW_MOD all decode; a PACKET_IN from the switch
+    /// comes back as a PACKET_OUT flooding the frame.
+    func testOsKenSimpleSwitch13() throws {
+        guard let venv = controllersVenv() else { return }
+        let fake = FakeSwitch()
+        let port = Int.random(in: 20000...40000)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("osken-\(port).log").path
+        let manager = Process()
+        manager.executableURL = URL(fileURLWithPath: venv + "/bin/osken-manager")
+        manager.arguments = ["--ofp-tcp-listen-port", "\(port)", "--ofp-listen-host", "127.0.0.1", "--log-file", log,
+                             "os_ken.app.simple_switch_13"]
+        manager.standardOutput = FileHandle.nullDevice
+        manager.standardError = FileHandle.nullDevice
+        try manager.run()
+        defer { manager.terminate(); manager.waitUntilExit() }
+
+        var limits = OFTransportLimits()
+        limits.backoffInitial = 0.2
+        limits.backoffMax = 0.5
+        let connections = ConnectionBox()
+        let connector = OFConnector(host: "127.0.0.1", port: port, limits: limits) { c in connections.set(c); return fake }
+        defer { connector.stop() }
+
+        let tableMiss = OFFlowMod(priority: 0, match: OFMatch(), instructions: [.applyActions([.output(port: OFPortNumber.controller, maxLength: OFConstant.controllerNoBuffer)])])
+        XCTAssertTrue(waitFor(30) { fake.flows.contains { $0.priority == tableMiss.priority && $0.match == tableMiss.match && $0.instructions == tableMiss.instructions } },
+                      "no table-miss flow; log: \(fake.log); os-ken: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        // A frame from port 1 to an unknown MAC: the controller floods it.
+        let frame: [UInt8] = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06] + [UInt8](repeating: 0, count: 46)
+        connections.get()?.sendAsync(.packetIn(OFPacketIn(totalLength: UInt16(frame.count), reason: 0, tableID: 0, cookie: 0,
+                                                          match: OFMatch([.inPort(1)]), data: frame)))
+        XCTAssertTrue(waitFor(20) { !fake.packetOuts.isEmpty }, "no packet-out; log: \(fake.log)")
+        if let out = fake.packetOuts.first {
+            XCTAssertEqual(out.inPort, 1)
+            XCTAssertEqual(out.actions, [.output(port: OFPortNumber.flood, maxLength: 0)])
+            XCTAssertEqual(out.data, frame)
+        }
+        XCTAssertTrue(fake.undecodable.isEmpty, "undecodable: \(fake.undecodable.map { "\($0.0)" })")
+        print("os-ken log: \(fake.log)")
+    }
+}
+
+/// The connection a factory was handed, read from the test thread.
+final class ConnectionBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: OFConnection?
+    func set(_ c: OFConnection) { lock.withLock { connection = c } }
+    func get() -> OFConnection? { lock.withLock { connection } }
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`.
+func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date(timeIntervalSinceNow: seconds)
+    while Date() < end {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
+/// The controllers' venv (Tools/openflow-controllers), or nil with the reason printed.
+func controllersVenv() -> String? {
+    var dir = URL(fileURLWithPath: #filePath)
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+        dir.deleteLastPathComponent()
+    }
+    let script = dir.appendingPathComponent("Tools/openflow-controllers").path
+    guard let r = try? runTool("/bin/bash", [script], timeout: 900), r.status == 0,
+          let path = r.out.split(separator: "\n").last.map(String.init),
+          FileManager.default.isExecutableFile(atPath: path + "/bin/osken-manager") else {
+        print("skipping the os-ken test: Tools/openflow-controllers could not make the venv")
+        return nil
+    }
+    return path
+}
