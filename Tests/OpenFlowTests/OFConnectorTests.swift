@@ -1,8 +1,11 @@
 // OFConnectorTests: the active connection to a controller: the backoff rule, reconnecting to a
-// controller that drops us, and os-ken's simple_switch_13 (a real controller, from the venv
-// Tools/openflow-controllers makes; skipped with the reason printed when it cannot be made).
+// controller that drops us, and os-ken (a real controller, from the venv
+// Tools/openflow-controllers makes, running Tools/openflow-apps/learning_switch_13.py: the
+// os-ken packages do not ship the simple_switch_13 sample; skipped with the reason printed
+// when the venv cannot be made).
 
 import Foundation
+import Frames
 import TestSupport
 import XCTest
 @testable import OpenFlow
@@ -81,18 +84,19 @@ final class OFConnectorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(connector.attempts, 3)
     }
 
-    /// os-ken's simple_switch_13 against the connector: its HELLO, FEATURES_REQUEST,
-    /// SET_CONFIG/port-desc and table-miss FLOW_MOD all decode; a PACKET_IN from the switch
-    /// comes back as a PACKET_OUT flooding the frame.
-    func testOsKenSimpleSwitch13() throws {
-        guard let venv = controllersVenv() else { return }
+    /// os-ken with a learning-switch app against the connector: its HELLO, FEATURES_REQUEST,
+    /// port-description request and table-miss FLOW_MOD all decode; a PACKET_IN to an unknown
+    /// MAC comes back as a PACKET_OUT flooding the frame, and the answer from that MAC as a
+    /// FLOW_MOD matching in_port, eth_src and eth_dst plus a PACKET_OUT to the learned port.
+    func testOsKenLearningSwitch() throws {
+        guard let (venv, root) = controllersVenv() else { return }
         let fake = FakeSwitch()
         let port = Int.random(in: 20000...40000)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("osken-\(port).log").path
         let manager = Process()
         manager.executableURL = URL(fileURLWithPath: venv + "/bin/osken-manager")
         manager.arguments = ["--ofp-tcp-listen-port", "\(port)", "--ofp-listen-host", "127.0.0.1", "--log-file", log,
-                             "os_ken.app.simple_switch_13"]
+                             root + "/Tools/openflow-apps/learning_switch_13.py"]
         manager.standardOutput = FileHandle.nullDevice
         manager.standardError = FileHandle.nullDevice
         try manager.run()
@@ -115,9 +119,19 @@ final class OFConnectorTests: XCTestCase {
         XCTAssertTrue(waitFor(20) { !fake.packetOuts.isEmpty }, "no packet-out; log: \(fake.log)")
         if let out = fake.packetOuts.first {
             XCTAssertEqual(out.inPort, 1)
-            XCTAssertEqual(out.actions, [.output(port: OFPortNumber.flood, maxLength: 0)])
+            XCTAssertEqual(out.actions.count, 1)
+            if case .output(let port, _)? = out.actions.first { XCTAssertEqual(port, OFPortNumber.flood) } else { XCTFail("\(out.actions)") }
             XCTAssertEqual(out.data, frame)
         }
+        // The reply from 02:..:02 on port 2: the controller knows 02:..:01 is on port 1.
+        let reply: [UInt8] = [0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x06] + [UInt8](repeating: 0, count: 46)
+        connections.get()?.sendAsync(.packetIn(OFPacketIn(totalLength: UInt16(reply.count), reason: 0, tableID: 0, cookie: 0,
+                                                          match: OFMatch([.inPort(2)]), data: reply)))
+        XCTAssertTrue(waitFor(20) { fake.packetOuts.count >= 2 && fake.flows.count >= 2 }, "no learned flow; log: \(fake.log)")
+        let learned = fake.flows.first { $0.priority == 1 }
+        XCTAssertEqual(learned.map { Set($0.match.fields) },
+                       Set([.inPort(2), .ethSrc(MACAddress(2, 0, 0, 0, 0, 2)), .ethDst(MACAddress(2, 0, 0, 0, 0, 1))]))
+        if case .output(let port, _)? = fake.packetOuts.last?.actions.first { XCTAssertEqual(port, 1) } else { XCTFail() }
         XCTAssertTrue(fake.undecodable.isEmpty, "undecodable: \(fake.undecodable.map { "\($0.0)" })")
         print("os-ken log: \(fake.log)")
     }
@@ -141,8 +155,9 @@ func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// The controllers' venv (Tools/openflow-controllers), or nil with the reason printed.
-func controllersVenv() -> String? {
+/// The controllers' venv (Tools/openflow-controllers) and the checkout's root, or nil with the
+/// reason printed.
+func controllersVenv() -> (venv: String, root: String)? {
     var dir = URL(fileURLWithPath: #filePath)
     while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
         dir.deleteLastPathComponent()
@@ -154,5 +169,5 @@ func controllersVenv() -> String? {
         print("skipping the os-ken test: Tools/openflow-controllers could not make the venv")
         return nil
     }
-    return path
+    return (path, dir.path)
 }
