@@ -174,7 +174,10 @@ public final class OFChannel {
             counters.received += 1
             handleMessage(start: start, length: length)
         }
-        if inputHead == input.count {
+        if isClosed {
+            input = []
+            inputHead = 0
+        } else if inputHead == input.count {
             input.removeAll(keepingCapacity: input.capacity <= 128 << 10)
             inputHead = 0
         } else if inputHead >= 64 << 10 {
@@ -228,8 +231,8 @@ public final class OFChannel {
         guard !isClosed else { return }
         state = .closed(reason)
         pendingMultipart = nil
-        input = []
-        inputHead = 0
+        // The input buffer is released by `receive` once it stops: a handler may close the
+        // channel from inside a request whose bytes are still being read.
         handler.channelClosed(self, reason: reason)
     }
 
@@ -445,12 +448,17 @@ public final class OFChannel {
         let slot = role == .slave ? 1 : 0
         let mask: UInt32, reason: UInt8
         switch message {
-        case .packetIn(let p): mask = asyncConfig.packetInMask[slot]; reason = p.reason
-        case .portStatus(let s): mask = asyncConfig.portStatusMask[slot]; reason = s.reason
-        case .flowRemoved(let f): mask = asyncConfig.flowRemovedMask[slot]; reason = f.reason
+        case .packetIn(let p): mask = Self.pick(asyncConfig.packetInMask, slot); reason = p.reason
+        case .portStatus(let s): mask = Self.pick(asyncConfig.portStatusMask, slot); reason = s.reason
+        case .flowRemoved(let f): mask = Self.pick(asyncConfig.flowRemovedMask, slot); reason = f.reason
         default: return true
         }
         return reason < 32 && mask & (1 << UInt32(reason)) != 0
+    }
+
+    /// The mask of `masks` for `slot` (0 master/equal, 1 slave); 0 when the array is short.
+    private static func pick(_ masks: [UInt32], _ slot: Int) -> UInt32 {
+        masks.count > slot ? masks[slot] : 0
     }
 }
 

@@ -320,7 +320,10 @@ public enum OFCodec {
         case .queueGetConfigReply(let port, let queues): w.u32(port); w.zeros(4); w.append(queues)
         case .roleRequest(let m), .roleReply(let m): w.u32(m.role); w.zeros(4); w.u64(m.generationID)
         case .getAsyncReply(let c), .setAsync(let c):
-            for v in c.packetInMask + c.portStatusMask + c.flowRemovedMask { w.u32(v) }
+            // Two words each (master/equal, slave), whatever the arrays hold.
+            for masks in [c.packetInMask, c.portStatusMask, c.flowRemovedMask] {
+                for slot in 0..<2 { w.u32(slot < masks.count ? masks[slot] : 0) }
+            }
         case .meterMod(let m): w.u16(m.command); w.u16(m.flags); w.u32(m.meterID); w.append(m.bands)
         }
     }
