@@ -30,6 +30,8 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
     /// Flows handed to the handler (the million-flow-mod test counts, it does not store).
     var flowModCount = 0
     var storeFlows = true
+    /// Tables the switch says it has.
+    var tableCount = 4
     var extraFlowsInDump = 0
 
     var flows: [Flow] { lock.withLock { _flows } }
@@ -47,7 +49,7 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
 
     func features(channel: OFChannel) -> OFFeatures {
         note("features")
-        return OFFeatures(datapathID: 0x5B, nBuffers: 0, nTables: 4, capabilities: 0x4F)
+        return OFFeatures(datapathID: 0x5B, nBuffers: 0, nTables: UInt8(tableCount), capabilities: 0x4F)
     }
 
     func config(channel: OFChannel) -> OFSwitchConfig { note("get-config"); return OFSwitchConfig(flags: 0, missSendLength: 128) }
@@ -80,7 +82,7 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
         }
         switch command {
         case .add:
-            guard mod.tableID < 4 else { throw .flowModBadTableID }
+            guard mod.tableID < tableCount else { throw .flowModBadTableID }
             _flows.removeAll { $0.tableID == mod.tableID && $0.priority == mod.priority && $0.match == mod.match }
             _flows.append(Flow(tableID: mod.tableID, priority: mod.priority, cookie: mod.cookie, match: mod.match,
                                instructions: mod.instructions, idleTimeout: mod.idleTimeout, hardTimeout: mod.hardTimeout,
@@ -139,7 +141,7 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
         case .aggregate:
             return .aggregate(OFAggregateStats(packetCount: 0, byteCount: 0, flowCount: UInt32(flows.count)))
         case .table:
-            return .table((0..<4).map { t in OFTableStats(tableID: UInt8(t), activeCount: UInt32(flows.filter { $0.tableID == t }.count), lookupCount: 0, matchedCount: 0) })
+            return .table((0..<tableCount).map { t in OFTableStats(tableID: UInt8(t), activeCount: UInt32(flows.filter { $0.tableID == t }.count), lookupCount: 0, matchedCount: 0) })
         case .group(let id):
             return .group(groups.values.filter { id == OFConstant.allGroups || $0.groupID == id }.sorted { $0.groupID < $1.groupID }.map {
                 OFGroupStats(groupID: $0.groupID, bucketCounts: $0.buckets.map { _ in [0, 0] })
@@ -149,11 +151,11 @@ final class FakeSwitch: OFSwitchHandler, @unchecked Sendable {
         case .groupFeatures:
             return .groupFeatures(OFGroupFeatures(types: 0b111, capabilities: 0, maxGroups: [64, 64, 64, 0], actions: [1, 1, 1, 0]))
         case .tableFeatures:
-            return .tableFeatures(OFTableFeatures.encode((0..<4).map { t in
+            return .tableFeatures(OFTableFeatures.encode((0..<tableCount).map { t in
                 let fields: [OXMFieldID] = [.inPort, .ethDst, .ethSrc, .ethType, .vlanVID, .ipv4Src, .ipv4Dst, .ipProto, .tcpDst]
                 return OFTableFeatures(tableID: UInt8(t), name: "table\(t)", maxEntries: 1000,
                                        properties: OFTableFeatures.requiredProperties(
-                                           instructions: [1, 2, 3, 4, 5], nextTables: (UInt8(t) + 1..<4).map { $0 }, actions: [0, 17, 18, 22, 24, 25],
+                                           instructions: [1, 2, 3, 4, 5], nextTables: (UInt8(t) + 1..<UInt8(tableCount)).map { $0 }, actions: [0, 17, 18, 22, 24, 25],
                                            matchFields: fields, wildcards: fields, setFields: fields))
             }))
         case .other:

@@ -137,6 +137,77 @@ final class OFConnectorTests: XCTestCase {
     }
 }
 
+extension OFConnectorTests {
+    /// Faucet (from the same venv), configured with one datapath and one VLAN on two ports,
+    /// against the connector: it programs the switch; everything it sends decodes, and it
+    /// gets no ERROR back.
+    func testFaucetProgramsTheSwitch() throws {
+        guard let (venv, _) = controllersVenv() else { return }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = dir.path + "/faucet.yaml"
+        try """
+        vlans:
+          office:
+            vid: 100
+        dps:
+          sw1:
+            dp_id: 0x5b
+            hardware: "Open vSwitch"
+            interfaces:
+              1:
+                native_vlan: office
+              2:
+                native_vlan: office
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let port = Int.random(in: 20000...40000)
+        let faucet = Process()
+        faucet.executableURL = URL(fileURLWithPath: venv + "/bin/faucet")
+        faucet.arguments = ["--ryu-ofp-tcp-listen-port", "\(port)", "--ryu-ofp-listen-host", "127.0.0.1"]
+        var env = ProcessInfo.processInfo.environment
+        // faucet execs osken-manager from PATH.
+        env["PATH"] = venv + "/bin:" + (env["PATH"] ?? "/usr/bin:/bin")
+        env["FAUCET_CONFIG"] = config
+        env["FAUCET_LOG"] = dir.path + "/faucet.log"
+        env["FAUCET_EXCEPTION_LOG"] = dir.path + "/faucet-exception.log"
+        env["FAUCET_PROMETHEUS_PORT"] = "\(port + 1)"
+        env["FAUCET_PROMETHEUS_ADDR"] = "127.0.0.1"
+        faucet.environment = env
+        faucet.standardOutput = FileHandle.nullDevice
+        faucet.standardError = FileHandle.nullDevice
+        try faucet.run()
+        defer { faucet.terminate(); faucet.waitUntilExit() }
+
+        let fake = FakeSwitch()
+        fake.tableCount = 12
+        var limits = OFTransportLimits()
+        limits.backoffInitial = 0.2
+        limits.backoffMax = 0.5
+        let connector = OFConnector(host: "127.0.0.1", port: port, limits: limits) { _ in fake }
+        defer { connector.stop() }
+        // Programmed: at least 10 flows, and no change for a second.
+        var last = -1
+        let programmed = waitFor(40) {
+            let n = fake.flows.count
+            defer { last = n }
+            if n >= 10 && n == last { return true }
+            usleep(950_000)
+            return false
+        }
+        let faucetLog = (try? String(contentsOfFile: dir.path + "/faucet.log", encoding: .utf8)) ?? ""
+        XCTAssertTrue(programmed, "faucet did not program the switch: \(fake.log.suffix(20)); faucet: \(faucetLog.suffix(3000))")
+        usleep(500_000)
+        XCTAssertTrue(fake.undecodable.isEmpty, "undecodable: \(fake.undecodable.map { "\($0.0) \($0.1.prefix(24))" })")
+        // Faucet logs an ERROR the switch sends back as "OFError type: ..."; its own "DP not up" line
+        // (ports reported before it marks the datapath up) is no reply of ours.
+        XCTAssertTrue(faucetLog.contains("Cold start configuring DP"), faucetLog)
+        XCTAssertFalse(faucetLog.contains("OFError"), "faucet got errors: \(faucetLog)")
+        let exceptions = (try? String(contentsOfFile: dir.path + "/faucet-exception.log", encoding: .utf8)) ?? ""
+        XCTAssertFalse(exceptions.contains("Traceback"), exceptions)
+        print("faucet: \(fake.flows.count) flows, \(fake.groups.count) groups; requests: \(Set(fake.log.map { $0.split(separator: " ").prefix(2).joined(separator: " ") }).sorted())")
+    }
+}
+
 /// The connection a factory was handed, read from the test thread.
 final class ConnectionBox: @unchecked Sendable {
     private let lock = NSLock()
