@@ -205,6 +205,13 @@ public final class OFChannel {
         return true
     }
 
+    /// Called by the transport when queued output reached the socket: the peer is reading,
+    /// so it is alive even while it sends nothing (or while we have stopped reading it).
+    public func noteOutputProgress() {
+        inputSinceTick = true
+        echoOutstanding = false
+    }
+
     /// Called by the transport every probe interval: a peer silent for a whole interval gets an
     /// ECHO_REQUEST; silent for the next one too, the channel closes (`.idle`).
     public func tick() {

@@ -64,6 +64,8 @@ public enum OFTransport {
     /// One thread: control traffic is light, and every channel lives on it.
     public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 256 << 10)
+    /// Bytes handed to SwiftNIO and not yet written to the socket, at most.
+    static let maxInFlight = 256 << 10
 }
 
 /// Drives one `OFChannel` inside the NIO pipeline.
@@ -83,6 +85,7 @@ final class OFChannelDriver: ChannelInboundHandler, @unchecked Sendable {
     private var ended = false
     private var opened = false
     private var readPaused = false
+    private var inFlight = 0
 
     init(limits: OFTransportLimits, connection: OFConnection, generations: OFRoleGenerations,
          makeHandler: @escaping OFHandlerFactory, onEnd: @escaping @Sendable (_ opened: Bool) -> Void) {
@@ -121,7 +124,6 @@ final class OFChannelDriver: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        flush()
         context.fireChannelWritabilityChanged()
     }
 
@@ -144,15 +146,26 @@ final class OFChannelDriver: ChannelInboundHandler, @unchecked Sendable {
     private func flush() {
         guard let context, let channel else { return }
         var written: EventLoopFuture<Void>?
-        if context.channel.isWritable, channel.pendingOutputBytes > 0 {
+        // Hand output to SwiftNIO only while less than `maxInFlight` of it has not reached the
+        // socket yet; each completed write makes room and flushes again. The rest waits in
+        // the channel's queue, where its caps apply.
+        if inFlight < OFTransport.maxInFlight, channel.pendingOutputBytes > 0 {
             let bytes = channel.takeOutput()
-            written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+            let count = bytes.count
+            inFlight += count
+            let future = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)))
+            future.whenComplete { [self] result in
+                inFlight -= count
+                if case .success = result { self.channel?.noteOutputProgress() }
+                flush()
+            }
+            written = future
         }
         if channel.isClosed {
             if let written {
                 let nio = context.channel
                 written.whenComplete { _ in nio.close(promise: nil) }
-            } else {
+            } else if inFlight == 0 {
                 context.close(promise: nil)
             }
             return

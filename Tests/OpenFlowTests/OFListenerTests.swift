@@ -71,7 +71,7 @@ final class RawClient {
             }
             var chunk = [UInt8](repeating: 0, count: 4096)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-            if n <= 0 { return nil }
+            if n <= 0 { if ProcessInfo.processInfo.environment["OFDEBUG"] != nil { print("client read \(n) errno \(errno)") }; return nil }
             buffer += chunk[..<n]
         }
     }
@@ -120,6 +120,50 @@ final class OFListenerTests: XCTestCase {
         // a and b never sent HELLO: closed at the deadline.
         XCTAssertTrue(a.sawEOF())
         XCTAssertTrue(b.sawEOF())
+    }
+
+    /// A controller that sends echo requests and stops reading: the listener stops reading too
+    /// (the channel's queue past its read-pause mark), so the controller's writes block with a
+    /// bounded amount in flight; the connection is not dropped, and once the controller reads
+    /// again every reply arrives, in order.
+    func testControllerThatStopsReadingIsPausedNotDropped() throws {
+        let fake = FakeSwitch()
+        let listener = try OFListener(host: "127.0.0.1", port: 0) { _ in fake }
+        defer { listener.close() }
+        let client = try RawClient(port: listener.port)
+        client.send(OFCodec.encode(.hello(OFHello()), xid: 0))
+        XCTAssertEqual(client.next()?.message.name, "HELLO")
+        let flags = fcntl(client.fd, F_GETFL)
+        _ = fcntl(client.fd, F_SETFL, flags | O_NONBLOCK)
+        var written = 0, bytes = 0
+        var pending: [UInt8] = []
+        while true {
+            if pending.isEmpty { pending = OFCodec.encode(.echoRequest([UInt8](repeating: 0xEE, count: 1000)), xid: UInt32(written + 1)) }
+            let n = pending.withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                bytes += n
+                pending.removeFirst(n)
+                if pending.isEmpty { written += 1 }
+                continue
+            }
+            // Blocked: wait up to 2 s for room; none means the switch has stopped reading.
+            var p = pollfd(fd: client.fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&p, 1, 2000) == 0 { break }
+            XCTAssertLessThan(bytes, 256 << 20, "the switch kept reading")
+            if bytes >= 256 << 20 { return }
+        }
+        XCTAssertLessThan(bytes, 64 << 20, "bounded in flight")
+        XCTAssertGreaterThan(written, 1000)
+        XCTAssertEqual(listener.connectionCount, 1)
+        // Read everything back (the last request may be partly written: finish it first).
+        _ = fcntl(client.fd, F_SETFL, flags)
+        if !pending.isEmpty { client.send(pending); written += 1 }
+        for xid in 1...written {
+            guard let reply = client.next() else { return XCTFail("connection ended after \(xid - 1) of \(written) replies: \(fake.closeReasons)") }
+            XCTAssertEqual(reply.xid, UInt32(xid))
+            if reply.xid != UInt32(xid) { return }
+        }
+        print("stopped reading after \(written) echo requests, \(bytes) bytes in flight")
     }
 
     /// ovs-ofctl against the listener: show, add-flow/dump-flows/del-flows, dump-ports,
