@@ -28,6 +28,17 @@ public struct OFTransportLimits: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// Why these limits cannot be used, or nil.
+    var problem: String? {
+        if maxConnections < 1 { return "maxConnections must be at least 1" }
+        if !(handshakeTimeout > 0 && handshakeTimeout <= 3600) { return "handshakeTimeout must be in (0, 3600] seconds" }
+        if !(probeInterval >= 0.01 && probeInterval <= 3600) { return "probeInterval must be in [0.01, 3600] seconds" }
+        if !(backoffInitial >= 0.01 && backoffMax >= backoffInitial && backoffMax <= 3600) {
+            return "backoff must satisfy 0.01 <= backoffInitial <= backoffMax <= 3600 seconds"
+        }
+        return nil
+    }
 }
 
 /// One live OpenFlow connection as the integrator sees it: send asynchronous messages from
@@ -36,7 +47,6 @@ public final class OFConnection: @unchecked Sendable {
     /// The peer's address.
     public let peer: String
     fileprivate let eventLoop: any EventLoop
-    fileprivate var nioChannel: (any Channel)?
     fileprivate var driver: OFChannelDriver?
 
     fileprivate init(peer: String, eventLoop: any EventLoop) {
@@ -98,7 +108,6 @@ final class OFChannelDriver: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        connection.nioChannel = context.channel
         connection.driver = self
         let ch = OFChannel(handler: makeHandler(connection), limits: limits.channel, generations: generations,
                            label: connection.peer)
@@ -121,10 +130,6 @@ final class OFChannelDriver: ChannelInboundHandler, @unchecked Sendable {
         channel?.receive(buffer.readableBytesView)
         if channel?.state == .open { opened = true }
         flush()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -218,7 +223,8 @@ public final class OFListener: @unchecked Sendable {
     public init(host: String = "0.0.0.0", port: Int, limits: OFTransportLimits = OFTransportLimits(),
                 generations: OFRoleGenerations = OFRoleGenerations(),
                 makeHandler: @escaping OFHandlerFactory) throws(OFTransportError) {
-        let slots = ConnectionSlots(max: max(1, limits.maxConnections))
+        if let problem = limits.problem { throw OFTransportError("OpenFlow transport limits: \(problem)") }
+        let slots = ConnectionSlots(max: limits.maxConnections)
         self.slots = slots
         self.host = host
         let bootstrap = ServerBootstrap(group: OFTransport.group)
@@ -279,7 +285,8 @@ public final class OFConnector: @unchecked Sendable {
 
     /// Starts connecting to `host:port`.
     public init(host: String, port: Int, limits: OFTransportLimits = OFTransportLimits(),
-                generations: OFRoleGenerations = OFRoleGenerations(), makeHandler: @escaping OFHandlerFactory) {
+                generations: OFRoleGenerations = OFRoleGenerations(), makeHandler: @escaping OFHandlerFactory) throws(OFTransportError) {
+        if let problem = limits.problem { throw OFTransportError("OpenFlow transport limits: \(problem)") }
         self.host = host
         self.port = port
         self.limits = limits
@@ -295,7 +302,7 @@ public final class OFConnector: @unchecked Sendable {
                             generations: OFRoleGenerations = OFRoleGenerations(),
                             makeHandler: @escaping OFHandlerFactory) throws(OFTransportError) {
         guard case .active(let host, let port) = endpoint else { throw OFTransportError("\(endpoint) is not a tcp: connection") }
-        self.init(host: host, port: port, limits: limits, generations: generations, makeHandler: makeHandler)
+        try self.init(host: host, port: port, limits: limits, generations: generations, makeHandler: makeHandler)
     }
 
     /// The reconnect delays: `backoffInitial` after a connection that got through HELLO (or

@@ -2,6 +2,7 @@
 // value and an optional mask, held as numbers (no per-field arrays), with constructors for the
 // fields a flow table matches on. `OFMatch` is the ofp_match around a list of them.
 
+import Foundation
 import Frames
 
 /// The OPENFLOW_BASIC match fields (oxm_ofb_match_fields), with their wire sizes.
@@ -164,11 +165,10 @@ public struct OXMField: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let v = id.size > 8 ? String(value.high, radix: 16) + String(repeating: "0", count: 16 - String(value.low, radix: 16).count) + String(value.low, radix: 16)
-                            : String(value.low, radix: 16)
-        var s = "\(id)=0x\(v)"
-        if let mask { s += "/0x" + (id.size > 8 ? String(mask.high, radix: 16) + String(repeating: "0", count: 16 - String(mask.low, radix: 16).count) : "") + String(mask.low, radix: 16) }
-        return s
+        func hex(_ v: OXMValue) -> String {
+            v.bytes16.suffix(id.size).map { String(format: "%02x", $0) }.joined()
+        }
+        return "\(id)=0x\(hex(value))" + (mask.map { "/0x" + hex($0) } ?? "")
     }
 }
 

@@ -72,7 +72,7 @@ final class OFConnectorTests: XCTestCase {
         var limits = OFTransportLimits()
         limits.backoffInitial = 0.05
         limits.backoffMax = 0.2
-        let connector = OFConnector(host: "127.0.0.1", port: server.port, limits: limits) { _ in FakeSwitch() }
+        let connector = try OFConnector(host: "127.0.0.1", port: server.port, limits: limits) { _ in FakeSwitch() }
         defer { connector.stop() }
         for round in 0..<3 {
             guard let controller = server.accept(timeout: 20) else { return XCTFail("no connection in round \(round)") }
@@ -106,7 +106,7 @@ final class OFConnectorTests: XCTestCase {
         limits.backoffInitial = 0.2
         limits.backoffMax = 0.5
         let connections = ConnectionBox()
-        let connector = OFConnector(host: "127.0.0.1", port: port, limits: limits) { c in connections.set(c); return fake }
+        let connector = try OFConnector(host: "127.0.0.1", port: port, limits: limits) { c in connections.set(c); return fake }
         defer { connector.stop() }
 
         let tableMiss = OFFlowMod(priority: 0, match: OFMatch(), instructions: [.applyActions([.output(port: OFPortNumber.controller, maxLength: OFConstant.controllerNoBuffer)])])
@@ -183,7 +183,7 @@ extension OFConnectorTests {
         var limits = OFTransportLimits()
         limits.backoffInitial = 0.2
         limits.backoffMax = 0.5
-        let connector = OFConnector(host: "127.0.0.1", port: port, limits: limits) { _ in fake }
+        let connector = try OFConnector(host: "127.0.0.1", port: port, limits: limits) { _ in fake }
         defer { connector.stop() }
         // Programmed: at least 10 flows, and no change for a second.
         var last = -1
