@@ -37,6 +37,12 @@ let package = Package(
         .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV", "RISCVBoard"]),
         // The control socket's typed protocol (requests, replies) and its client.
         .target(name: "ControlProtocol", dependencies: ["CLinuxShims"]),
+        // OpenFlow 1.3 wire protocol: message codec, the transport-free channel, TCP transport.
+        .target(name: "OpenFlow", dependencies: [
+            "Frames",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims", "ControlProtocol"],
                 swiftSettings: hotPath),
@@ -95,6 +101,7 @@ let package = Package(
         .testTarget(name: "ApplianceTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "RISCVBoard", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
+        .testTarget(name: "OpenFlowTests", dependencies: ["OpenFlow", "Frames", "TestSupport"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "ControlProtocol", "HostNetworking", "Migration", "Topology", "TestSupport"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
