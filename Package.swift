@@ -34,7 +34,7 @@ let package = Package(
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
-        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "VMHost", "RISCV", "RISCVBoard"]),
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "OpenFlow", "VMHost", "RISCV", "RISCVBoard"]),
         // The control socket's typed protocol (requests, replies) and its client.
         .target(name: "ControlProtocol", dependencies: ["CLinuxShims"]),
         // OpenFlow 1.3 wire protocol: message codec, the transport-free channel, TCP transport.
@@ -43,6 +43,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // A switch programmed over OpenFlow: the agent joining the wire protocol, the flow
+        // tables and the switch (fail modes, packet-in/out, port status).
+        .target(name: "OpenFlowSwitch", dependencies: ["Switching", "FlowTables", "OpenFlow", "Frames"]),
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims", "ControlProtocol"],
                 swiftSettings: hotPath),
@@ -71,6 +74,7 @@ let package = Package(
         // the migration listener, the cluster of host processes and its schedule.
         .target(name: "Hypervisor", dependencies: [
             "Frames", "Switching", "Capture", "Topology", "HostNetworking", "VMHost", "Virtio", "Migration", "CLinuxShims", "ControlProtocol",
+            "OpenFlow", "OpenFlowSwitch", "FlowTables",
         ]),
 
         // `switchboard bench`: drivers that measure beside a reference in the same run.

@@ -117,6 +117,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var progress: ControlMigrationProgress?
     /// migrate: the final report (the last line, with `ok`).
     public var migration: ControlMigrationReport?
+    /// flows / flow-trace: the lines to print (ovs-ofctl's and ofproto/trace's formats).
+    public var lines: [String]?
 
     /// A failure.
     public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }

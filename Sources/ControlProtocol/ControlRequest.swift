@@ -29,6 +29,11 @@ public enum ControlRequest: Codable, Sendable, Equatable {
     /// the connection carries raw bytes both ways: the console's recent tail and then its
     /// output to the client, the client's bytes to the guest's UART.
     case console(vm: String)
+    /// `flows`: the OpenFlow flow tables of a switch, as `ovs-ofctl dump-flows`.
+    case flows(switchName: String)
+    /// `flow-trace`: a frame (hex) through a running OpenFlow switch's tables, entering
+    /// `port`, as `ofproto/trace`: each table's matching flow and the outputs.
+    case flowTrace(switchName: String, port: String, frame: String)
 
     /// The fields of `capture-start`.
     public struct CaptureStart: Sendable, Equatable {
@@ -92,11 +97,13 @@ public enum ControlRequest: Codable, Sendable, Equatable {
         case .migrate: return "migrate"
         case .stop: return "stop"
         case .console: return "console"
+        case .flows: return "flows"
+        case .flowTrace: return "flow-trace"
         }
     }
 
     enum Key: String, CodingKey {
-        case version, command, switchName = "switch", port, file, filter, direction, name, vm, to
+        case version, command, switchName = "switch", port, file, filter, direction, name, vm, to, frame
         case downtimeMs = "downtime_ms", maxRounds = "max_rounds"
     }
 
@@ -126,6 +133,10 @@ public enum ControlRequest: Codable, Sendable, Equatable {
                                     maxRounds: try c.decodeIfPresent(Int.self, forKey: .maxRounds)))
         case "stop": self = .stop
         case "console": self = .console(vm: try c.decode(String.self, forKey: .vm))
+        case "flows": self = .flows(switchName: try c.decode(String.self, forKey: .switchName))
+        case "flow-trace":
+            self = .flowTrace(switchName: try c.decode(String.self, forKey: .switchName),
+                              port: try c.decode(String.self, forKey: .port), frame: try c.decode(String.self, forKey: .frame))
         default: throw ControlProtocolError.unknownCommand(command)
         }
     }
@@ -153,6 +164,11 @@ public enum ControlRequest: Codable, Sendable, Equatable {
             try c.encodeIfPresent(m.downtimeMs, forKey: .downtimeMs)
             try c.encodeIfPresent(m.maxRounds, forKey: .maxRounds)
         case .console(let vm): try c.encode(vm, forKey: .vm)
+        case .flows(let sw): try c.encode(sw, forKey: .switchName)
+        case .flowTrace(let sw, let port, let frame):
+            try c.encode(sw, forKey: .switchName)
+            try c.encode(port, forKey: .port)
+            try c.encode(frame, forKey: .frame)
         case .captureList, .vmList, .stop: break
         }
     }

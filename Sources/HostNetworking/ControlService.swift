@@ -43,6 +43,8 @@ public final class ControlService {
         case .captureStop(let switchName, let name): return stopCapture(switchName: switchName, name: name, datapath)
         case .captureList: return ControlResponse(ok: true, captures: captureList())
         case .vmList, .migrate, .stop, .console: return .failure("\(request.command) is not served here (no VMs run in this instance)")
+        case .flows(let name), .flowTrace(let name, _, _):
+            return .failure("switch \(name.escapedForTerminal) is not programmed over OpenFlow here (give it \"controllers\" or \"openflow_listen\")")
         }
     }
 

@@ -63,6 +63,7 @@ public struct HostedRun {
         var vms: VMRuntime?
         var listener: MigrationService?
         var pings: [PingJob] = []
+        var openflow: OpenFlowRuntime?
         let service = ControlService()
         let migrations = MigrationLog()
         let stopRequested = StopFlag()
@@ -71,6 +72,7 @@ public struct HostedRun {
             FileHandle.standardError.write(Data("\(tag): \(message)\n".utf8))
         }
         func cleanup() {
+            openflow?.close()
             pings.forEach { $0.stop() }
             listener?.close(timeout: 2)
             vms?.stop(datapath: datapath)
@@ -108,6 +110,11 @@ public struct HostedRun {
                     listener = m
                 }
             }
+            if topology.switches.contains(where: { $0.openflow != nil }) {
+                openflow = try OpenFlowRuntime(topology: topology, fullTopology: fullTopology, hypervisor: hypervisor,
+                                               datapath: datapath, log: log)
+            }
+            let flowRuntime = openflow
             let path = controlPath ?? Self.defaultControlPath(topologyName: topology.name, hypervisor: hypervisor)
             let runtime = vms
             let here = hypervisor
@@ -128,6 +135,8 @@ public struct HostedRun {
                 case .console(let vm):
                     guard let runtime else { return .failure("no VMs run here") }
                     return runtime.attachConsole(vm, stream: stream)
+                case .flows, .flowTrace:
+                    return flowRuntime?.handle(request, dp) ?? service.handle(request, dp)
                 case .fdb, .stats, .captureStart, .captureStop, .captureList:
                     return service.handle(request, dp)
                 }
@@ -167,7 +176,9 @@ public struct HostedRun {
         fflush(nil)  // all streams: readers of a pipe see the setup lines now
 
         let captures = instance.captures
+        let flowTicks = openflow
         datapath.tick = { [vms] dp, now in
+            flowTicks?.tick(now: now)
             for c in captures { try? c.writer.flush() }
             service.flush()
             vms?.service(dp.fabric, now: now)  // a safety net: guests normally kick their NICs

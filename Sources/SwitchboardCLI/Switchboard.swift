@@ -9,6 +9,6 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "A software-defined L2 virtual switch with its own VM host.",
         subcommands: [ValidateCommand.self, RunCommand.self, TraceCommand.self, ReplayCommand.self, VMCommand.self, BenchCommand.self,
-                      FdbCommand.self, StatsCommand.self, CaptureCommand.self, MigrateCommand.self,
+                      FdbCommand.self, StatsCommand.self, FlowsCommand.self, CaptureCommand.self, MigrateCommand.self,
                       ConsoleCommand.self])
 }

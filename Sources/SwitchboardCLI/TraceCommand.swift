@@ -15,7 +15,7 @@ struct TraceCommand: ParsableCommand {
         discussion: """
         Frames enter a fresh instance of the switch in order, each on its port; what the switch \
         learns from one frame carries to the next. Mirrors to ports show up as outputs; \
-        captures are not written.
+        captures are not written. With --live, each frame goes instead through the flow         tables of the running instance's OpenFlow switch, and the trace shows the table and         flow it matched at each step (ofproto/trace).
         """)
 
     @Argument(help: "Topology file.")
@@ -32,6 +32,12 @@ struct TraceCommand: ParsableCommand {
 
     @Flag(help: "Print the MAC table after the last frame.")
     var showFdb = false
+
+    @Flag(help: "Trace through the running instance's OpenFlow tables (its control socket).")
+    var live = false
+
+    @Option(name: .customLong("control"), help: ArgumentHelp("With --live: the instance's control socket.", valueName: "path"))
+    var control: String?
 
     func validate() throws {
         guard !frames.isEmpty else { throw ValidationError("give at least one --frame PORT:HEX") }
@@ -57,6 +63,32 @@ struct TraceCommand: ParsableCommand {
             case .success(let bytes): inputs.append((port, bytes))
             case .failure(let error): throw ValidationError("--frame \(i + 1): \(error.message)")
             }
+        }
+        if live {
+            guard spec.openflow != nil else {
+                printError("\(file): switch \(switchName) has no OpenFlow controllers or listener; trace it without --live")
+                throw ExitCode(1)
+            }
+            let socket = try ControlOptions.socketPath(control: control, topologyName: topology.name)
+            for input in inputs {
+                let hex = input.bytes.map { String(format: "%02x", $0) }.joined()
+                let request = ControlRequest.flowTrace(switchName: switchName, port: spec.ports[input.port].name, frame: hex)
+                let response: ControlResponse
+                do { response = try ControlClient.send(request, to: socket) } catch {
+                    printError("trace: \("\(error)".escapedForTerminal)")
+                    throw ExitCode(1)
+                }
+                guard response.ok else {
+                    printError("trace: \((response.error ?? "failed").escapedForTerminal)")
+                    throw ExitCode(1)
+                }
+                if json {
+                    print(try jsonLine(response.lines ?? []))
+                } else {
+                    for line in response.lines ?? [] { print(line.escapedForTerminal) }
+                }
+            }
+            return
         }
         let configuration = TopologyInstance.switchConfiguration(spec, captures: topology.captures, sinks: [:])
         let sw = try Switch(configuration: configuration, pool: PacketPool(capacity: 1024))

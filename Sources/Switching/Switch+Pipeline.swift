@@ -14,6 +14,11 @@ extension Switch {
     public func receive(port inPort: Int, batch: UnsafeBufferPointer<PacketHandle>, now: Int64) {
         precondition(batch.count <= Self.maxBatch, "batch larger than Switch.maxBatch")
         precondition(inPort >= 0 && inPort < portCount, "no such port")
+        if let processor = ingressProcessor, processor.takesOver {
+            lastBatchCount = 0
+            processor.process(self, port: inPort, batch: batch, now: now)
+            return
+        }
         lastBatchCount = batch.count
         for i in 0..<batch.count {
             let handle = batch[i]
@@ -36,17 +41,19 @@ extension Switch {
     }
 
     @inline(__always)
-    func switchFrame(_ handle: PacketHandle, inPort: Int, now: Int64) -> FrameDecision {
+    func switchFrame(_ handle: PacketHandle, inPort: Int, now: Int64, counted: Bool = false) -> FrameDecision {
         let data = UnsafeRawPointer(pool.data(handle))
         let length = pool.length(handle)
-        let counters = counterWords + inPort &* Self.counterStride
-        counters[0] &+= 1
-        counters[1] &+= UInt64(truncatingIfNeeded: length)
-        observedMask = 0
+        if !counted {
+            let counters = counterWords + inPort &* Self.counterStride
+            counters[0] &+= 1
+            counters[1] &+= UInt64(truncatingIfNeeded: length)
+            observedMask = 0
+        }
 
         guard portUp[inPort] else { return drop(.portDown, port: inPort, vlan: 0) }
         guard !isMirrorOutput[inPort] else { return drop(.mirrorPort, port: inPort, vlan: 0) }
-        guard length >= 14 else { return unclassifiedDrop(.runt, handle, inPort, now) }
+        guard length >= 14 else { return unclassifiedDrop(.runt, handle, inPort, now, counted) }
 
         // 1. Ingress VLAN classification.
         let etherType = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
@@ -55,37 +62,37 @@ extension Switch {
         var inTCI: UInt16 = 0
         var inTagged = false
         if etherType == EtherType.vlan {
-            guard length >= 18 else { return unclassifiedDrop(.malformedTag, handle, inPort, now) }
+            guard length >= 18 else { return unclassifiedDrop(.malformedTag, handle, inPort, now, counted) }
             inTCI = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 14, as: UInt16.self))
             inTagged = true
             let tagVID = inTCI & 0x0FFF
-            guard tagVID != 0x0FFF else { return unclassifiedDrop(.malformedTag, handle, inPort, now) }
+            guard tagVID != 0x0FFF else { return unclassifiedDrop(.malformedTag, handle, inPort, now, counted) }
             if access != 0 {
                 // Priority-tagged frames (VID 0) belong to the access VLAN; real tags are hopping.
-                guard tagVID == 0 else { return unclassifiedDrop(.taggedOnAccessPort, handle, inPort, now) }
+                guard tagVID == 0 else { return unclassifiedDrop(.taggedOnAccessPort, handle, inPort, now, counted) }
                 vid = access
             } else if tagVID == 0 {
                 vid = nativeVLAN[inPort]
-                guard vid != 0 else { return unclassifiedDrop(.untaggedWithoutNativeVLAN, handle, inPort, now) }
+                guard vid != 0 else { return unclassifiedDrop(.untaggedWithoutNativeVLAN, handle, inPort, now, counted) }
             } else {
-                guard carries(port: inPort, vid: tagVID) else { return unclassifiedDrop(.vlanNotAllowed, handle, inPort, now) }
+                guard carries(port: inPort, vid: tagVID) else { return unclassifiedDrop(.vlanNotAllowed, handle, inPort, now, counted) }
                 vid = tagVID
             }
         } else if etherType == EtherType.qinq {
-            return unclassifiedDrop(.serviceTag, handle, inPort, now)
+            return unclassifiedDrop(.serviceTag, handle, inPort, now, counted)
         } else if access != 0 {
             vid = access
         } else {
             vid = nativeVLAN[inPort]
-            guard vid != 0 else { return unclassifiedDrop(.untaggedWithoutNativeVLAN, handle, inPort, now) }
+            guard vid != 0 else { return unclassifiedDrop(.untaggedWithoutNativeVLAN, handle, inPort, now, counted) }
         }
 
         // 2. Source checks and learning.
         let source = MACAddress(loadingFrom: data + 6).rawValue
-        guard source & 0x0100_0000_0000 == 0 else { return classifiedDrop(.multicastSource, handle, inPort, vid, now) }
-        guard source != 0 else { return classifiedDrop(.zeroSource, handle, inPort, vid, now) }
+        guard source & 0x0100_0000_0000 == 0 else { return classifiedDrop(.multicastSource, handle, inPort, vid, now, counted) }
+        guard source != 0 else { return classifiedDrop(.zeroSource, handle, inPort, vid, now, counted) }
         if learning[inPort] { macTable.learn(key: MACTable.key(vlan: vid, mac: source), port: inPort, now: now) }
-        if rxObserved[inPort] { observeReceived(handle, port: inPort, vlan: vid, now: now) }
+        if rxObserved[inPort] && !counted { observeReceived(handle, port: inPort, vlan: vid, now: now) }
 
         // 3. Destination lookup: forward, flood or drop.
         let destination = MACAddress(loadingFrom: data).rawValue
@@ -152,13 +159,13 @@ extension Switch {
     }
 
     /// A drop before the VLAN is known: observers without a VLAN filter still see the frame.
-    func unclassifiedDrop(_ reason: DropReason, _ handle: PacketHandle, _ inPort: Int, _ now: Int64) -> FrameDecision {
-        if rxObserved[inPort] { observeReceived(handle, port: inPort, vlan: 0, now: now) }
+    func unclassifiedDrop(_ reason: DropReason, _ handle: PacketHandle, _ inPort: Int, _ now: Int64, _ counted: Bool) -> FrameDecision {
+        if rxObserved[inPort] && !counted { observeReceived(handle, port: inPort, vlan: 0, now: now) }
         return drop(reason, port: inPort, vlan: 0)
     }
 
-    func classifiedDrop(_ reason: DropReason, _ handle: PacketHandle, _ inPort: Int, _ vid: UInt16, _ now: Int64) -> FrameDecision {
-        if rxObserved[inPort] { observeReceived(handle, port: inPort, vlan: vid, now: now) }
+    func classifiedDrop(_ reason: DropReason, _ handle: PacketHandle, _ inPort: Int, _ vid: UInt16, _ now: Int64, _ counted: Bool) -> FrameDecision {
+        if rxObserved[inPort] && !counted { observeReceived(handle, port: inPort, vlan: vid, now: now) }
         return drop(reason, port: inPort, vlan: vid)
     }
 }

@@ -39,6 +39,8 @@ public final class Switch {
     /// time to stamp, as in replay). Observers' timestamps use it; learning and aging never
     /// do, so a wall-clock step changes neither.
     public var wallClockOffset: Int64 = 0
+    /// Takes over forwarding while it says so (OpenFlow); nil: the L2 pipeline always.
+    public var ingressProcessor: (any IngressProcessor)?
 
     // Per-port configuration, flattened for the pipeline.
     @usableFromInline let accessVLAN: UnsafeMutablePointer<UInt16>     // 0 for trunks

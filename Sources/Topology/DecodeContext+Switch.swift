@@ -5,7 +5,7 @@ import Switching
 extension DecodeContext {
     func decodeSwitch(_ at: Located, index: Int) -> SwitchSpec {
         guard let sw = object(at, what: "a switch object") else { return SwitchSpec(name: "", ports: []) }
-        sw.checkKeys(["name", "ports", "mac_table", "mirrors", "hypervisors", "vni"])
+        sw.checkKeys(["name", "ports", "mac_table", "mirrors", "hypervisors", "vni"] + Self.openFlowKeys)
         let name = sw.required("name").flatMap { self.name($0) } ?? ""
         var ports: [PortSpec] = []
         if let portsAt = sw.required("ports"), let elements = array(portsAt, minCount: 1, what: "port") {
@@ -15,7 +15,7 @@ extension DecodeContext {
         let mirrors = sw.optional("mirrors").flatMap { array($0) }?.map { decodeMirror($0) } ?? []
         let placement = decodeSwitchPlacement(sw, index: index)
         return SwitchSpec(name: name, ports: ports, macTable: macTable, mirrors: mirrors,
-                          hypervisors: placement.hypervisors, vni: placement.vni)
+                          hypervisors: placement.hypervisors, vni: placement.vni, openflow: decodeOpenFlow(sw))
     }
 
     static let portKeys = ["name", "mode", "vlan", "allowed_vlans", "native_vlan", "learning", "learn_limit", "attach",

@@ -17,16 +17,19 @@ public struct SwitchSpec: Sendable, Equatable {
     public var hypervisors: [String]
     /// The VXLAN network id of the tunnels joining its segments (decoded default: its index + 1).
     public var vni: Int?
+    /// OpenFlow controllers, listener and fail mode (nil: programmed by the file only).
+    public var openflow: OpenFlowSpec?
 
     /// Creates a switch.
     public init(name: String, ports: [PortSpec], macTable: MACTableSpec = MACTableSpec(),
-                mirrors: [MirrorSpec] = [], hypervisors: [String] = [], vni: Int? = nil) {
+                mirrors: [MirrorSpec] = [], hypervisors: [String] = [], vni: Int? = nil, openflow: OpenFlowSpec? = nil) {
         self.name = name
         self.ports = ports
         self.macTable = macTable
         self.mirrors = mirrors
         self.hypervisors = hypervisors
         self.vni = vni
+        self.openflow = openflow
     }
 
     /// The VNI of the tunnels of the switch at `index` of `switches` when the file gives none.
