@@ -106,6 +106,7 @@ let package = Package(
         .testTarget(name: "VMHostTests", dependencies: ["VMHost", "RISCV", "RISCVBoard", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "ControlProtocolTests", dependencies: ["ControlProtocol"]),
         .testTarget(name: "OpenFlowTests", dependencies: ["OpenFlow", "Frames", "TestSupport"]),
+        .testTarget(name: "OpenFlowSwitchTests", dependencies: ["OpenFlowSwitch", "OpenFlow", "FlowTables", "Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "ControlProtocol", "HostNetworking", "Migration", "Topology", "TestSupport"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]

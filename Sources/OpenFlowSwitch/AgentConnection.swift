@@ -7,11 +7,11 @@ import OpenFlow
 /// The `OFSwitchHandler` of one connection to an `OFSwitchAgent`.
 final class AgentConnection: OFSwitchHandler {
     let agent: OFSwitchAgent
-    let connection: OFConnection
+    let connection: any OFAsyncSink
     /// A connection the switch made to one of its controllers (not a listener's client).
     let primary: Bool
 
-    init(agent: OFSwitchAgent, connection: OFConnection, primary: Bool) {
+    init(agent: OFSwitchAgent, connection: any OFAsyncSink, primary: Bool) {
         self.agent = agent
         self.connection = connection
         self.primary = primary

@@ -46,6 +46,14 @@ public struct OFSwitchAgentConfiguration: Sendable {
     }
 }
 
+/// Where a connection's asynchronous messages go (an `OFConnection`; a test's recorder).
+public protocol OFAsyncSink: AnyObject, Sendable {
+    /// Queues a PACKET_IN, FLOW_REMOVED or PORT_STATUS; safe from any thread.
+    func sendAsync(_ message: OFMessage)
+}
+
+extension OFConnection: OFAsyncSink {}
+
 /// Counters of what an agent did (for `switchboard flows` and tests).
 public struct OFSwitchAgentCounters: Sendable, Equatable {
     public var packetIns = 0
@@ -71,7 +79,7 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
 
     // Connections (event loop and datapath; under `registryLock`).
     private let registryLock = NSLock()
-    private var channels: [ObjectIdentifier: (channel: OFChannel, connection: OFConnection, primary: Bool)] = [:]
+    private var channels: [ObjectIdentifier: (channel: OFChannel, connection: any OFAsyncSink, primary: Bool)] = [:]
     private let primaryConnected = Atomic<Int>(0)
     private var _counters = OFSwitchAgentCounters()
     private var switchConfig = OFSwitchConfig(flags: 0, missSendLength: 128)
@@ -176,7 +184,7 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
 
     private func flushPacketIns() {
         guard !pendingPacketIns.isEmpty else { return }
-        let connections = registryLock.withLock { () -> [OFConnection] in
+        let connections = registryLock.withLock { () -> [any OFAsyncSink] in
             _counters.packetIns += pendingPacketIns.count
             return channels.values.map(\.connection)
         }
@@ -198,7 +206,7 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
             changed.append(portDescription(p))
         }
         guard !changed.isEmpty else { return }
-        let connections = registryLock.withLock { () -> [OFConnection] in
+        let connections = registryLock.withLock { () -> [any OFAsyncSink] in
             _counters.portStatus += changed.count
             return channels.values.map(\.connection)
         }
@@ -210,7 +218,7 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
     private func sendFlowRemoved(_ removed: [RemovedFlow]) {
         let wanted = removed.filter { $0.entry.flags.contains(.sendFlowRemoved) }
         guard !wanted.isEmpty else { return }
-        let connections = registryLock.withLock { () -> [OFConnection] in
+        let connections = registryLock.withLock { () -> [any OFAsyncSink] in
             _counters.flowRemoved += wanted.count
             return channels.values.map(\.connection)
         }
@@ -235,11 +243,11 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
     // MARK: Connections (event loop)
 
     /// The handler for a new connection; `primary` when the switch made it (`tcp:`).
-    public func makeHandler(_ connection: OFConnection, primary: Bool) -> any OFSwitchHandler {
+    public func makeHandler(_ connection: any OFAsyncSink, primary: Bool) -> any OFSwitchHandler {
         AgentConnection(agent: self, connection: connection, primary: primary)
     }
 
-    func opened(_ channel: OFChannel, connection: OFConnection, primary: Bool) {
+    func opened(_ channel: OFChannel, connection: any OFAsyncSink, primary: Bool) {
         registryLock.withLock { channels[ObjectIdentifier(channel)] = (channel, connection, primary) }
         if primary { primaryConnected.add(1, ordering: .relaxed) }
     }

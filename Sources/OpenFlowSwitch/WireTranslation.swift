@@ -79,7 +79,10 @@ public enum WireTranslation {
         if let x = f.ethDst { add(.ethDst, x.value, x.mask) }
         if let x = f.ethSrc { add(.ethSrc, x.value, x.mask) }
         if let x = f.ethType { add(.ethType, UInt64(x)) }
-        if let x = f.vlanVID { add(.vlanVID, UInt64(x.value), UInt64(x.mask) & 0x1FFF) }
+        if let x = f.vlanVID {
+            let mask = UInt64(x.mask) & 0x1FFF
+            out.append(OXMField(.vlanVID, UInt64(x.value) & 0x1FFF, mask: mask == 0x1FFF ? nil : mask))
+        }
         if let x = f.vlanPCP { add(.vlanPCP, UInt64(x)) }
         if let x = f.ipDSCP { add(.ipDSCP, UInt64(x)) }
         if let x = f.ipECN { add(.ipECN, UInt64(x)) }

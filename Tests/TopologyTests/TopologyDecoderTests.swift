@@ -226,3 +226,27 @@ struct TopologyDecoderTests {
         #expect(decoded + rejected == 3000 && rejected > 0)
     }
 }
+
+@Suite("OpenFlow switch keys")
+struct OpenFlowKeysTests {
+    @Test("controllers, listener, fail mode, datapath id and tables decode; absent keys leave no OpenFlow")
+    func decodes() throws {
+        let json = oneSwitch(#"{"name":"a1"}"#, extra: #""controllers":["tcp:127.0.0.1","tcp:[::1]:6633"],"openflow_listen":"ptcp:6634:127.0.0.1","fail_mode":"secure","datapath_id":"0x00000000000000a1","openflow_tables":12"#)
+        let of = try #require(try Topology.decode(Array(json.utf8), file: "of.json").switches[0].openflow)
+        #expect(of.controllers == [.active(host: "127.0.0.1", port: 6653), .active(host: "::1", port: 6633)])
+        #expect(of.listen == .passive(host: "127.0.0.1", port: 6634))
+        #expect(of.failMode == .secure && of.datapathID == 0xA1 && of.tables == 12)
+        let plain = try Topology.decode(Array(oneSwitch(#"{"name":"a1"}"#).utf8), file: "p.json")
+        #expect(plain.switches[0].openflow == nil)
+        let listenOnly = try Topology.decode(Array(oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"ptcp:0","datapath_id":17"#).utf8), file: "l.json")
+        #expect(listenOnly.switches[0].openflow == OpenFlowSpec(listen: .passive(host: "0.0.0.0", port: 0), datapathID: 17))
+    }
+
+    @Test("the default datapath id is stable, tagged 0x5B and differs between switches")
+    func defaultDatapathID() {
+        let a = OpenFlowSpec.defaultDatapathID(switchName: "sw0")
+        #expect(a == OpenFlowSpec.defaultDatapathID(switchName: "sw0"))
+        #expect(a >> 56 == 0x5B)
+        #expect(a != OpenFlowSpec.defaultDatapathID(switchName: "sw1"))
+    }
+}

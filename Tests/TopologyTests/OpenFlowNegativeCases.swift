@@ -1,0 +1,25 @@
+// The negative cases of a switch's OpenFlow keys: controllers, openflow_listen, fail_mode,
+// datapath_id, openflow_tables.
+
+let openFlowNegativeCases: [NegativeCase] = [
+    NegativeCase("controller is a listener", oneSwitch(#"{"name":"a1"}"#, extra: #""controllers":["ptcp:6653"]"#),
+                 "$.switches[0].controllers[0]", #"is a listener; "controllers" takes tcp:IP[:PORT]"#, schema: true),
+    NegativeCase("controller by host name", oneSwitch(#"{"name":"a1"}"#, extra: #""controllers":["tcp:localhost:6653"]"#),
+                 "$.switches[0].controllers[0]", #""localhost" is not an IPv4 or IPv6 address"#, schema: false),
+    NegativeCase("controller port out of range", oneSwitch(#"{"name":"a1"}"#, extra: #""controllers":["tcp:127.0.0.1:70000"]"#),
+                 "$.switches[0].controllers[0]", "port must be a number in 1...65535", schema: false),
+    NegativeCase("controller twice", oneSwitch(#"{"name":"a1"}"#, extra: #""controllers":["tcp:127.0.0.1","tcp:127.0.0.1:6653"]"#),
+                 "$.switches[0].controllers[1]", "controller tcp:127.0.0.1:6653 is listed twice", schema: false),
+    NegativeCase("listener connects out", oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"tcp:127.0.0.1""#),
+                 "$.switches[0].openflow_listen", #"connects out; "openflow_listen" takes ptcp:PORT[:IP]"#, schema: true),
+    NegativeCase("fail mode unknown", oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"ptcp:6634","fail_mode":"open""#),
+                 "$.switches[0].fail_mode", #"invalid value "open": expected one of "standalone", "secure""#, schema: true),
+    NegativeCase("datapath id not hex", oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"ptcp:6634","datapath_id":"00zz""#),
+                 "$.switches[0].datapath_id", "is not 1 to 16 hex digits", schema: true),
+    NegativeCase("datapath id too long", oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"ptcp:6634","datapath_id":"00000000000000001""#),
+                 "$.switches[0].datapath_id", "is not 1 to 16 hex digits", schema: true),
+    NegativeCase("no tables", oneSwitch(#"{"name":"a1"}"#, extra: #""openflow_listen":"ptcp:6634","openflow_tables":0"#),
+                 "$.switches[0].openflow_tables", "openflow_tables 0 is outside 1-255", schema: true),
+    NegativeCase("fail mode without a controller", oneSwitch(#"{"name":"a1"}"#, extra: #""fail_mode":"secure""#),
+                 "$.switches[0]", "an OpenFlow switch needs \"controllers\"", schema: true),
+]
