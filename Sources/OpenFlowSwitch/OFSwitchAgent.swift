@@ -135,7 +135,10 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
         let inPort = UInt32(port + 1)
         lock.lock()
         for handle in batch {
-            sw.noteReceived(handle, port: port, now: now)
+            guard sw.admitReceived(handle, port: port, now: now) else {
+                sw.pool.release(handle)
+                continue
+            }
             let n = pipeline.process(handle, inPort: inPort, now: now)
             if n > 0 { dispatch(n, inPort: port, now: now) }
         }
@@ -194,12 +197,22 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
         pendingPacketIns.removeAll(keepingCapacity: true)
     }
 
+    /// A port's link changed (datapath thread): PORT_STATUS at once, so a controller can
+    /// move its flows off a port a VM has just left.
+    public func portStateChanged(_ sw: Switch, port: Int, up: Bool) {
+        reportPortChanges()
+    }
+
     /// Once a second on the datapath thread: flow timeouts (flow-removed), port changes
-    /// (port-status), the packet-in budget.
+    /// missed (port-status), the packet-in budget.
     public func tick(now: Int64) {
         packetInBudget = configuration.packetInsPerSecond
         let removed = withPipeline { $0.expire(now: now) }
         sendFlowRemoved(removed)
+        reportPortChanges()
+    }
+
+    private func reportPortChanges() {
         var changed: [OFPortDescription] = []
         for p in 0..<sw.portCount where sw.isPortUp(p) != lastPortUp[p] {
             lastPortUp[p] = sw.isPortUp(p)

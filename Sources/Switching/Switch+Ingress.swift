@@ -11,22 +11,41 @@ public protocol IngressProcessor: AnyObject {
     /// Whether `process` decides now (read once per batch, on the datapath thread).
     var takesOver: Bool { get }
     /// Decides the frames of `batch`, which arrived on `port`; it owns one reference to each
-    /// slot and must release it. It forwards with `Switch.output`, `flood` and `forwardNormally`.
+    /// slot and must release it. It admits each frame with `Switch.admitReceived` and forwards with `output`, `flood` and
+    /// `forwardNormally`.
     func process(_ sw: Switch, port: Int, batch: UnsafeBufferPointer<PacketHandle>, now: Int64)
+    /// A port's link went up or down (`Switch.setPortUp`, on the datapath thread).
+    func portStateChanged(_ sw: Switch, port: Int, up: Bool)
+}
+
+extension IngressProcessor {
+    /// Default: nothing to tell anyone.
+    public func portStateChanged(_ sw: Switch, port: Int, up: Bool) {}
 }
 
 extension Switch {
     /// Counts a frame received on `port` and shows it to the port's receive observers (as
     /// untagged traffic or its tag's VLAN): the processor's half of what the L2 pipeline does
-    /// on ingress. Call it once per frame before `output`/`flood`/`forwardNormally`.
+    /// on ingress. False (and a drop counted) when the frame must go no further: the port is
+    /// down, or it is a mirror's output. Call it once per frame before
+    /// `output`/`flood`/`forwardNormally`.
     @inline(__always)
-    public func noteReceived(_ handle: PacketHandle, port: Int, now: Int64) {
+    public func admitReceived(_ handle: PacketHandle, port: Int, now: Int64) -> Bool {
         let length = pool.length(handle)
         let counters = counterWords + port &* Self.counterStride
         counters[0] &+= 1
         counters[1] &+= UInt64(truncatingIfNeeded: length)
         observedMask = 0
+        guard portUp[port] else {
+            counters[4 &+ DropReason.portDown.rawValue] &+= 1
+            return false
+        }
+        guard !isMirrorOutput[port] else {
+            counters[4 &+ DropReason.mirrorPort.rawValue] &+= 1
+            return false
+        }
         if rxObserved[port] { observeReceived(handle, port: port, vlan: tagVLAN(handle), now: now) }
+        return true
     }
 
     /// Queues the frame of `handle` on `port` exactly as it is (the processor has made its
@@ -50,7 +69,7 @@ extension Switch {
 
     /// Switches one frame through the L2 pipeline (OpenFlow's NORMAL action): VLANs,
     /// learning, lookup, flooding within the VLAN. The caller keeps its reference; the frame
-    /// must have been counted with `noteReceived`.
+    /// must have been admitted with `admitReceived`.
     @discardableResult
     public func forwardNormally(_ handle: PacketHandle, inPort: Int, now: Int64) -> FrameDecision {
         switchFrame(handle, inPort: inPort, now: now, counted: true)

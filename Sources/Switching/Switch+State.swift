@@ -69,7 +69,8 @@ extension Switch {
         for entry in state.entries where portIndex(named: entry.port) == nil { throw .unknownPort(entry.port) }
         for port in state.ports {
             let p = portIndex(named: port.name)!
-            portUp[p] = port.up
+            // Through setPortUp, so whoever watches the links (OpenFlow's port-status) hears it.
+            if portUp[p] != port.up { setPortUp(p, port.up) }
             setCounters(port: p, port.counters)
         }
         for entry in state.entries {

@@ -174,8 +174,10 @@ public final class Switch {
 
     /// Brings a port up or down. A port going down forgets the MACs learned on it.
     public func setPortUp(_ port: Int, _ up: Bool) {
+        let changed = portUp[port] != up
         portUp[port] = up
         if !up { macTable.flush(port: port) }
+        if changed { ingressProcessor?.portStateChanged(self, port: port, up: up) }
     }
 
     /// Whether the port is up.

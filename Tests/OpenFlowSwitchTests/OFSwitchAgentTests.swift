@@ -152,10 +152,17 @@ import Testing
         #expect(status.first?.port.portNo == 3 && status.first?.port.state == 1 && status.first?.reason == 2)
         h.agent.tick(now: h.clock.now)
         #expect(c.recorder.messages.count == 2, "no change, no message")
+        h.sw.setPortUp(2, true)
+        h.sw.setPortUp(2, false)
+        let states = c.recorder.messages.compactMap { if case .portStatus(let s) = $0 { s.port.state } else { nil } }
+        #expect(states == [1, 4, 1], "each change at once, without waiting for the tick")
         // Deleting a flow that asked for it: FLOW_REMOVED with reason DELETE.
         c.send(AgentHarness.flow([.inPort(3)], actions: [], flags: OFFlowMod.Flag.sendFlowRemoved))
         c.send(AgentHarness.flow([], actions: [], table: 0xFF, command: .delete))
         #expect(c.recorder.messages.compactMap { if case .flowRemoved(let r) = $0 { Int(r.reason) } else { nil } } == [0, 2])
+        // A frame arriving on a port that is down is dropped before the tables, as the L2 switch does.
+        c.send(AgentHarness.flow([.inPort(3)], actions: [.output(port: 1, maxLength: 0)]))
+        #expect(h.inject(AgentHarness.frame(src: 3, dst: 1), port: 2).allSatisfy({ $0.isEmpty }))
     }
 
     @Test func aNewMasterDemotesTheOldOne() throws {

@@ -2,7 +2,10 @@
 # simple_switch_13 sample, which the os-ken packages (PyPI wheels, Debian) do not ship.
 # Written for Switchboard's tests: a table-miss flow sends every unknown frame to the
 # controller; each packet-in teaches (datapath, source MAC) -> port; a frame to a known MAC gets
-# a flow (in_port, eth_src, eth_dst) and is sent there, others are flooded.
+# a flow (in_port, eth_src, eth_dst) and is sent there, others are flooded. A MAC seen on a new
+# port (a VM that migrated and announced itself) loses the flows that sent frames to it, so
+# the next frame to it asks again; a port whose link goes down (a VM that left) loses its MACs
+# and the flows to it. Every packet-in is logged (dpid, in_port, EtherType, source).
 #   osken-manager Tools/openflow-apps/learning_switch_13.py
 
 from os_ken.base import app_manager
@@ -41,7 +44,14 @@ class LearningSwitch13(app_manager.OSKenApp):
         frame = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
         if frame is None:
             return
+        self.logger.info('packet-in dpid=%016x in_port=%d eth_type=0x%04x src=%s dst=%s',
+                         datapath.id, in_port, frame.ethertype, frame.src, frame.dst)
         known = self.port_of.setdefault(datapath.id, {})
+        if known.get(frame.src, in_port) != in_port:
+            # The MAC moved: forget the flows that lead to its old port.
+            datapath.send_msg(parser.OFPFlowMod(datapath=datapath, command=ofp.OFPFC_DELETE,
+                                                table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+                                                out_group=ofp.OFPG_ANY, match=parser.OFPMatch(eth_dst=frame.src)))
         known[frame.src] = in_port
         out_port = known.get(frame.dst, ofp.OFPP_FLOOD)
         actions = [parser.OFPActionOutput(out_port)]
@@ -51,3 +61,18 @@ class LearningSwitch13(app_manager.OSKenApp):
         data = msg.data if msg.buffer_id == ofp.OFP_NO_BUFFER else None
         datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=msg.buffer_id,
                                               in_port=in_port, actions=actions, data=data))
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def port_status(self, ev):
+        msg = ev.msg
+        datapath = msg.datapath
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        port = msg.desc.port_no
+        self.logger.info('port-status dpid=%016x port=%d reason=%d state=0x%x', datapath.id, port, msg.reason, msg.desc.state)
+        if msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.reason == ofp.OFPPR_DELETE:
+            known = self.port_of.setdefault(datapath.id, {})
+            for mac in [m for m, p in known.items() if p == port]:
+                del known[mac]
+            datapath.send_msg(parser.OFPFlowMod(datapath=datapath, command=ofp.OFPFC_DELETE,
+                                                table_id=ofp.OFPTT_ALL, out_port=port,
+                                                out_group=ofp.OFPG_ANY, match=parser.OFPMatch()))
