@@ -116,11 +116,33 @@ public struct ClusterRun {
         }
         defer { sources.forEach { $0.cancel() } }
 
+        // Hypervisors that are separate network hosts: their namespaces and the underlay first.
+        var underlay: Underlay?
+        let namespaced = topology.hypervisors.filter(\.netns)
+        if !namespaced.isEmpty {
+            let u = Underlay(topology: topology.name ?? file, members: namespaced.map {
+                UnderlayMember(hypervisor: $0.name, address: "\($0.address)", rateMbit: $0.underlay?.rateMbit)
+            })
+            do { try u.create() } catch {
+                reportError("run: cannot build the underlay network of the hypervisors: \(error)")
+                throw RunFailed()
+            }
+            underlay = u
+            let shaped = namespaced.map { h in "\(h.name) \(h.address)" + (h.underlay?.rateMbit.map { " at \($0) Mbit/s" } ?? "") }
+            Self.output("switchboard: underlay \(u.bridge): " + shaped.joined(separator: ", "))
+        }
+        defer { underlay?.destroy() }
+
         Self.output("switchboard: running \(name) as a local cluster: \(children.map(\.hypervisor).joined(separator: ", "))")
         for child in children {
             var arguments = ["run", file, "--host", child.hypervisor, "--json", "--control", child.socket]
             if let appliance { arguments += ["--appliance", appliance] }
-            do { try child.start(executable: executable, arguments: arguments) } catch {
+            var program = executable
+            if topology.hypervisor(named: child.hypervisor)?.netns == true, let ip = IPCommand.path {
+                arguments = ["netns", "exec", Underlay.namespace(of: child.hypervisor), executable] + arguments
+                program = ip
+            }
+            do { try child.start(executable: program, arguments: arguments) } catch {
                 reportError("run: cannot start the process of hypervisor \(child.hypervisor): \(error)")
                 stopAll(children)
                 throw RunFailed()

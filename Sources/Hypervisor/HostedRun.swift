@@ -50,6 +50,12 @@ public struct HostedRun {
     /// Runs until SIGINT/SIGTERM/SIGHUP, the duration, a `stop` request or (without a
     /// hypervisor) the end of every VM and ping job. Throws `RunFailed` after printing why.
     public func run() throws {
+        if let hypervisor, fullTopology.hypervisor(named: hypervisor)?.netns == true, !Underlay.isInside(namespaceOf: hypervisor) {
+            reportError("run: hypervisor \(hypervisor) is a separate network host (\"netns\": true) and runs in network namespace "
+                + "\(Underlay.namespace(of: hypervisor)): run the whole topology with `switchboard run \(file)`, which builds "
+                + "the underlay, or run this inside `ip netns exec \(Underlay.namespace(of: hypervisor))`")
+            throw RunFailed()
+        }
         let fabric = instance.fabric
         let datapath: Datapath
         do { datapath = try Datapath(fabric: fabric) } catch {

@@ -3,7 +3,7 @@
 import Frames
 
 extension DecodeContext {
-    static let hypervisorKeys = ["name", "address", "migration_port", "vxlan_port"]
+    static let hypervisorKeys = ["name", "address", "migration_port", "vxlan_port", "netns", "underlay"]
 
     /// Reads the top-level `hypervisors` and remembers their names for the placement keys.
     func decodeHypervisors(_ at: Located) -> [HypervisorSpec] {
@@ -28,7 +28,18 @@ extension DecodeContext {
             .flatMap { integer($0, in: HypervisorSpec.portRange, label: "migration_port") } ?? defaultPort
         let vxlanPort = hypervisor.optional("vxlan_port")
             .flatMap { integer($0, in: HypervisorSpec.portRange, label: "vxlan_port") } ?? HypervisorSpec.defaultVXLANPort
-        return HypervisorSpec(name: name, address: address, migrationPort: migrationPort, vxlanPort: vxlanPort)
+        let netns = hypervisor.optional("netns").flatMap { bool($0) } ?? false
+        var underlay: UnderlaySpec?
+        if let at = hypervisor.optional("underlay"), let link = object(at, what: "an underlay object") {
+            link.checkKeys(["rate_mbit"])
+            underlay = UnderlaySpec(rateMbit: link.optional("rate_mbit")
+                .flatMap { integer($0, in: UnderlaySpec.rateRange, label: "rate_mbit") })
+            if !netns {
+                report(at, "\"underlay\" is the link of a hypervisor in its own network namespace; set \"netns\": true")
+            }
+        }
+        return HypervisorSpec(name: name, address: address, migrationPort: migrationPort, vxlanPort: vxlanPort,
+                              netns: netns, underlay: underlay)
     }
 
     static let migrationKeys = ["vm", "to", "at", "downtime_ms", "max_rounds"]

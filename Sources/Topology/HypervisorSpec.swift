@@ -21,16 +21,38 @@ public struct HypervisorSpec: Sendable, Equatable {
     public var migrationPort: Int
     /// The base UDP port of its tunnel endpoints (default 4789); see `Topology.tunnels`.
     public var vxlanPort: Int
+    /// Whether it runs in a network namespace of its own (`sbh-<name>`), a separate network
+    /// host whose `address` sits on the simulated physical network (`Underlay`).
+    public var netns: Bool
+    /// Its link into the simulated physical network (only with `netns`).
+    public var underlay: UnderlaySpec?
 
     /// Creates a hypervisor.
     public init(name: String, address: IPv4Address = HypervisorSpec.defaultAddress, migrationPort: Int,
-                vxlanPort: Int = HypervisorSpec.defaultVXLANPort) {
+                vxlanPort: Int = HypervisorSpec.defaultVXLANPort, netns: Bool = false, underlay: UnderlaySpec? = nil) {
         self.name = name
         self.address = address
         self.migrationPort = migrationPort
         self.vxlanPort = vxlanPort
+        self.netns = netns
+        self.underlay = underlay
     }
 
     /// The migration port of the hypervisor at `index` of the list when the file gives none.
     public static func defaultMigrationPort(index: Int) -> Int { migrationPortBase + index }
+}
+
+/// A namespaced hypervisor's link into the simulated physical network: a veth pair into one
+/// Linux bridge, shaped by a token bucket (`tc tbf`) in both directions.
+public struct UnderlaySpec: Sendable, Equatable {
+    /// Accepted rates.
+    public static let rateRange = 1...100_000
+
+    /// The link's rate in Mbit/s (nil: as fast as the veth goes).
+    public var rateMbit: Int?
+
+    /// Creates a link description.
+    public init(rateMbit: Int? = nil) {
+        self.rateMbit = rateMbit
+    }
 }

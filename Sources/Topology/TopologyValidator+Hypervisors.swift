@@ -16,11 +16,42 @@ extension TopologyValidator.Run {
                 listeners[listener] = i
             }
         }
+        checkNamespacedHypervisors()
         checkSwitchPlacement()
         checkLinkPlacement()
         checkMachinePlacement()
         checkMigrations()
         checkTunnels()
+    }
+
+    /// Hypervisors in network namespaces: all or none (a namespaced one cannot reach one on
+    /// the machine's own loopback), each at its own address, all in one /24 (the underlay is
+    /// one Ethernet segment), none on a loopback or unspecified address.
+    mutating func checkNamespacedHypervisors() {
+        let hypervisors = topology.hypervisors
+        let namespaced = hypervisors.filter(\.netns)
+        guard !namespaced.isEmpty else { return }
+        for (i, h) in hypervisors.enumerated() where !h.netns {
+            report(located("$.hypervisors[\(i)].netns", else: "$.hypervisors[\(i)]"),
+                   "hypervisor \"\(h.name)\" is not in a network namespace while \(namespaced[0].name) is: "
+                       + "a namespaced hypervisor reaches the others only over the underlay; set \"netns\": true on every hypervisor or on none")
+        }
+        var seen: [UInt32: String] = [:]
+        let subnet = namespaced[0].address.rawValue & 0xFFFF_FF00
+        for (i, h) in hypervisors.enumerated() where h.netns {
+            let path = located("$.hypervisors[\(i)].address", else: "$.hypervisors[\(i)]")
+            let a = h.address.rawValue
+            if a >> 24 == 127 || a == 0 || a & 0xFF == 0 || a & 0xFF == 255 {
+                report(path, "hypervisor \"\(h.name)\" runs in its own network namespace and needs an underlay address "
+                    + "of its own (as 10.99.0.1), not \(h.address)")
+            } else if let other = seen[a] {
+                report(path, "hypervisor \"\(h.name)\" has the underlay address \(h.address) of \"\(other)\"")
+            } else if a & 0xFFFF_FF00 != subnet {
+                report(path, "hypervisor \"\(h.name)\" at \(h.address) is outside \(namespaced[0].name)'s /24: the underlay is one "
+                    + "Ethernet segment, every namespaced hypervisor's address in one /24")
+            }
+            seen[a] = h.name
+        }
     }
 
     /// `path` when the file has a value there, else `fallback` (for defaulted keys).
