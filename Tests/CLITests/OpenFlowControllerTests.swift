@@ -403,3 +403,38 @@ extension OpenFlowControllerTests {
         print("hostile controller: \(String(format: "%.1f", seconds)) s (burst \(burst["seconds"] ?? "?") s), \(checked) pings, \(lost.count) lost; \(summary)")
     }
 }
+
+extension OpenFlowControllerTests {
+    /// Live migration under a controller: a switch spanning hypervisors a and b (one process
+    /// each, datapaths 0xa0 and 0xa1) connects both segments to os-ken; the echo VM moves from
+    /// a to b, and the RARP announcements the destination sends for it reach the controller as
+    /// packet-ins from b's datapath, on the VM's port.
+    @Test func migrationAnnouncementsReachTheControllerAsPacketIns() throws {
+        guard let venv = OpenFlowLab.venv(for: "migrationAnnouncementsReachTheControllerAsPacketIns") else { return }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let port = freeTCPPort()
+        let osken = try ControllerProcess.osken(venv: venv, app: "learning_switch_13.py", port: port, logFile: dir.file("osken.log"))
+        defer { osken.kill() }
+        let file = dir.file("two.json")
+        let openflow = #""controllers": ["tcp:127.0.0.1:\#(port)"], "datapath_id": "a0", "ports""#
+        try twoHostTopology(basePort: 7570, name: "of-migration")
+            .replacingOccurrences(of: #""ports""#, with: openflow)
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let a = try MigrationScenarioTests.HostProcess(file: file, host: "a", directory: dir)
+        defer { _ = a.stop() }
+        let b = try MigrationScenarioTests.HostProcess(file: file, host: "b", directory: dir)
+        defer { _ = b.stop() }
+        func flows(_ host: MigrationScenarioTests.HostProcess) -> String {
+            (try? runCommand(CLI.binary, ["flows", "sw0", "--control", host.socket], timeout: 30).out) ?? ""
+        }
+        #expect(eventually(40) { flows(a).contains("(1 to its controllers)") && flows(b).contains("(1 to its controllers)") },
+                "\(flows(a)) \(flows(b)) \(osken.log)")
+        #expect(MigrationScenarioTests().waitRunning("echo", on: a, timeout: 30))
+        let moved = try CLI.run(["migrate", "echo", "--to", "b", "--control", a.socket, "--json"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let announced = "packet-in datapath 00000000000000a1 in_port 1 eth_type 0x8035 52:54:00:00:00:11 -> ff:ff:ff:ff:ff:ff"
+        #expect(eventually(20) { osken.log.contains(announced) }, "\(osken.log.split(separator: "\n").filter { $0.contains("packet-in") })")
+        print("os-ken: \(osken.log.split(separator: "\n").filter { $0.contains("eth_type 0x8035") }.count) RARP packet-ins; \(moved.stdout)")
+    }
+}

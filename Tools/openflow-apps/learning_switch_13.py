@@ -2,7 +2,8 @@
 # simple_switch_13 sample, which the os-ken packages (PyPI wheels, Debian) do not ship.
 # Written for Switchboard's tests: a table-miss flow sends every unknown frame to the
 # controller; each packet-in teaches (datapath, source MAC) -> port; a frame to a known MAC gets
-# a flow (in_port, eth_src, eth_dst) and is sent there, others are flooded.
+# a flow (in_port, eth_src, eth_dst) and is sent there, others are flooded. Each packet-in is
+# logged (datapath, in_port, EtherType, source and destination) for the tests to read.
 #   osken-manager Tools/openflow-apps/learning_switch_13.py
 
 from os_ken.base import app_manager
@@ -41,6 +42,8 @@ class LearningSwitch13(app_manager.OSKenApp):
         frame = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
         if frame is None:
             return
+        self.logger.info('packet-in datapath %016x in_port %s eth_type 0x%04x %s -> %s',
+                         datapath.id, in_port, frame.ethertype, frame.src, frame.dst)
         known = self.port_of.setdefault(datapath.id, {})
         known[frame.src] = in_port
         out_port = known.get(frame.dst, ofp.OFPP_FLOOD)
