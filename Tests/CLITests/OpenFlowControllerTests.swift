@@ -324,8 +324,9 @@ extension OpenFlowControllerTests {
     /// A hostile controller on the listener of a secure switch whose flows join hosts a and b,
     /// while a pings b every 50 ms: every malformed message gets its error and the connection
     /// stays; 100,000 flow-mods in a burst are all taken; a header shorter than a header closes
-    /// only that connection; `switchboard flows` lists the first 5,000 and ovs-ofctl dumps them
-    /// all; the ping loses nothing and the process stays up.
+    /// only that connection; a crowd of connections past the listener's cap is refused;
+    /// `switchboard flows` lists the first 5,000 and ovs-ofctl dumps them all; the ping loses
+    /// nothing and the process stays up.
     @Test func hostileControllerNeverStopsTheSwitch() throws {
         guard let tools = OpenFlowLab.available(for: "hostileControllerNeverStopsTheSwitch", tools: ["ovs-ofctl", "python3"]) else { return }
         let run = try OpenFlowRun(json: openFlowTopology(prefix: "of5", net: 5, hosts: 3,
@@ -378,6 +379,11 @@ extension OpenFlowControllerTests {
         let short = results["header length 4"] ?? [:]
         #expect(short["closed"] as? Bool == true && short["error"] as? [Int] == [1, 6], "\(short)")
         #expect(results["length promising 65535 bytes, then gone"] != nil, "\(hostile.out)")
+        // 24 connections at once beside the hostile one: the listener serves up to its cap of 16
+        // and closes the rest; once they are gone a new connection is served.
+        let crowd = results["crowd"] ?? [:]
+        let served = crowd["served"] as? Int ?? -1, refused = crowd["closed"] as? Int ?? -1
+        #expect(served >= 1 && served <= 15 && served + refused == 24 && crowd["afterwards"] as? Bool == true, "\(crowd)")
 
         // Every request the ping sent at least a second before it stopped was answered.
         let text = (try? String(contentsOfFile: pingOutput, encoding: .utf8)) ?? ""

@@ -4,8 +4,9 @@
 # that lie, unknown types, a bad OXM, a flow-mod to a table that does not exist, packet-outs with
 # garbage actions), each followed by an ECHO_REQUEST: the switch must answer with an ERROR and
 # keep the connection (the echo comes back). Then a burst of flow-mods on the same connection,
-# a barrier, an aggregate-stats request, and two connections that end badly (a header shorter
-# than a header, a length that promises more than is sent).
+# a barrier, an aggregate-stats request, two connections that end badly (a header shorter
+# than a header, a length that promises more than is sent), and a crowd of connections at once
+# (past the listener's cap).
 #   hostile_controller.py HOST PORT [--burst N] [--burst-port P]
 # Prints one JSON object per line: {"case": ..., "error": [type, code]} or {"case": ..., ...}.
 # Exits non-zero when the connection is lost before the end.
@@ -224,6 +225,32 @@ def bad_endings(host, port):
     report(case='length promising 65535 bytes, then gone')
 
 
+def crowd(host, port, count=24):
+    """`count` connections at once, each sending HELLO: how many the switch serves (HELLO back)
+    and how many it closes; then, with them gone, whether a new one is served."""
+    conns, served, closed = [], 0, 0
+    for _ in range(count):
+        c = Connection(host, port)
+        c.send(message(HELLO, b'', 1))
+        conns.append(c)
+    for c in conns:
+        try:
+            got = c.read(timeout=10)
+        except (TimeoutError, OSError):
+            got = None
+        if got is not None and got[0] == HELLO:
+            served += 1
+        else:
+            closed += 1
+    for c in conns:
+        c.sock.close()
+    time.sleep(0.5)
+    fresh = Connection(host, port)
+    fresh.hello()
+    fresh.sock.close()
+    report(case='crowd', connections=count, served=served, closed=closed, afterwards=True)
+
+
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     count, out_port = 100000, 3
@@ -242,6 +269,7 @@ def main():
     aggregate(conn)
     probe(conn, 'unknown message type after the burst', header(98, 8, 700), 700)
     bad_endings(host, port)
+    crowd(host, port)
 
 
 if __name__ == '__main__':
