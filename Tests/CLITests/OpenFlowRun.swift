@@ -158,7 +158,7 @@ final class OpenFlowRun {
     }
 
     /// Whether `count` pings from `host` to `address` are all answered (each within `wait` s).
-    func pings(_ host: String, _ address: String, count: Int = 3, wait: Int = 2) throws -> Bool {
+    func pings(_ host: String, _ address: String, count: Int = 3, wait: Int = 5) throws -> Bool {
         try inHost(host, ["ping", "-n", "-q", "-c", "\(count)", "-i", "0.2", "-W", "\(wait)", address]).status == 0
     }
 
