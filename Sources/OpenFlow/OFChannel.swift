@@ -12,7 +12,8 @@ import Foundation
 /// Caps of one channel (see docs/openflow.md, "Backpressure").
 public struct OFChannelLimits: Sendable, Equatable {
     /// Queued output beyond which a reply closes the channel (a controller that sends
-    /// requests and never reads its replies): 4 MiB.
+    /// requests and never reads its replies): 4 MiB. A multipart reply to a request read while
+    /// less than `readPauseBytes` was queued is queued whole, past this cap if it must.
     public var maxOutputBytes = 4 << 20
     /// Queued output at which asynchronous messages (packet-in, flow-removed, port-status)
     /// are dropped and counted instead of queued: 256 KiB.
@@ -254,10 +255,11 @@ public final class OFChannel {
         output.append(contentsOf: bytes)
     }
 
-    /// Queues a reply; past the hard cap the channel closes instead.
-    private func reply(_ message: OFMessage, xid: UInt32) {
+    /// Queues a reply; past the hard cap the channel closes instead, unless `whole` (a part of
+    /// a multipart reply whose request arrived while the queue was short: see `multipart`).
+    private func reply(_ message: OFMessage, xid: UInt32, whole: Bool = false) {
         let bytes = OFCodec.encode(message, xid: xid)
-        if output.count + bytes.count > limits.maxOutputBytes {
+        if !whole && output.count + bytes.count > limits.maxOutputBytes {
             close(.outputOverflow)
             return
         }
@@ -442,11 +444,18 @@ public final class OFChannel {
             pendingMultipart = (xid, [body], body.rawBytes)
             return
         }
+        // A request read while the queue was below the read pause gets its whole reply, however
+        // large (a dump of 100,000 flows is about 10 MB): the hard cap is for a controller that
+        // keeps asking without reading, and a reply this size already pauses reading, so the
+        // next request that finds the queue long is held to the cap. At most one such reply is
+        // queued beyond the cap.
+        let whole = output.count < limits.readPauseBytes
         let answer = try handler.multipart(body, channel: self)
         guard answer.typeCode == body.typeCode else { throw .badMultipart }
         let parts = answer.split(maxBodyBytes: OFCodec.maxLength - 16)
         for (i, part) in parts.enumerated() {
-            reply(.multipartReply(OFMultipartReply(flags: i + 1 < parts.count ? OFMultipartType.more : 0, body: part)), xid: xid)
+            reply(.multipartReply(OFMultipartReply(flags: i + 1 < parts.count ? OFMultipartType.more : 0, body: part)), xid: xid,
+                  whole: whole)
             if isClosed { return }
         }
     }

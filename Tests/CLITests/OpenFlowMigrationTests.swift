@@ -12,17 +12,16 @@ import TestSupport
 @Suite(.serialized) struct OpenFlowMigrationTests {
     @Test func migrationUnderAControllerAnnouncesAndLosesNothing() throws {
         guard namespacesAvailable(for: "the OpenFlow migration scenario") else { return }
-        guard let venv = OpenFlowControllers.venv(for: "the OpenFlow migration scenario") else { return }
+        guard let venv = OpenFlowLab.venv(for: "the OpenFlow migration scenario") else { return }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let port = Int.random(in: 20_000...40_000)
+        let port = freeTCPPort()
         let text = try String(contentsOfFile: CLI.topology("openflow-migration.json"), encoding: .utf8)
             .replacingOccurrences(of: "tcp:127.0.0.1:16653", with: "tcp:127.0.0.1:\(port)")
         let file = dir.file("openflow-migration.json")
         try text.write(toFile: file, atomically: true, encoding: .utf8)
-        let log = dir.file("controller.log")
-        let controller = try OpenFlowControllers.osKen(venv: venv, app: "learning_switch_13.py", port: port, log: log)
-        defer { kill(controller.processIdentifier, SIGKILL); controller.waitUntilExit() }  // os-ken ignores SIGTERM
+        let controller = try ControllerProcess.osken(venv: venv, app: "learning_switch_13.py", port: port, logFile: dir.file("controller.log"))
+        defer { controller.kill() }
 
         let r = try CLI.run(["run", file, "--json"], in: dir.path)
         #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(2000))")
@@ -46,15 +45,15 @@ import TestSupport
 
         // The controller saw each arrival's announcements, from both datapaths: the destination's
         // VM port, and the other segment's tunnel port (port 4).
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        let rarp = lines.filter { $0.contains("eth_type=0x8035") && $0.contains("src=52:54:00:00:00:01") }
-        let onA = rarp.filter { $0.contains("dpid=00000000000000a1") }, onB = rarp.filter { $0.contains("dpid=00000000000000a2") }
-        #expect(onB.filter { $0.contains("in_port=1 ") }.count >= 2, "arrivals on b announced from its VM port: \(rarp)")
-        #expect(onA.filter { $0.contains("in_port=1 ") }.count >= 1, "the arrival on a announced: \(rarp)")
-        #expect(onA.filter { $0.contains("in_port=4 ") }.count >= 2 && onB.filter { $0.contains("in_port=4 ") }.count >= 1,
+        let lines = controller.log.split(separator: "\n")
+        let rarp = lines.filter { $0.contains("eth_type 0x8035 52:54:00:00:00:01 ->") }
+        let onA = rarp.filter { $0.contains("datapath 00000000000000a1") }, onB = rarp.filter { $0.contains("datapath 00000000000000a2") }
+        #expect(onB.filter { $0.contains("in_port 1 ") }.count >= 2, "arrivals on b announced from its VM port: \(rarp)")
+        #expect(onA.filter { $0.contains("in_port 1 ") }.count >= 1, "the arrival on a announced: \(rarp)")
+        #expect(onA.filter { $0.contains("in_port 4 ") }.count >= 2 && onB.filter { $0.contains("in_port 4 ") }.count >= 1,
                 "announcements crossed the tunnel to the other datapath: \(rarp)")
         // Each move took the VM port down on one datapath and up on the other.
-        let status = lines.filter { $0.contains("port-status") && $0.contains("port=1 ") }
+        let status = lines.filter { $0.contains("port-status") && $0.contains("port 1 ") }
         #expect(status.count >= 6, "\(status)")
     }
 }

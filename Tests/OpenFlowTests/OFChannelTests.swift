@@ -203,6 +203,38 @@ final class OFChannelTests: XCTestCase {
         if case .error(let e) = drain(capped).last?.message { XCTAssertEqual(e.error, .multipartBufferOverflow) } else { XCTFail() }
     }
 
+    /// A flow dump larger than the hard cap (ovs-ofctl dump-flows of 100,000 flows is about
+    /// 10 MB) is queued whole, not answered by closing the connection; a second request that
+    /// finds the queue still long is held to the cap, so one such reply is the most queued.
+    func testAReplyLargerThanTheCapIsQueuedWhole() {
+        var limits = OFChannelLimits()
+        limits.maxOutputBytes = 64 << 10
+        limits.readPauseBytes = 16 << 10
+        let fake = FakeSwitch()
+        fake.extraFlowsInDump = 2000   // about 130 KB: twice the cap
+        let channel = openChannel(fake, limits: limits)
+        send(channel, .multipartRequest(OFMultipartRequest(body: .flow(OFFlowStatsRequest()))), xid: 7)
+        XCTAssertEqual(channel.state, .open)
+        XCTAssertGreaterThan(channel.pendingOutputBytes, limits.maxOutputBytes)
+        XCTAssertFalse(channel.wantsInput)
+        // A second dump before the first is read: the cap holds.
+        send(channel, .multipartRequest(OFMultipartRequest(body: .flow(OFFlowStatsRequest()))), xid: 8)
+        XCTAssertEqual(channel.state, .closed(.outputOverflow))
+        // Read as it comes, every dump arrives whole and the channel stays open.
+        let reader = openChannel(fake, limits: limits)
+        for xid: UInt32 in 10..<13 {
+            send(reader, .multipartRequest(OFMultipartRequest(body: .flow(OFFlowStatsRequest()))), xid: xid)
+            var total = 0
+            for r in drain(reader) {
+                guard case .multipartReply(let m) = r.message, case .flow(let flows) = m.body else { return XCTFail("not a flow reply") }
+                XCTAssertEqual(r.xid, xid)
+                total += flows.count
+            }
+            XCTAssertEqual(total, 2000)
+        }
+        XCTAssertEqual(reader.state, .open)
+    }
+
     /// A controller that sends requests and never reads: the output queue reaches its hard
     /// cap and the channel closes; the transport has been told to stop reading before that.
     func testControllerThatNeverReadsIsBounded() {

@@ -5,7 +5,8 @@
 # a flow (in_port, eth_src, eth_dst) and is sent there, others are flooded. A MAC seen on a new
 # port (a VM that migrated and announced itself) loses the flows that sent frames to it, so
 # the next frame to it asks again; a port whose link goes down (a VM that left) loses its MACs
-# and the flows to it. Every packet-in is logged (dpid, in_port, EtherType, source).
+# and the flows to it. Each packet-in and port-status is logged (datapath, in_port, EtherType,
+# source and destination) for the tests to read.
 #   osken-manager Tools/openflow-apps/learning_switch_13.py
 
 from os_ken.base import app_manager
@@ -44,7 +45,7 @@ class LearningSwitch13(app_manager.OSKenApp):
         frame = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
         if frame is None:
             return
-        self.logger.info('packet-in dpid=%016x in_port=%d eth_type=0x%04x src=%s dst=%s',
+        self.logger.info('packet-in datapath %016x in_port %s eth_type 0x%04x %s -> %s',
                          datapath.id, in_port, frame.ethertype, frame.src, frame.dst)
         known = self.port_of.setdefault(datapath.id, {})
         if known.get(frame.src, in_port) != in_port:
@@ -68,7 +69,7 @@ class LearningSwitch13(app_manager.OSKenApp):
         datapath = msg.datapath
         ofp, parser = datapath.ofproto, datapath.ofproto_parser
         port = msg.desc.port_no
-        self.logger.info('port-status dpid=%016x port=%d reason=%d state=0x%x', datapath.id, port, msg.reason, msg.desc.state)
+        self.logger.info('port-status datapath %016x port %d reason %d state 0x%x', datapath.id, port, msg.reason, msg.desc.state)
         if msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.reason == ofp.OFPPR_DELETE:
             known = self.port_of.setdefault(datapath.id, {})
             for mac in [m for m, p in known.items() if p == port]:
