@@ -22,6 +22,7 @@ import TestSupport
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let controller = try ControllerProcess.osken(venv: venv, app: "learning_switch_13.py", port: port, logFile: dir.file("controller.log"))
         defer { controller.kill() }
+        try #require(controller.waitListening(port: port), "os-ken did not listen: \(controller.log.suffix(2000))")
 
         let r = try CLI.run(["run", file, "--json"], in: dir.path)
         #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(2000))")

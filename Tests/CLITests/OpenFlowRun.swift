@@ -210,6 +210,15 @@ final class ControllerProcess {
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
+    /// Waits until something listens on 127.0.0.1:`port` (os-ken takes seconds to import):
+    /// a switch that connects before would back off for up to 8 s.
+    func waitListening(port: Int, timeout: Double = 60) -> Bool {
+        eventually(timeout) {
+            let listening = String(format: "0100007F:%04X 00000000:0000 0A", port)
+            return ((try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? "").contains(listening)
+        }
+    }
+
     /// Kills it (SIGKILL: a controller that dies, not one that says goodbye) and waits.
     func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }

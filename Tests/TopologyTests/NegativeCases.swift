@@ -35,7 +35,7 @@ let twoPorts = #"{"name":"a1","vlan":10},{"name":"a2","vlan":10},{"name":"t1","m
 
 /// Every negative case: those of the core format, then those of several hypervisors, then
 /// hostile input (control characters, resource limits, shared writable disks).
-let negativeCases = coreNegativeCases + hypervisorNegativeCases + inputNegativeCases + openFlowNegativeCases
+let negativeCases = coreNegativeCases + hypervisorNegativeCases + inputNegativeCases + openFlowNegativeCases + underlayNegativeCases
 
 let coreNegativeCases: [NegativeCase] = [
     // Structure, types, ranges (the schema expresses these).
