@@ -5,6 +5,7 @@
  *   sb-tcpsink: received N bytes in S.sss s, longest gap G.g ms, ok|short|corrupt|reset
  * "longest gap" is the longest time between two reads that returned data, after the first:
  * what a migration's downtime and TCP's recovery cost the stream, as the receiver saw it.
+ * Every gap longer than 20 ms is printed as it ends: "sb-tcpsink: gap G.g ms at T.ttt s".
  * Usage: sb-tcpsink PORT BYTES [CHECK 0|1] */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,7 +69,13 @@ int main(int argc, char **argv) {
         if (n == 0) break;
         double t = now();
         if (got == 0) first = t;
-        else if (t - last > gap) gap = t - last;
+        else {
+            if (t - last > gap) gap = t - last;
+            if (t - last > 0.020) {
+                printf("sb-tcpsink: gap %.1f ms at %.3f s\n", (t - last) * 1000.0, t - first);
+                fflush(stdout);
+            }
+        }
         last = t;
         if (check) {
             for (ssize_t i = 0; i < n; i++) {
