@@ -3,7 +3,8 @@
 // pair; the other ends are ports of one Linux bridge in the machine's namespace. A link may
 // be shaped by a token bucket (`tc tbf`) in both directions (netem is not available here).
 // VXLAN and the migration stream then cross the kernel's stack between distinct addresses,
-// as between two machines.
+// as between two machines. Each hypervisor's process enters its namespace with nsenter
+// (network namespace only), so the namespaces of its Linux hosts stay visible to the machine.
 
 import Foundation
 
@@ -25,6 +26,9 @@ public struct UnderlayMember: Sendable, Equatable {
 
 /// The bridge, namespaces and veth pairs of one topology's underlay.
 public final class Underlay {
+    /// util-linux's nsenter, which runs a hypervisor's process in its network namespace.
+    public static let nsenter = ["/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/nsenter"
     /// The device inside each hypervisor's namespace.
     public static let innerDevice = "ul0"
     public let bridge: String

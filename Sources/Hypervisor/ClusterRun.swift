@@ -138,9 +138,13 @@ public struct ClusterRun {
             var arguments = ["run", file, "--host", child.hypervisor, "--json", "--control", child.socket]
             if let appliance { arguments += ["--appliance", appliance] }
             var program = executable
-            if topology.hypervisor(named: child.hypervisor)?.netns == true, let ip = IPCommand.path {
-                arguments = ["netns", "exec", Underlay.namespace(of: child.hypervisor), executable] + arguments
-                program = ip
+            if topology.hypervisor(named: child.hypervisor)?.netns == true {
+                // nsenter enters only the network namespace. `ip netns exec` would also give the
+                // child a mount namespace of its own, and the namespaces its Linux hosts bind
+                // under /run/netns would then be invisible to everyone else (`ip netns exec
+                // sb-HOST` outside it fails).
+                arguments = ["--net=/run/netns/" + Underlay.namespace(of: child.hypervisor), "--", executable] + arguments
+                program = Underlay.nsenter
             }
             do { try child.start(executable: program, arguments: arguments) } catch {
                 reportError("run: cannot start the process of hypervisor \(child.hypervisor): \(error)")

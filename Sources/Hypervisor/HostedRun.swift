@@ -53,7 +53,7 @@ public struct HostedRun {
         if let hypervisor, fullTopology.hypervisor(named: hypervisor)?.netns == true, !Underlay.isInside(namespaceOf: hypervisor) {
             reportError("run: hypervisor \(hypervisor) is a separate network host (\"netns\": true) and runs in network namespace "
                 + "\(Underlay.namespace(of: hypervisor)): run the whole topology with `switchboard run \(file)`, which builds "
-                + "the underlay, or run this inside `ip netns exec \(Underlay.namespace(of: hypervisor))`")
+                + "the underlay, or run this inside `nsenter --net=/run/netns/\(Underlay.namespace(of: hypervisor))`")
             throw RunFailed()
         }
         let fabric = instance.fabric

@@ -68,6 +68,6 @@ import TestSupport
         let r = try CLI.run(["run", file, "--host", "a", "--duration", "1"], in: dir.path)
         #expect(r.status != 0)
         #expect(r.stderr.contains("hypervisor a is a separate network host"), "\(r.stderr)")
-        #expect(r.stderr.contains("ip netns exec sbh-a"), "\(r.stderr)")
+        #expect(r.stderr.contains("nsenter --net=/run/netns/sbh-a"), "\(r.stderr)")
     }
 }
