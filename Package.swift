@@ -80,6 +80,7 @@ let package = Package(
         // `switchboard bench`: drivers that measure beside a reference in the same run.
         .target(name: "Benchmarks", dependencies: [
             "Frames", "Switching", "Topology", "Machine", "RISCV", "RISCVBoard", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
+            "FlowTables", "OpenFlowSwitch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     ]),
 

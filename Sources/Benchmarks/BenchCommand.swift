@@ -34,13 +34,25 @@ struct BenchSwitchCommand: ParsableCommand {
     @Option(help: "Frames per batch.")
     var batch: Int = 32
 
+    @Flag(help: "Forward through an OpenFlow switch (its agent and flow tables) with 1, 100 and 10,000 flows, beside the L2 pipeline (--seconds: each contender's time per row).")
+    var openflow = false
+
+    @Option(help: "With --openflow: distinct packets in the traffic (at most one per flow).")
+    var streams: Int = 1000
+
+    @Option(help: "With --openflow: alternated runs per row; each figure is the best of them.")
+    var rounds: Int = 3
+
     func validate() throws {
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
         guard macs >= 8 && macs <= 1_000_000 else { throw ValidationError("--macs must be in 8...1000000") }
         guard batch >= 1 && batch <= Switch.maxBatch else { throw ValidationError("--batch must be in 1...\(Switch.maxBatch)") }
+        guard streams >= 1 && streams <= 10_000 else { throw ValidationError("--streams must be in 1...10000") }
+        guard rounds >= 1 && rounds <= 20 else { throw ValidationError("--rounds must be in 1...20") }
     }
 
     func run() throws {
+        if openflow { return try runOpenFlow() }
         // Sequential MACs (the workload of every earlier figure), random MACs, then MACs that
         // all collide under the table's former unkeyed hash.
         let result = try SwitchBenchmark(macCount: macs, batchSize: batch, seconds: seconds, pattern: .sequential)

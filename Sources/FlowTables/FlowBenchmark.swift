@@ -67,21 +67,25 @@ public struct FlowBenchmark: Sendable {
     /// The ten prefix lengths of the wildcard flows.
     public static let prefixLengths = [12, 14, 16, 18, 20, 22, 24, 26, 28, 32]
 
-    /// Runs the benchmark; `clock` returns monotonic nanoseconds.
-    public func run(clock: () -> Int64) throws -> Result {
-        precondition(flowCount >= 1 && flowCount <= 100_000 && batchSize >= 1)
+    /// The 5-tuple of one packet a benchmark flow matches.
+    public struct Tuple: Sendable, Hashable {
+        public var src: UInt32
+        public var dst: UInt32
+        public var sport: UInt16
+        public var dport: UInt16
+    }
+
+    /// The benchmark's flows, `count` of them matching `match` (exact flows on `inPort`),
+    /// each outputting to port 2, 3 or 4, and for each flow the 5-tuple of a packet it
+    /// matches (the same flows and packets on every call).
+    public static func flows(count: Int, match: MatchKind, inPort: UInt32 = 1) -> (mods: [FlowMod], tuples: [Tuple]) {
         var rng = BenchRandom(seed: 7)
-        let distinct = traffic == .hotCache ? min(flowCount, max(1, streams ?? flowCount)) : 65_536
-        // At least 4,096 frames a pass, so the clock read per pass costs nothing per frame.
-        let frameCount = max(distinct, 4096)
-        let pool = PacketPool(capacity: frameCount + 1024, slotSize: 64)
-        let cacheEntries = traffic == .hotCache ? 1 << 16 : 4096
-        let pipeline = try FlowPipeline(configuration: FlowPipelineConfiguration(cacheEntries: cacheEntries), pool: pool)
-        let inPort: UInt32 = 1
-        struct Tuple { var src: UInt32; var dst: UInt32; var sport: UInt16; var dport: UInt16 }
+        var mods: [FlowMod] = []
         var tuples: [Tuple] = []
         var seen = Set<UInt64>()
-        for i in 0..<flowCount {
+        mods.reserveCapacity(count)
+        tuples.reserveCapacity(count)
+        for i in 0..<count {
             var mod = FlowMod(priority: 100, instructions: [.applyActions([.output(port: UInt32(2 + i % 3))])])
             var m = FlowMatch()
             m.ethType = 0x0800
@@ -100,7 +104,7 @@ public struct FlowBenchmark: Sendable {
                 m.udpDst = t.dport
                 tuples.append(t)
             case .wildcard:
-                let length = Self.prefixLengths[i % Self.prefixLengths.count]
+                let length = prefixLengths[i % prefixLengths.count]
                 let prefixMask: UInt32 = ~0 << UInt32(32 - length)
                 var dst: UInt32 = 0
                 for _ in 0..<64 { // distinct prefixes (a repeat would replace its twin)
@@ -114,20 +118,40 @@ public struct FlowBenchmark: Sendable {
                                     sport: UInt16(truncatingIfNeeded: rng.next()), dport: 4789))
             }
             mod.match = m
-            try pipeline.apply(mod, now: 0)
+            mods.append(mod)
         }
+        return (mods, tuples)
+    }
+
+    /// A 64-byte IPv4/UDP frame (60 bytes + FCS) carrying `tuple`, from `source` to a fixed
+    /// unicast MAC.
+    public static func frame(_ tuple: Tuple, source: MACAddress) -> [UInt8] {
+        let src = IPv4Address(rawValue: tuple.src), dst = IPv4Address(rawValue: tuple.dst)
+        let udp = FrameBuilder.udp(source: src, destination: dst, sourcePort: tuple.sport, destinationPort: tuple.dport,
+                                   payload: [UInt8](repeating: 0, count: 18))
+        let ip = FrameBuilder.ipv4(source: src, destination: dst, protocol: 17, payload: udp)
+        return FrameBuilder.padded(FrameBuilder.ethernet(destination: MACAddress(rawValue: 0x0200_0000_0001_0000),
+                                                         source: source, etherType: 0x0800, payload: ip))
+    }
+
+    /// Runs the benchmark; `clock` returns monotonic nanoseconds.
+    public func run(clock: () -> Int64) throws -> Result {
+        precondition(flowCount >= 1 && flowCount <= 100_000 && batchSize >= 1)
+        let distinct = traffic == .hotCache ? min(flowCount, max(1, streams ?? flowCount)) : 65_536
+        // At least 4,096 frames a pass, so the clock read per pass costs nothing per frame.
+        let frameCount = max(distinct, 4096)
+        let pool = PacketPool(capacity: frameCount + 1024, slotSize: 64)
+        let cacheEntries = traffic == .hotCache ? 1 << 16 : 4096
+        let pipeline = try FlowPipeline(configuration: FlowPipelineConfiguration(cacheEntries: cacheEntries), pool: pool)
+        let inPort: UInt32 = 1
+        let (mods, tuples) = Self.flows(count: flowCount, match: match, inPort: inPort)
+        for mod in mods { try pipeline.apply(mod, now: 0) }
         var handles: [PacketHandle] = []
         handles.reserveCapacity(frameCount)
         for i in 0..<frameCount {
             // hotCache: the first `distinct` flows' packets; cacheMiss: all flows, many MACs.
             let t = tuples[i % min(tuples.count, distinct)]
-            let udp = FrameBuilder.udp(source: IPv4Address(rawValue: t.src), destination: IPv4Address(rawValue: t.dst),
-                                       sourcePort: t.sport, destinationPort: t.dport, payload: [UInt8](repeating: 0, count: 18))
-            let ip = FrameBuilder.ipv4(source: IPv4Address(rawValue: t.src), destination: IPv4Address(rawValue: t.dst),
-                                       protocol: 17, payload: udp)
-            let src = MACAddress(rawValue: 0x0200_0000_0000 | UInt64(i % distinct))
-            let frame = FrameBuilder.padded(FrameBuilder.ethernet(destination: MACAddress(rawValue: 0x0200_0000_0001_0000),
-                                                                  source: src, etherType: 0x0800, payload: ip))
+            let frame = Self.frame(t, source: MACAddress(rawValue: 0x0200_0000_0000 | UInt64(i % distinct)))
             guard let h = pool.make(copying: frame) else { throw FlowBenchmarkError.poolTooSmall }
             handles.append(h)
         }

@@ -248,6 +248,30 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         #expect(object?["dropped"] as? Int == 0 && object?["flooded"] as? Int == 0)
     }
 
+    /// Every row of `bench switch --openflow` has figures, and the flows forwarded every frame
+    /// it counted (matched in table 0 and queued on an output port, none dropped), so a bench
+    /// whose flows miss its traffic cannot pass.
+    @Test func benchSwitchOpenFlowForwardsEveryFrameThroughItsFlows() throws {
+        let r = try CLI.run(["bench", "switch", "--openflow", "--json", "--seconds", "0.05", "--rounds", "1", "--streams", "100"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rows = try #require(object["rows"] as? [[String: Any]])
+        var seen = Set<String>()
+        for row in rows {
+            let label = "\(row["match"] ?? "?") \(row["flows"] ?? "?") flows, \(row["streams"] ?? "?") streams"
+            seen.insert("\(row["match"] ?? "?") \(row["flows"] ?? "?")")
+            let frames = try #require(row["frames"] as? Int, "\(label)")
+            #expect(frames > 0, "\(label)")
+            #expect((row["mpps"] as? Double ?? 0) > 0 && (row["l2_mpps"] as? Double ?? 0) > 0
+                    && (row["pipeline_mpps"] as? Double ?? 0) > 0, "\(label)")
+            #expect(row["matched"] as? Int == frames, "\(label): matched \(row["matched"] ?? "?") of \(frames)")
+            #expect(row["transmitted"] as? Int == frames, "\(label): transmitted \(row["transmitted"] ?? "?") of \(frames)")
+            #expect(row["dropped"] as? Int == 0, "\(label)")
+        }
+        #expect(seen == ["exact 1", "exact 100", "exact 10000", "wildcard 1", "wildcard 100", "wildcard 10000"])
+        #expect((object["goal_ratio"] as? Double ?? 0) > 0)
+    }
+
     @Test func benchVMPrintsThroughputAndBootTimes() throws {
         let r = try CLI.run(["bench", "vm", "--json", "--count", "500", "--rounds", "1"])
         #expect(r.status == 0, "\(r.stderr)")
