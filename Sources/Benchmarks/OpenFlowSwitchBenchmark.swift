@@ -1,6 +1,6 @@
 // OpenFlowSwitchBenchmark: 64-byte frames through a `Switch` whose forwarding an
 // `OFSwitchAgent` has taken over (fail mode secure), on one core: the agent's lock,
-// `noteReceived`, the flow pipeline, `Switch.output`, the transmit queues and their drain into
+// `admitReceived`, the flow pipeline, `Switch.output`, the transmit queues and their drain into
 // a sink, the whole path a frame from a host device takes on an OpenFlow switch. The flows and
 // packets are FlowBenchmark's, loaded through the agent's public `withPipeline`.
 

@@ -137,7 +137,7 @@ public final class OFSwitchAgent: IngressProcessor, @unchecked Sendable {
         lock.lock()
         for handle in batch {
             guard sw.admitReceived(handle, port: port, now: now) else {
-                sw.pool.release(handle)
+                pool.release(handle)
                 continue
             }
             let n = pipeline.process(handle, inPort: inPort, now: now)

@@ -302,6 +302,7 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
           bench                   Run a benchmark beside its reference figures.
           fdb                     Show a running switch's MAC table (fdb/show).
           stats                   Show a running instance's switch and port counters.
+          flows                   Show a running OpenFlow switch's flows (dump-flows).
           capture                 Start, stop or list captures on a running instance.
           migrate                 Live-migrate a running VM to another hypervisor.
           console                 Attach to a running VM's serial console.
