@@ -84,10 +84,14 @@ struct SourceRun {
 
     func send(_ m: MigrationMessage) throws(MigrationError) {
         do { try connection.send(m) } catch {
-            // The destination may have said why before closing.
-            if let reply = try? connection.poll(), reply.type == .abort || reply.type == .refuse {
-                throw MigrationError(phase, "destination \(reply.type == .abort ? "aborted" : "refused"): \(reply.text)",
-                                     refused: reply.type == .refuse)
+            // The destination may have said why before closing, behind replies not read yet
+            // (a stop-and-copy round does not wait for them): look past those.
+            for _ in 0..<64 {
+                guard let reply = try? connection.poll(wait: 0.05) else { break }
+                if reply.type == .abort || reply.type == .refuse {
+                    throw MigrationError(phase, "destination \(reply.type == .abort ? "aborted" : "refused"): \(reply.text)",
+                                         refused: reply.type == .refuse)
+                }
             }
             throw fail("sending \(m.type): \(error)")
         }
