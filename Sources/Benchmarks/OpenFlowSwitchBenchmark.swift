@@ -102,16 +102,7 @@ public struct OpenFlowSwitchBenchmark: Sendable {
         pass(clock()) // warm-up: fill the exact-match cache
         let base = (0..<portCount).map { sw.counters(port: $0) }
         let before = snapshot()
-        var frames: UInt64 = 0
-        let start = clock()
-        var now = start
-        let budget = Int64(seconds * 1e9)
-        repeat {
-            pass(now)
-            frames += UInt64(handles.count)
-            now = clock()
-        } while now - start < budget
-        let elapsed = Double(max(1, now - start)) / 1e9
+        let (frames, elapsed) = FlowBenchmark.timed(seconds: seconds, framesPerPass: handles.count, clock: clock, pass)
         let after = snapshot()
         var tx: UInt64 = 0, dropped: UInt64 = 0
         for p in 0..<portCount {

@@ -175,16 +175,7 @@ public struct FlowBenchmark: Sendable {
         pass(clock()) // warm-up: fill the cache
         forwarded = 0
         let hits0 = pipeline.cacheHits, misses0 = pipeline.cacheMisses
-        var frames: UInt64 = 0
-        let start = clock()
-        var now = start
-        let budget = Int64(seconds * 1e9)
-        repeat {
-            pass(now)
-            frames += UInt64(handles.count)
-            now = clock()
-        } while now - start < budget
-        let elapsed = Double(max(1, now - start)) / 1e9
+        let (frames, elapsed) = Self.timed(seconds: seconds, framesPerPass: handles.count, clock: clock, pass)
         let hits = Double(pipeline.cacheHits - hits0), misses = Double(pipeline.cacheMisses - misses0)
         return Result(flows: flowCount, match: match, traffic: traffic, frames: frames, seconds: elapsed,
                       mpps: Double(frames) / elapsed / 1e6, nsPerFrame: elapsed * 1e9 / Double(frames), forwarded: forwarded,
@@ -194,6 +185,24 @@ public struct FlowBenchmark: Sendable {
 }
 
 /// A benchmark that could not be set up.
+extension FlowBenchmark {
+    /// Runs `pass(now)` (`framesPerPass` frames each) until `seconds` have gone by on `clock`
+    /// (read once a pass); the frames done and the seconds they took.
+    public static func timed(seconds: Double, framesPerPass: Int, clock: () -> Int64,
+                             _ pass: (Int64) -> Void) -> (frames: UInt64, seconds: Double) {
+        var frames: UInt64 = 0
+        let start = clock()
+        var now = start
+        let budget = Int64(seconds * 1e9)
+        repeat {
+            pass(now)
+            frames += UInt64(framesPerPass)
+            now = clock()
+        } while now - start < budget
+        return (frames, Double(max(1, now - start)) / 1e9)
+    }
+}
+
 public enum FlowBenchmarkError: Error { case poolTooSmall }
 
 /// SplitMix64, so the benchmark's flows and traffic are the same on every run.
