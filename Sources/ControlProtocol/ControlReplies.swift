@@ -186,9 +186,18 @@ public struct ControlMigrationProgress: Codable, Sendable, Equatable {
     public var rate: Double
     /// Seconds since the migration began.
     public var elapsed: Double
+    /// Disk bytes sent and still to send (nil: disks are not being copied).
+    public var diskBytesSent: Int?
+    public var diskBytesLeft: Int?
+    /// The vCPU throttle of auto-converge, percent (nil: off).
+    public var throttlePct: Int?
 
     /// A progress report.
-    public init(phase: String, round: Int, bytesSent: Int, pagesSent: Int, dirtyPages: Int, rate: Double, elapsed: Double) {
+    public init(phase: String, round: Int, bytesSent: Int, pagesSent: Int, dirtyPages: Int, rate: Double, elapsed: Double,
+                diskBytesSent: Int? = nil, diskBytesLeft: Int? = nil, throttlePct: Int? = nil) {
+        self.diskBytesSent = diskBytesSent
+        self.diskBytesLeft = diskBytesLeft
+        self.throttlePct = throttlePct
         self.phase = phase
         self.round = round
         self.bytesSent = bytesSent
@@ -200,6 +209,7 @@ public struct ControlMigrationProgress: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case phase, round, bytesSent = "bytes_sent", pagesSent = "pages_sent", dirtyPages = "dirty_pages", rate, elapsed
+        case diskBytesSent = "disk_bytes_sent", diskBytesLeft = "disk_bytes_left", throttlePct = "throttle_pct"
     }
 }
 
@@ -222,10 +232,24 @@ public struct ControlMigrationReport: Codable, Sendable, Equatable {
     public var lost: Int
     /// Why it failed (nil: it succeeded).
     public var error: String?
+    /// Disk bytes sent (nil: disks were not copied).
+    public var diskBytes: Int?
+    /// The highest vCPU throttle auto-converge applied, percent (nil: off).
+    public var throttlePct: Int?
+    /// Pages fetched on demand after the switch to post-copy (nil: no post-copy).
+    public var postcopyFaults: Int?
+    /// The longest gap in a TCP stream to or from the VM, where a benchmark or test
+    /// measured one (milliseconds; nil: not measured).
+    public var tcpStallMs: Double?
 
     /// A migration report.
     public init(vm: String, from: String, to: String, at: Double? = nil, totalMs: Double, downtimeMs: Double, rounds: Int,
-                pages: Int, zeroPages: Int, bytes: Int, queued: Int, lost: Int, error: String? = nil) {
+                pages: Int, zeroPages: Int, bytes: Int, queued: Int, lost: Int, error: String? = nil,
+                diskBytes: Int? = nil, throttlePct: Int? = nil, postcopyFaults: Int? = nil, tcpStallMs: Double? = nil) {
+        self.diskBytes = diskBytes
+        self.throttlePct = throttlePct
+        self.postcopyFaults = postcopyFaults
+        self.tcpStallMs = tcpStallMs
         self.vm = vm
         self.from = from
         self.to = to
@@ -244,5 +268,6 @@ public struct ControlMigrationReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case vm, from, to, at, totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages"
         case bytes, queued, lost, error
+        case diskBytes = "disk_bytes", throttlePct = "throttle_pct", postcopyFaults = "postcopy_faults", tcpStallMs = "tcp_stall_ms"
     }
 }

@@ -3,7 +3,8 @@
 //
 // Wire format, version 1: one JSON object per line, `{"version": 1, "command": NAME, ...}`
 // with the command's fields beside it (`switch`, `port`, `file`, `filter`, `direction`,
-// `name`, `vm`, `to`, `downtime_ms`, `max_rounds`); `version` may be left out (it means 1),
+// `name`, `vm`, `to`, `downtime_ms`, `max_rounds`, `with_disks`, `auto_converge`,
+// `postcopy`); `version` may be left out (it means 1),
 // so scripts written for the first, untyped format keep working. The replies are
 // `ControlResponse` lines (ControlReplies.swift). docs/host-networking.md has the reference.
 
@@ -72,9 +73,19 @@ public enum ControlRequest: Codable, Sendable, Equatable {
         public var downtimeMs: Double?
         /// Most pre-copy rounds after round 0 (nil: the default, 30).
         public var maxRounds: Int?
+        /// Copy the VM's disks too (no shared storage); nil means false.
+        public var withDisks: Bool?
+        /// Throttle the vCPUs while rounds stall (auto-converge); nil means false.
+        public var autoConverge: Bool?
+        /// Switch to post-copy when pre-copy does not converge; nil means false.
+        public var postcopy: Bool?
 
         /// A migration request.
-        public init(vm: String, to: String, downtimeMs: Double? = nil, maxRounds: Int? = nil) {
+        public init(vm: String, to: String, downtimeMs: Double? = nil, maxRounds: Int? = nil,
+                    withDisks: Bool? = nil, autoConverge: Bool? = nil, postcopy: Bool? = nil) {
+            self.withDisks = withDisks
+            self.autoConverge = autoConverge
+            self.postcopy = postcopy
             self.vm = vm
             self.to = to
             self.downtimeMs = downtimeMs
@@ -105,6 +116,7 @@ public enum ControlRequest: Codable, Sendable, Equatable {
     enum Key: String, CodingKey {
         case version, command, switchName = "switch", port, file, filter, direction, name, vm, to, frame
         case downtimeMs = "downtime_ms", maxRounds = "max_rounds"
+        case withDisks = "with_disks", autoConverge = "auto_converge", postcopy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -130,7 +142,10 @@ public enum ControlRequest: Codable, Sendable, Equatable {
         case "migrate":
             self = .migrate(Migrate(vm: try c.decode(String.self, forKey: .vm), to: try c.decode(String.self, forKey: .to),
                                     downtimeMs: try c.decodeIfPresent(Double.self, forKey: .downtimeMs),
-                                    maxRounds: try c.decodeIfPresent(Int.self, forKey: .maxRounds)))
+                                    maxRounds: try c.decodeIfPresent(Int.self, forKey: .maxRounds),
+                                    withDisks: try c.decodeIfPresent(Bool.self, forKey: .withDisks),
+                                    autoConverge: try c.decodeIfPresent(Bool.self, forKey: .autoConverge),
+                                    postcopy: try c.decodeIfPresent(Bool.self, forKey: .postcopy)))
         case "stop": self = .stop
         case "console": self = .console(vm: try c.decode(String.self, forKey: .vm))
         case "flows": self = .flows(switchName: try c.decode(String.self, forKey: .switchName))
@@ -163,6 +178,9 @@ public enum ControlRequest: Codable, Sendable, Equatable {
             try c.encode(m.to, forKey: .to)
             try c.encodeIfPresent(m.downtimeMs, forKey: .downtimeMs)
             try c.encodeIfPresent(m.maxRounds, forKey: .maxRounds)
+            try c.encodeIfPresent(m.withDisks, forKey: .withDisks)
+            try c.encodeIfPresent(m.autoConverge, forKey: .autoConverge)
+            try c.encodeIfPresent(m.postcopy, forKey: .postcopy)
         case .console(let vm): try c.encode(vm, forKey: .vm)
         case .flows(let sw): try c.encode(sw, forKey: .switchName)
         case .flowTrace(let sw, let port, let frame):

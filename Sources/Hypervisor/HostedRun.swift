@@ -282,7 +282,9 @@ public struct HostedRun {
     static func startMigration(_ request: ControlRequest.Migrate, runtime: VMRuntime?, stream: ControlReplyStream,
                                log: MigrationLog) -> ControlResponse? {
         guard let runtime else { return .failure("no VMs run here") }
-        let r = VMRuntime.MigrationRequest(vm: request.vm, to: request.to, downtimeMs: request.downtimeMs, maxRounds: request.maxRounds)
+        let r = VMRuntime.MigrationRequest(vm: request.vm, to: request.to, downtimeMs: request.downtimeMs, maxRounds: request.maxRounds,
+                                           withDisks: request.withDisks ?? false, autoConverge: request.autoConverge ?? false,
+                                           postcopy: request.postcopy ?? false)
         let prepared: (VMRuntime.Guest, HypervisorSpec)
         do { prepared = try runtime.prepareMigration(r) } catch { return .failure(error.description) }
         let box = GuestBox(guest: prepared.0, destination: prepared.1)
@@ -296,7 +298,8 @@ public struct HostedRun {
                 var reply = ControlResponse(ok: true)
                 reply.progress = ControlMigrationProgress(phase: p.phase.rawValue, round: p.round, bytesSent: p.bytesSent,
                                                           pagesSent: p.pagesSent, dirtyPages: p.dirtyPages, rate: p.rate,
-                                                          elapsed: p.elapsed)
+                                                          elapsed: p.elapsed, diskBytesSent: p.diskBytesSent,
+                                                          diskBytesLeft: p.diskBytesLeft, throttlePct: p.throttlePct)
                 stream.send(reply)
             }
             log.append(report)

@@ -44,7 +44,9 @@ final class Scheduler: @unchecked Sendable {
                 if lock.withLock({ cancelled }) { break }
                 guard let from = location[entry.vm], let socket = sockets[from] else { continue }
                 let request = ControlRequest.migrate(.init(vm: entry.vm, to: entry.to, downtimeMs: entry.downtimeMs,
-                                                           maxRounds: entry.maxRounds))
+                                                           maxRounds: entry.maxRounds, withDisks: entry.withDisks ? true : nil,
+                                                           autoConverge: entry.autoConverge ? true : nil,
+                                                           postcopy: entry.postcopy ? true : nil))
                 let began = Date().timeIntervalSince(started)
                 var report: ControlMigrationReport
                 do {

@@ -28,6 +28,9 @@ extension VMRuntime {
         var to: String
         var downtimeMs: Double?
         var maxRounds: Int?
+        var withDisks = false
+        var autoConverge = false
+        var postcopy = false
     }
 
     /// Why a migration cannot start.
@@ -75,6 +78,9 @@ extension VMRuntime {
         var options = MigrationOptions()
         if let ms = request.downtimeMs { options.downtimeBudget = ms / 1000 }
         if let rounds = request.maxRounds { options.maxRounds = rounds }
+        options.copyDisks = request.withDisks
+        options.autoConverge = request.autoConverge
+        options.postcopy = request.postcopy
         if let here = hypervisor.flatMap({ topology.hypervisor(named: $0) }) {
             options.resolveAddress = "\(here.address):\(here.migrationPort)"
         }
@@ -88,7 +94,8 @@ extension VMRuntime {
             let r = try MigrationSource(vm: vm, connection: connection, options: options, hooks: host).run()
             return ControlMigrationReport(vm: vm.name, from: from, to: destination.name, totalMs: r.totalMs,
                                           downtimeMs: r.downtimeMs, rounds: r.rounds, pages: r.pages,
-                                          zeroPages: r.zeroPages, bytes: r.bytes, queued: r.queued, lost: r.lost)
+                                          zeroPages: r.zeroPages, bytes: r.bytes, queued: r.queued, lost: r.lost,
+                                          diskBytes: r.diskBytes, throttlePct: r.throttlePct, postcopyFaults: r.postcopyFaults)
         } catch {
             datapath.sync { guest.migrating = false }
             return ControlMigrationReport(vm: vm.name, from: from, to: destination.name, totalMs: 0, downtimeMs: 0,

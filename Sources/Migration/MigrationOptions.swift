@@ -23,6 +23,17 @@ public struct MigrationOptions: Sendable {
     /// Where this process's listener answers `resolve` ("host:port"); sent in the hello so
     /// a destination that lost the connection after its `ack` can ask what to do.
     public var resolveAddress: String?
+    /// Copy the VM's writable disks to the destination too (storage without shared
+    /// disks, like QEMU's drive-mirror): pre-copy sends every allocated block and then the
+    /// blocks written meanwhile, the stop-and-copy the last ones.
+    public var copyDisks = false
+    /// Slow the vCPUs down while pre-copy rounds stall (QEMU's auto-converge), so a guest
+    /// that writes faster than the link still fits the downtime budget.
+    public var autoConverge = false
+    /// Switch to post-copy when pre-copy does not converge: the destination runs the VM and
+    /// fetches the pages still missing from the source on demand. Once it has switched over,
+    /// losing the source or the link loses the VM.
+    public var postcopy = false
     /// Where outcomes are recorded (default: the process's registry).
     public var outcomes: MigrationOutcomes = .shared
 

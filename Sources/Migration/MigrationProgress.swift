@@ -17,13 +17,23 @@ public struct MigrationProgress: Codable, Sendable, Equatable {
     public var rate: Double
     /// Seconds since the migration began.
     public var elapsed: Double
+    /// Disk bytes sent so far and still to send (nil: the disks are not being copied).
+    public var diskBytesSent: Int?
+    public var diskBytesLeft: Int?
+    /// The vCPU throttle auto-converge applies now, percent (nil: auto-converge is off).
+    public var throttlePct: Int?
 
     enum CodingKeys: String, CodingKey {
         case phase, round, bytesSent = "bytes_sent", pagesSent = "pages_sent", dirtyPages = "dirty_pages", rate, elapsed
+        case diskBytesSent = "disk_bytes_sent", diskBytesLeft = "disk_bytes_left", throttlePct = "throttle_pct"
     }
 
     /// A progress report.
-    public init(phase: MigrationPhase, round: Int, bytesSent: Int, pagesSent: Int, dirtyPages: Int, rate: Double, elapsed: Double) {
+    public init(phase: MigrationPhase, round: Int, bytesSent: Int, pagesSent: Int, dirtyPages: Int, rate: Double, elapsed: Double,
+                diskBytesSent: Int? = nil, diskBytesLeft: Int? = nil, throttlePct: Int? = nil) {
+        self.diskBytesSent = diskBytesSent
+        self.diskBytesLeft = diskBytesLeft
+        self.throttlePct = throttlePct
         self.phase = phase
         self.round = round
         self.bytesSent = bytesSent

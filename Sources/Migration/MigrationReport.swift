@@ -20,9 +20,17 @@ public struct MigrationReport: Codable, Sendable, Equatable {
     /// Whether pre-copy stopped because the dirty set stopped shrinking (not the budget, not
     /// the round limit).
     public var stalled = false
+    /// Disk bytes sent (nil: the disks were not copied).
+    public var diskBytes: Int?
+    /// The vCPU throttle reached by auto-converge, percent (nil: auto-converge was off).
+    public var throttlePct: Int?
+    /// Pages the destination had to fetch on demand after switching to post-copy (nil: the
+    /// migration did not switch to post-copy).
+    public var postcopyFaults: Int?
 
     enum CodingKeys: String, CodingKey {
         case totalMs = "total_ms", downtimeMs = "downtime_ms", rounds, pages, zeroPages = "zero_pages", bytes, queued, lost, stalled
+        case diskBytes = "disk_bytes", throttlePct = "throttle_pct", postcopyFaults = "postcopy_faults"
     }
 
     /// An empty report.

@@ -34,6 +34,19 @@ struct MigrateCommand: ParsableCommand {
     @Option(name: .customLong("max-rounds"), help: "Most pre-copy rounds after the first (default 30).")
     var maxRounds: Int?
 
+    @Flag(name: .customLong("with-disks"), help: ArgumentHelp(
+        "Copy the VM's writable disks to the destination too (no shared storage needed).",
+        discussion: "Like QEMU's drive-mirror: blocks written during the copy are sent again; a failed copy leaves the VM running here on its own disks."))
+    var withDisks = false
+
+    @Flag(name: .customLong("auto-converge"), help: "Slow the VM's vCPUs down while pre-copy rounds stall, so a fast writer converges.")
+    var autoConverge = false
+
+    @Flag(help: ArgumentHelp(
+        "Switch to post-copy when pre-copy does not converge.",
+        discussion: "The VM then runs on the destination and fetches missing pages from here on demand. Until the last page arrives, a crash of either host or a broken link loses the VM."))
+    var postcopy = false
+
     @Flag(help: "Print one JSON object (total_ms, downtime_ms, rounds, pages, queued, lost, ...) instead of the report.")
     var json = false
 
@@ -52,7 +65,12 @@ struct MigrateCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let request = ControlRequest.migrate(.init(vm: vm, to: to, downtimeMs: downtimeMs, maxRounds: maxRounds))
+        if postcopy && !json {
+            printError("migrate: warning: with --postcopy, once the VM switches over to \(to) it depends on both hosts and the link until every page has arrived; losing either loses the VM")
+        }
+        let request = ControlRequest.migrate(.init(vm: vm, to: to, downtimeMs: downtimeMs, maxRounds: maxRounds,
+                                                   withDisks: withDisks ? true : nil, autoConverge: autoConverge ? true : nil,
+                                                   postcopy: postcopy ? true : nil))
         let bar = ProgressBar(vm: vm, to: to, enabled: !json)
         let last: ControlResponse
         do {
@@ -119,6 +137,10 @@ struct MigrateCommand: ParsableCommand {
             "frames queued during the pause: \(r.queued)",
             "frames lost: \(r.lost)",
         ]
+        if let d = r.diskBytes { lines.append(String(format: "transferred disk: %.1f KiB", Double(d) / 1024)) }
+        if let t = r.throttlePct { lines.append("cpu throttle percentage: \(t)") }
+        if let f = r.postcopyFaults { lines.append("postcopy page requests: \(f)") }
+        if let s = r.tcpStallMs { lines.append(String(format: "longest TCP stall: %.1f ms", s)) }
         return lines.joined(separator: "\n")
     }
 }
@@ -141,8 +163,12 @@ final class ProgressBar {
     func show(_ p: ControlMigrationProgress) {
         guard enabled else { return }
         let sent = Double(p.bytesSent) / 1_048_576
-        let text = String(format: "%@ -> %@: %@ round %d, %.1f MiB sent, %d dirty pages left, %.0f MB/s, %.0f ms",
+        var text = String(format: "%@ -> %@: %@ round %d, %.1f MiB sent, RAM: %d dirty pages left, %.0f MB/s, %.0f ms",
                           vm, to, p.phase, p.round, sent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
+        if let d = p.diskBytesSent {
+            text += String(format: ", disk: %.1f MiB sent, %.1f MiB left", Double(d) / 1_048_576, Double(p.diskBytesLeft ?? 0) / 1_048_576)
+        }
+        if let t = p.throttlePct, t > 0 { text += ", throttle \(t)%" }
         if terminal {
             let width = 40
             let total = max(p.pagesSent + p.dirtyPages, 1)

@@ -42,7 +42,7 @@ extension DecodeContext {
                               netns: netns, underlay: underlay)
     }
 
-    static let migrationKeys = ["vm", "to", "at", "downtime_ms", "max_rounds"]
+    static let migrationKeys = ["vm", "to", "at", "downtime_ms", "max_rounds", "with_disks", "auto_converge", "postcopy"]
 
     func decodeMigration(_ at: Located) -> MigrationSpec {
         guard let migration = object(at, what: "a migration object") else { return MigrationSpec(vm: "", to: "", at: 0) }
@@ -54,7 +54,11 @@ extension DecodeContext {
             .flatMap { number($0, in: MigrationSpec.downtimeRange, label: "downtime_ms") }
         let rounds = migration.optional("max_rounds")
             .flatMap { integer($0, in: MigrationSpec.maxRoundsRange, label: "max_rounds") }
-        return MigrationSpec(vm: vm, to: to, at: seconds, downtimeMs: downtime, maxRounds: rounds)
+        let withDisks = migration.optional("with_disks").flatMap { bool($0) } ?? false
+        let autoConverge = migration.optional("auto_converge").flatMap { bool($0) } ?? false
+        let postcopy = migration.optional("postcopy").flatMap { bool($0) } ?? false
+        return MigrationSpec(vm: vm, to: to, at: seconds, downtimeMs: downtime, maxRounds: rounds,
+                             withDisks: withDisks, autoConverge: autoConverge, postcopy: postcopy)
     }
 
     func decodePing(_ at: Located) -> PingSpec? {

@@ -19,9 +19,19 @@ public struct MigrationSpec: Sendable, Equatable {
     public var downtimeMs: Double?
     /// The most pre-copy rounds before stopping the VM (nil: the migrator's default).
     public var maxRounds: Int?
+    /// Copy the VM's disks too (no shared storage).
+    public var withDisks = false
+    /// Throttle the vCPUs while pre-copy rounds stall (auto-converge).
+    public var autoConverge = false
+    /// Switch to post-copy when pre-copy does not converge.
+    public var postcopy = false
 
     /// Creates a migration.
-    public init(vm: String, to: String, at: Double, downtimeMs: Double? = nil, maxRounds: Int? = nil) {
+    public init(vm: String, to: String, at: Double, downtimeMs: Double? = nil, maxRounds: Int? = nil,
+                withDisks: Bool = false, autoConverge: Bool = false, postcopy: Bool = false) {
+        self.withDisks = withDisks
+        self.autoConverge = autoConverge
+        self.postcopy = postcopy
         self.vm = vm
         self.to = to
         self.at = at

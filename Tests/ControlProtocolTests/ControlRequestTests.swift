@@ -31,6 +31,8 @@ import Testing
     @Test func theWireKeysAreTheDocumentedOnes() throws {
         #expect(try line(.migrate(.init(vm: "vm1", to: "b", downtimeMs: 5, maxRounds: 3)))
                 == #"{"command":"migrate","downtime_ms":5,"max_rounds":3,"to":"b","version":1,"vm":"vm1"}"#)
+        #expect(try line(.migrate(.init(vm: "vm1", to: "b", withDisks: true, autoConverge: true, postcopy: false)))
+                == #"{"auto_converge":true,"command":"migrate","postcopy":false,"to":"b","version":1,"vm":"vm1","with_disks":true}"#)
         #expect(try line(.captureStart(.init(switchName: "sw0", port: "p1", file: "/x.pcap")))
                 == #"{"command":"capture-start","file":"/x.pcap","port":"p1","switch":"sw0","version":1}"#)
         #expect(try line(.vmList) == #"{"command":"vm-list","version":1}"#)

@@ -77,7 +77,8 @@ struct HypervisorDecoderTests {
         #expect(topology.migrations(ofVM: "src").map(\.to) == ["b", "a", "b", "a", "b", "a", "b", "a", "b", "a"])
         #expect(topology.migrations(ofVM: "src").map(\.at) == (1...10).map { Double($0) / 2 })
         #expect(topology.migrations[0] == MigrationSpec(vm: "src", to: "b", at: 0.5, downtimeMs: nil, maxRounds: nil))
-        #expect(topology.migrations[10] == MigrationSpec(vm: "dst", to: "a", at: 6, downtimeMs: 50, maxRounds: 8))
+        #expect(topology.migrations[10] == MigrationSpec(vm: "dst", to: "a", at: 6, downtimeMs: 50, maxRounds: 8,
+                                                                 withDisks: true, autoConverge: true, postcopy: false))
         #expect(topology.hypervisor(ofVM: "src", at: 0) == "a")
         #expect(topology.hypervisor(ofVM: "src", at: 0.5) == "b")
         #expect(topology.hypervisor(ofVM: "src", at: 1.2) == "a")

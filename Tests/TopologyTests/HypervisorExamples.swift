@@ -33,7 +33,7 @@ let migrationExample: String = {
       ],
       "migrations": [
     \#(hops.joined(separator: ",\n")),
-        {"vm": "dst", "to": "a", "at": 6, "downtime_ms": 50, "max_rounds": 8}
+        {"vm": "dst", "to": "a", "at": 6, "downtime_ms": 50, "max_rounds": 8, "with_disks": true, "auto_converge": true, "postcopy": false}
       ]
     }
     """#
