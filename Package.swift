@@ -49,6 +49,9 @@ let package = Package(
         // Host devices as switch ports (TAP, AF_PACKET, libpcap, VXLAN), namespaces, the epoll loop.
         .target(name: "HostNetworking", dependencies: ["Frames", "Switching", "Capture", "CPcap", "CLinuxShims", "ControlProtocol"],
                 swiftSettings: hotPath),
+        // x86-64 machine code: the encoder the binary translator emits with, and W^X
+        // executable memory. A leaf: it knows nothing of RISC-V.
+        .target(name: "X86", swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU and Board protocols, the state coder.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 harts with trap-and-emulate and the builtin SBI; it knows
@@ -99,6 +102,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
+        .testTarget(name: "X86Tests", dependencies: ["X86", "TestSupport"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "RISCVBoard", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "ControlProtocol", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
