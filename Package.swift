@@ -52,6 +52,8 @@ let package = Package(
         // x86-64 machine code: the encoder the binary translator emits with, and W^X
         // executable memory. A leaf: it knows nothing of RISC-V.
         .target(name: "X86", swiftSettings: hotPath),
+        // The binary translator (issue 13, first step): predecoded RV64 integer blocks to x86-64.
+        .target(name: "RISCVTranslator", dependencies: ["RISCV", "X86", "Machine"], swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU and Board protocols, the state coder.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 harts with trap-and-emulate and the builtin SBI; it knows
@@ -103,6 +105,7 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "X86Tests", dependencies: ["X86", "TestSupport"]),
+        .testTarget(name: "RISCVTranslatorTests", dependencies: ["RISCVTranslator", "RISCV", "RISCVBoard", "Machine", "X86"]),
         .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "RISCVBoard", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "ControlProtocol", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),

@@ -1,0 +1,276 @@
+// BlockTranslator: RV64 integer code, as the shared decoder predecodes it, translated into an
+// x86-64 function per basic block (issue 13, first step). The block runs straight through the
+// integer register-register and register-immediate operations (RV64I and M: ALU, shifts, LUI,
+// AUIPC, multiply, divide) and ends at a jump or branch (translated too) or before the first
+// instruction it does not translate (loads, stores, CSRs, system, FP, atomics: those stay the
+// interpreter's for now). None of the translated operations can trap, so a block either runs
+// whole or not at all and `pc`/`instret` stay exact.
+//
+// The function takes the hart's register file (`Hart.x`: x0...x31 and the sink slot 32 that
+// writes to x0 go to) in rdi and returns the guest pc to continue at. Registers live in the
+// file: every instruction loads its sources and stores its result (register allocation is
+// later work). Only caller-saved host registers are used, so there is no prologue.
+
+import RISCV
+import X86
+
+/// One translated block: its code (in the caller's buffer) and what it covers.
+public struct BlockTranslation: Sendable, Equatable {
+    /// Guest instructions the block retires when it runs.
+    public var instructions: Int
+    /// Guest bytes covered (from the block's pc).
+    public var guestBytes: Int
+    /// Whether the block ends in a control transfer (else it stops before an instruction it
+    /// leaves to the interpreter, at `pc + guestBytes`).
+    public var endsInJump: Bool
+}
+
+/// Translates predecoded RV64 blocks into x86-64.
+public enum BlockTranslator {
+    /// Most guest instructions in one block.
+    public static let maxInstructions = 64
+
+    /// Whether `op` is one the translator handles.
+    public static func translates(_ op: Opcode) -> Bool {
+        switch op {
+        case .lui, .auipc, .jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu,
+             .addi, .slti, .sltiu, .xori, .ori, .andi, .slli, .srli, .srai,
+             .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
+             .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
+             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Emits the block starting at guest `pc` whose instructions are `code` (in order, as
+    /// fetched) into `asm`; nil when its first instruction is not translated (the
+    /// interpreter runs it).
+    public static func translate(_ code: [DecodedInstruction], pc: UInt64, into asm: inout Assembler) -> BlockTranslation? {
+        var emitter = Emitter(asm: asm)
+        var guestPC = pc
+        var count = 0
+        var jumped = false
+        for d in code.prefix(maxInstructions) {
+            guard translates(d.op) else { break }
+            count += 1
+            let next = guestPC &+ UInt64(d.length)
+            if emitter.controlTransfer(d, pc: guestPC, next: next) {
+                jumped = true
+                guestPC = next
+                break
+            }
+            emitter.operation(d, pc: guestPC)
+            guestPC = next
+        }
+        guard count > 0 else { return nil }
+        if !jumped {
+            emitter.asm.mov(.rax, imm: guestPC)
+            emitter.asm.ret()
+        }
+        asm = emitter.asm
+        return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped)
+    }
+}
+
+/// Emits x86-64 for one instruction at a time (rdi = register file).
+struct Emitter {
+    var asm: Assembler
+
+    /// The register file slot of x`r` (32: the sink x0's writes go to).
+    func slot(_ r: UInt8) -> Memory { Memory(.rdi, Int32(r) * 8) }
+
+    mutating func load(_ host: Register, _ r: UInt8) {
+        if r == 0 { asm.mov(host, imm: 0) } else { asm.load(host, slot(r), .qword) }
+    }
+
+    mutating func store(_ r: UInt8, _ host: Register) { asm.store(slot(r), host, .qword) }
+
+    /// rax = sign-extension of eax, then x[rd] = rax.
+    mutating func storeWord(_ rd: UInt8) {
+        asm.signExtend32(.rax, .rax)
+        store(rd, .rax)
+    }
+
+    /// Jumps and branches: emits the block's exit and returns true; false for any other op.
+    mutating func controlTransfer(_ d: DecodedInstruction, pc: UInt64, next: UInt64) -> Bool {
+        let target = pc &+ UInt64(bitPattern: d.imm)
+        let condition: Condition
+        switch d.op {
+        case .jal:
+            asm.mov(.rax, imm: next)
+            store(d.rd, .rax)
+            asm.mov(.rax, imm: target)
+            asm.ret()
+            return true
+        case .jalr:
+            load(.rax, d.rs1)
+            asm.alu(.add, .rax, imm: Int32(truncatingIfNeeded: d.imm))
+            asm.alu(.and, .rax, imm: -2)
+            asm.mov(.rcx, imm: next)
+            store(d.rd, .rcx)
+            asm.ret()
+            return true
+        case .beq: condition = .equal
+        case .bne: condition = .notEqual
+        case .blt: condition = .less
+        case .bge: condition = .greaterOrEqual
+        case .bltu: condition = .below
+        case .bgeu: condition = .aboveOrEqual
+        default: return false
+        }
+        load(.rcx, d.rs1)
+        load(.rdx, d.rs2)
+        asm.mov(.rax, imm: next, keepFlags: true)
+        asm.mov(.rsi, imm: target, keepFlags: true)
+        asm.alu(.cmp, .rcx, .rdx)
+        asm.cmov(condition, .rax, .rsi)
+        asm.ret()
+        return true
+    }
+
+    /// Every other translated operation: x[rd] = f(x[rs1], x[rs2] or imm).
+    mutating func operation(_ d: DecodedInstruction, pc: UInt64) {
+        let imm32 = Int32(truncatingIfNeeded: d.imm)
+        switch d.op {
+        case .lui:
+            asm.mov(.rax, imm: UInt64(bitPattern: d.imm))
+            store(d.rd, .rax)
+        case .auipc:
+            asm.mov(.rax, imm: pc &+ UInt64(bitPattern: d.imm))
+            store(d.rd, .rax)
+        case .addi, .xori, .ori, .andi:
+            let op: ALUOperation = d.op == .addi ? .add : d.op == .xori ? .xor : d.op == .ori ? .or : .and
+            load(.rax, d.rs1)
+            asm.alu(op, .rax, imm: imm32)
+            store(d.rd, .rax)
+        case .slti, .sltiu:
+            load(.rcx, d.rs1)
+            asm.mov(.rax, imm: 0, keepFlags: true)
+            asm.alu(.cmp, .rcx, imm: imm32)
+            asm.set(d.op == .slti ? .less : .below, .rax)
+            store(d.rd, .rax)
+        case .slli, .srli, .srai:
+            load(.rax, d.rs1)
+            asm.shift(d.op == .slli ? .shl : d.op == .srli ? .shr : .sar, .rax, by: UInt8(truncatingIfNeeded: d.imm & 63))
+            store(d.rd, .rax)
+        case .add, .sub, .xor, .or, .and:
+            let op: ALUOperation = d.op == .add ? .add : d.op == .sub ? .sub : d.op == .xor ? .xor : d.op == .or ? .or : .and
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.alu(op, .rax, .rcx)
+            store(d.rd, .rax)
+        case .slt, .sltu:
+            load(.rcx, d.rs1)
+            load(.rdx, d.rs2)
+            asm.mov(.rax, imm: 0, keepFlags: true)
+            asm.alu(.cmp, .rcx, .rdx)
+            asm.set(d.op == .slt ? .less : .below, .rax)
+            store(d.rd, .rax)
+        case .sll, .srl, .sra:
+            // x86 takes a 64-bit shift count modulo 64, as RV64 does.
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.shiftByCL(d.op == .sll ? .shl : d.op == .srl ? .shr : .sar, .rax)
+            store(d.rd, .rax)
+        case .addiw:
+            load(.rax, d.rs1)
+            asm.alu(.add, .rax, imm: imm32, .dword)
+            storeWord(d.rd)
+        case .slliw, .srliw, .sraiw:
+            load(.rax, d.rs1)
+            asm.shift(d.op == .slliw ? .shl : d.op == .srliw ? .shr : .sar, .rax, by: UInt8(truncatingIfNeeded: d.imm & 31), .dword)
+            storeWord(d.rd)
+        case .addw, .subw:
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.alu(d.op == .addw ? .add : .sub, .rax, .rcx, .dword)
+            storeWord(d.rd)
+        case .sllw, .srlw, .sraw:
+            // A 32-bit shift count is taken modulo 32, as the W forms do.
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.shiftByCL(d.op == .sllw ? .shl : d.op == .srlw ? .shr : .sar, .rax, .dword)
+            storeWord(d.rd)
+        case .mul:
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.imul(.rax, .rcx)
+            store(d.rd, .rax)
+        case .mulw:
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.imul(.rax, .rcx, .dword)
+            storeWord(d.rd)
+        case .mulh, .mulhu:
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            if d.op == .mulh { asm.imulWide(.rcx) } else { asm.mulWide(.rcx) }
+            store(d.rd, .rdx)
+        case .mulhsu:
+            // high(signed a * unsigned b) = high(unsigned a * b) - (a < 0 ? b : 0)
+            load(.rax, d.rs1)
+            load(.rcx, d.rs2)
+            asm.mov(.r8, .rax)
+            asm.mulWide(.rcx)
+            asm.shift(.sar, .r8, by: 63)
+            asm.alu(.and, .r8, .rcx)
+            asm.alu(.sub, .rdx, .r8)
+            store(d.rd, .rdx)
+        case .div, .rem, .divw, .remw:
+            signedDivide(d)
+        case .divu, .remu, .divuw, .remuw:
+            unsignedDivide(d)
+        default:
+            preconditionFailure("\(d.op) is not translated")
+        }
+    }
+
+    /// RISC-V signed division never traps: x / 0 = -1, x % 0 = x, MIN / -1 = MIN, MIN % -1 = 0.
+    /// x86's idiv faults on both, so they are tested first (a / -1 is -a, wrapping, and a % -1
+    /// is 0, for every a).
+    mutating func signedDivide(_ d: DecodedInstruction) {
+        let word = d.op == .divw || d.op == .remw
+        let quotient = d.op == .div || d.op == .divw
+        let width: Width = word ? .dword : .qword
+        let byZero = asm.newLabel(), byMinusOne = asm.newLabel(), done = asm.newLabel()
+        load(.rax, d.rs1)
+        load(.rcx, d.rs2)
+        asm.test(.rcx, .rcx, width)
+        asm.jump(if: .equal, to: byZero)
+        asm.alu(.cmp, .rcx, imm: -1, width)
+        asm.jump(if: .equal, to: byMinusOne)
+        asm.signExtendAccumulator(width)
+        asm.idiv(.rcx, width)
+        if !quotient { asm.mov(.rax, .rdx) }
+        asm.jmp(done)
+        asm.bind(byZero)
+        if quotient { asm.mov(.rax, imm: UInt64.max, keepFlags: true) }
+        asm.jmp(done)
+        asm.bind(byMinusOne)
+        if quotient { asm.neg(.rax, width) } else { asm.mov(.rax, imm: 0, keepFlags: true) }
+        asm.bind(done)
+        if word { storeWord(d.rd) } else { store(d.rd, .rax) }
+    }
+
+    /// x / 0 = all ones, x % 0 = x; otherwise x86's div.
+    mutating func unsignedDivide(_ d: DecodedInstruction) {
+        let word = d.op == .divuw || d.op == .remuw
+        let quotient = d.op == .divu || d.op == .divuw
+        let width: Width = word ? .dword : .qword
+        let byZero = asm.newLabel(), done = asm.newLabel()
+        load(.rax, d.rs1)
+        load(.rcx, d.rs2)
+        asm.test(.rcx, .rcx, width)
+        asm.jump(if: .equal, to: byZero)
+        asm.alu(.xor, .rdx, .rdx, .dword)
+        asm.div(.rcx, width)
+        if !quotient { asm.mov(.rax, .rdx) }
+        asm.jmp(done)
+        asm.bind(byZero)
+        if quotient { asm.mov(.rax, imm: UInt64.max, keepFlags: true) }
+        asm.bind(done)
+        if word { storeWord(d.rd) } else { store(d.rd, .rax) }
+    }
+}
