@@ -34,7 +34,7 @@ let package = Package(
         // pcap files through libpcap.
         .target(name: "Capture", dependencies: ["CPcap", "Frames"]),
         // JSON topologies: model, strict decoding, validation.
-        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "OpenFlow", "VMHost", "RISCV", "RISCVBoard"]),
+        .target(name: "Topology", dependencies: ["Frames", "Switching", "Capture", "OpenFlow", "VMHost", "RISCV", "RISCVBoard", "RISCVTranslator"]),
         // The control socket's typed protocol (requests, replies) and its client.
         .target(name: "ControlProtocol", dependencies: ["CLinuxShims"]),
         // OpenFlow 1.3 wire protocol: message codec, the transport-free channel, TCP transport.
@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "RISCV", dependencies: ["Machine"], swiftSettings: hotPath),
         // QEMU's `virt` board around the CPU: CLINT, PLIC, UART 16550, SiFive test, virtio-mmio
         // slots, the device tree, ELF loading.
-        .target(name: "RISCVBoard", dependencies: ["RISCV", "Machine"], swiftSettings: hotPath),
+        .target(name: "RISCVBoard", dependencies: ["RISCV", "RISCVTranslator", "Machine"], swiftSettings: hotPath),
         // virtio-mmio transport, split virtqueues, virtio-net (a switch port), virtio-blk, disks.
         .target(name: "Virtio", dependencies: ["Machine", "Frames", "Switching"], swiftSettings: hotPath),
 
@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardCLI",
             dependencies: [
-                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "RISCVBoard", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims", "ControlProtocol",
+                "Frames", "Switching", "Capture", "Topology", "Machine", "RISCV", "RISCVBoard", "RISCVTranslator", "Virtio", "HostNetworking", "VMHost", "Migration", "Hypervisor", "Benchmarks", "CLinuxShims", "ControlProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "X86Tests", dependencies: ["X86", "TestSupport"]),
         .testTarget(name: "RISCVTranslatorTests", dependencies: ["RISCVTranslator", "RISCV", "RISCVBoard", "Machine", "X86"]),
-        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter"]),
+        .testTarget(name: "RISCVTests", dependencies: ["RISCV", "RISCVBoard", "Machine", "CAllocationCounter", "RISCVTranslator"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Machine", "RISCV", "RISCVBoard", "Frames", "Switching", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "HostNetworkingTests", dependencies: ["HostNetworking", "ControlProtocol", "Switching", "Frames", "Topology", "CLinuxShims", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "CLITests", dependencies: ["SwitchboardCLI", "ControlProtocol", "Capture", "Frames", "HostNetworking", "TestSupport"]),

@@ -17,9 +17,13 @@ public struct ClusterRun {
     let controlPath: String?
     let appliance: String?
     let json: Bool
+    /// `run --engine`, passed on to every child.
+    let engine: String?
 
     /// A cluster run of `topology` (from `file`); children run this same executable.
-    public init(topology: Topology, file: String, duration: Double?, controlPath: String?, appliance: String?, json: Bool) {
+    public init(topology: Topology, file: String, duration: Double?, controlPath: String?, appliance: String?, json: Bool,
+                engine: String? = nil) {
+        self.engine = engine
         self.topology = topology
         self.file = file
         self.duration = duration
@@ -137,6 +141,7 @@ public struct ClusterRun {
         for child in children {
             var arguments = ["run", file, "--host", child.hypervisor, "--json", "--control", child.socket]
             if let appliance { arguments += ["--appliance", appliance] }
+            if let engine { arguments += ["--engine", engine] }
             var program = executable
             if topology.hypervisor(named: child.hypervisor)?.netns == true {
                 // nsenter enters only the network namespace. `ip netns exec` would also give the

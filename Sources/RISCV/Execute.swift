@@ -57,7 +57,7 @@ extension Hart {
     /// Runs up to `budget` instructions without leaving the loop for anything but a VMM exit
     /// (left in `pendingExit`). Returns the number of instructions retired.
     @discardableResult
-    func execute(budget: Int) -> Int {
+    package func execute(budget: Int) -> Int {
         var pc = self.pc
         // `pageVA` is the virtual address of `page`. "No valid page" is `pc &+ 1` for the pc
         // the loop continues at: the offset `pc - pageVA` wraps to 2^64-1 and the top of the

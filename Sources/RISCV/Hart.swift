@@ -25,6 +25,9 @@ public final class Hart {
     var fflags: UInt8 = 0, frm: UInt8 = 0
     /// The program counter.
     public var pc: UInt64 = 0x8000_0000
+    /// The engine running this hart's code (nil: the interpreter). Not part of the saved
+    /// state: translations are rebuilt wherever the hart runs.
+    public var engine: (any ExecutionEngine)?
     /// The current privilege mode.
     public internal(set) var privilege: PrivilegeMode = .machine
     /// The hart id (mhartid).
@@ -42,7 +45,7 @@ public final class Hart {
     var satp: UInt64 = 0
     var pmp = PMP()
     /// Instructions retired (minstret).
-    public internal(set) var instret: UInt64 = 0
+    public package(set) var instret: UInt64 = 0
     /// What the guest's mcycle and minstret read beyond `instret` (set by CSR writes).
     var cycleOffset: UInt64 = 0, instretOffset: UInt64 = 0
     /// LR reservation (physical address) or `.max`.
@@ -68,7 +71,7 @@ public final class Hart {
     var plicSEIP: UInt64 = 0
     /// Signalled when an external interrupt rises, to end a WFI sleep early.
     let wakeup = DispatchSemaphore(value: 0)
-    let readTLB = TLB(), writeTLB = TLB(), fetchTLB = TLB()
+    package let readTLB = TLB(), writeTLB = TLB(), fetchTLB = TLB()
     /// Decoded pages by global RAM page index (nil until code runs there).
     let decodePages: UnsafeMutablePointer<UnsafeMutablePointer<DecodedInstruction>?>
     /// Whether a page may hold live decoded entries (then it has no writable TLB entries).
@@ -83,7 +86,7 @@ public final class Hart {
     public var firmwareMode: FirmwareMode = .none
     /// Exit counts.
     public internal(set) var stats = ExitStatistics()
-    var pendingExit: ExitReason?
+    package var pendingExit: ExitReason?
     var exitInstruction = DecodedInstruction.undecoded
     var mmioAddress: UInt64 = 0, mmioSize = 0, mmioValue: UInt64 = 0
     /// Set by devices or the SBI to end the run (power off / reset).
@@ -168,10 +171,11 @@ public final class Hart {
         }
     }
 
-    /// Clears the decoded entries of a page (it was written).
+    /// Clears the decoded entries of a page (it was written), and its translations.
     func dropDecoded(page i: Int) {
         if let p = decodePages[i] { p.update(repeating: .undecoded, count: Hart.slotsPerPage) }
         codePage[i] = false
+        engine?.invalidate(page: i)
     }
 
     /// The decode page for a global page index, marking it as code: its writable TLB entries go,
@@ -194,6 +198,7 @@ public final class Hart {
             decodePages[i] = p
         }
         codePage[i] = true
+        engine?.invalidate(page: i)
         if decodedPageList.count >= memory.pageCount { decodedPageList.removeAll(where: { !codePage[$0] }) }
         decodedPageList.append(i)
         writeTLB.flush(physicalPage: i)
@@ -207,6 +212,14 @@ public final class Hart {
     func dropAllDecoded() {
         for i in decodedPageList { codePage[i] = false }
         decodedPageList.removeAll(keepingCapacity: true)
+        engine?.invalidateAll()
+    }
+
+    /// Marks page `i` as holding code for an engine that runs code without the decode cache:
+    /// its writable TLB entries go, so a store to it takes the slow path, which drops the
+    /// page's decoded entries and translations (self-modifying code stays correct).
+    package func markCodePage(_ i: Int) {
+        if !codePage[i] { _ = enterCodePage(i) }
     }
 
     /// Ends a WFI or HSM sleep early (an interrupt for this hart was raised); any thread.

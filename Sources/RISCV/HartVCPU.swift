@@ -48,7 +48,8 @@ extension Hart: VCPU {
             pendingExit = nil
             // At least one unit per chunk, so a run of exits that retire nothing in the loop
             // (MMIO accesses) still ends this `run`.
-            left -= max(1, execute(budget: min(left, Hart.chunk)))
+            let spent = engine.map { $0.execute(self, budget: min(left, Hart.chunk)) } ?? execute(budget: min(left, Hart.chunk))
+            left -= max(1, spent)
             guard let e = pendingExit else {
                 stats.record(.budget)
                 continue

@@ -186,7 +186,7 @@ extension Hart {
     /// Translates an instruction fetch for the page of `va`: the host pointer of the page start
     /// and the global page index. Takes the trap and returns nil on a fault.
     @inline(never)
-    func fetchPage(_ va: UInt64) -> (UnsafeMutableRawPointer, Int)? {
+    package func fetchPage(_ va: UInt64) -> (UnsafeMutableRawPointer, Int)? {
         let e = fetchTLB.entries[TLB.index(va)]
         if e.tag == va & ~0xFFF {
             // SAFETY: the entry was filled from a RAM region that lives as long as the hart.

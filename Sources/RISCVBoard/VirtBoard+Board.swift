@@ -5,6 +5,7 @@
 import Foundation
 import Machine
 import RISCV
+import RISCVTranslator
 
 /// What a `virt` board boots: firmware, kernel, initrd, boot arguments, and how many harts.
 public struct VirtBoardSpec: BoardSpec, Equatable {
@@ -18,6 +19,9 @@ public struct VirtBoardSpec: BoardSpec, Equatable {
     public var initrd: [UInt8]?
     /// Harts (1-8).
     public var cpus: Int
+    /// The engine the harts run on. Not part of `identity`: a VM may migrate between
+    /// engines, since both run the same hart state.
+    public var engine: CPUEngine = .interpret
 
     /// A spec booting `kernel` under `firmware` with `bootargs`.
     public init(firmware: VirtBoard.Firmware, kernel: [UInt8]?, bootargs: String = "", initrd: [UInt8]? = nil, cpus: Int = 1) {
@@ -30,6 +34,7 @@ public struct VirtBoardSpec: BoardSpec, Equatable {
 
     public func makeBoard(memoryMiB: Int, console: @escaping (UInt8) -> Void) throws -> any Board {
         let board = try VirtBoard(memoryMiB: memoryMiB, harts: cpus, console: console)
+        try engine.install(on: board.harts)
         board.spec = self
         return board
     }

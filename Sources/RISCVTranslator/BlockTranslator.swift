@@ -1,18 +1,40 @@
 // BlockTranslator: RV64 integer code, as the shared decoder predecodes it, translated into an
-// x86-64 function per basic block (issue 13, first step). The block runs straight through the
-// integer register-register and register-immediate operations (RV64I and M: ALU, shifts, LUI,
-// AUIPC, multiply, divide) and ends at a jump or branch (translated too) or before the first
-// instruction it does not translate (loads, stores, CSRs, system, FP, atomics: those stay the
-// interpreter's for now). None of the translated operations can trap, so a block either runs
-// whole or not at all and `pc`/`instret` stay exact.
+// x86-64 function per basic block (issue 13). The block runs straight through RV64I and M
+// (ALU, shifts, LUI, AUIPC, multiply, divide, loads and stores) and ends at a jump or branch
+// (translated too) or before the first instruction it does not translate (CSRs, system, FP,
+// atomics, fences: those stay the interpreter's). Loads and stores take the hart's own TLBs
+// inline (one compare and one add on a hit, as the interpreter does); on a miss the block
+// leaves through a side exit *before* the access, with `pc` at that instruction and the count
+// of instructions it completed, and the interpreter runs the access (page walk, MMIO, fault,
+// trap): so `pc`, registers and `instret` are always exactly the interpreter's.
 //
 // The function takes the hart's register file (`Hart.x`: x0...x31 and the sink slot 32 that
-// writes to x0 go to) in rdi and returns the guest pc to continue at. Registers live in the
+// writes to x0 go to) in rdi and a `TranslationContext` in rsi, and returns the guest pc to
+// continue at; the context's `retired` says how many instructions ran. Registers live in the
 // file: every instruction loads its sources and stores its result (register allocation is
 // later work). Only caller-saved host registers are used, so there is no prologue.
 
 import RISCV
 import X86
+
+/// What a translated block reads and reports besides the registers; its layout is part of
+/// the generated code (offsets 0, 8, 16).
+public struct TranslationContext {
+    /// The hart's read TLB entries.
+    public var readTLB: UnsafeMutablePointer<TLBEntry>
+    /// The hart's write TLB entries.
+    public var writeTLB: UnsafeMutablePointer<TLBEntry>
+    /// Set by the block: instructions it retired.
+    public var retired: UInt64 = 0
+
+    /// A context over `hart`'s TLBs.
+    public init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>) {
+        self.readTLB = readTLB
+        self.writeTLB = writeTLB
+    }
+
+    static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, retiredOffset: Int32 = 16
+}
 
 /// One translated block: its code (in the caller's buffer) and what it covers.
 public struct BlockTranslation: Sendable, Equatable {
@@ -37,7 +59,8 @@ public enum BlockTranslator {
              .addi, .slti, .sltiu, .xori, .ori, .andi, .slli, .srli, .srai,
              .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
              .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
-             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
+             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw,
+             .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd:
             return true
         default:
             return false
@@ -54,29 +77,73 @@ public enum BlockTranslator {
         var jumped = false
         for d in code.prefix(maxInstructions) {
             guard translates(d.op) else { break }
-            count += 1
             let next = guestPC &+ UInt64(d.length)
-            if emitter.controlTransfer(d, pc: guestPC, next: next) {
+            if emitter.controlTransfer(d, pc: guestPC, next: next, retired: count + 1) {
+                count += 1
                 jumped = true
                 guestPC = next
                 break
             }
-            emitter.operation(d, pc: guestPC)
+            emitter.operation(d, pc: guestPC, completed: count)
+            count += 1
             guestPC = next
         }
         guard count > 0 else { return nil }
         if !jumped {
+            emitter.exit(retired: count)
             emitter.asm.mov(.rax, imm: guestPC)
             emitter.asm.ret()
         }
+        emitter.emitSideExits()
         asm = emitter.asm
         return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped)
     }
 }
 
-/// Emits x86-64 for one instruction at a time (rdi = register file).
+/// Emits x86-64 for one instruction at a time (rdi = register file, rsi = context).
 struct Emitter {
     var asm: Assembler
+    /// Out-of-line exits before a memory access that missed the TLB: (label, instructions
+    /// completed before it, its pc).
+    var sideExits: [(Label, Int, UInt64)] = []
+
+    init(asm: Assembler) { self.asm = asm }
+
+    /// Records in the context how many instructions ran.
+    mutating func exit(retired: Int) {
+        asm.store(Memory(.rsi, TranslationContext.retiredOffset), imm: Int32(retired), .qword)
+    }
+
+    /// The side exits, after the block's code.
+    mutating func emitSideExits() {
+        for (label, completed, pc) in sideExits {
+            asm.bind(label)
+            exit(retired: completed)
+            asm.mov(.rax, imm: pc)
+            asm.ret()
+        }
+        sideExits.removeAll()
+    }
+
+    /// rax = the host address of the access at guest address rax through the TLB at
+    /// `tlbOffset` in the context, or a jump to a side exit when the entry misses or the
+    /// access is misaligned (the tag compare includes the low address bits the size must
+    /// have clear, as the interpreter's does).
+    mutating func translateAddress(size: Int, tlbOffset: Int32, completed: Int, pc: UInt64) {
+        let miss = asm.newLabel()
+        sideExits.append((miss, completed, pc))
+        asm.mov(.rcx, .rax)
+        asm.shift(.shr, .rcx, by: 12)
+        asm.alu(.and, .rcx, imm: Int32(TLB.size - 1), .dword)
+        asm.lea(.rcx, Memory(.rcx, index: .rcx, scale: 2))      // index * 3
+        asm.load(.rdx, Memory(.rsi, tlbOffset), .qword)
+        asm.lea(.rdx, Memory(.rdx, index: .rcx, scale: 8))      // + index * 24
+        asm.mov(.r8, .rax)
+        asm.alu(.and, .r8, imm: Int32(truncatingIfNeeded: Int64(bitPattern: 0xFFFF_FFFF_FFFF_F000 | UInt64(size - 1))))
+        asm.alu(.cmp, .r8, Memory(.rdx, 0))
+        asm.jump(if: .notEqual, to: miss)
+        asm.alu(.add, .rax, Memory(.rdx, 8))
+    }
 
     /// The register file slot of x`r` (32: the sink x0's writes go to).
     func slot(_ r: UInt8) -> Memory { Memory(.rdi, Int32(r) * 8) }
@@ -94,9 +161,13 @@ struct Emitter {
     }
 
     /// Jumps and branches: emits the block's exit and returns true; false for any other op.
-    mutating func controlTransfer(_ d: DecodedInstruction, pc: UInt64, next: UInt64) -> Bool {
+    mutating func controlTransfer(_ d: DecodedInstruction, pc: UInt64, next: UInt64, retired: Int) -> Bool {
         let target = pc &+ UInt64(bitPattern: d.imm)
         let condition: Condition
+        switch d.op {
+        case .jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu: exit(retired: retired)
+        default: return false
+        }
         switch d.op {
         case .jal:
             asm.mov(.rax, imm: next)
@@ -123,17 +194,32 @@ struct Emitter {
         load(.rcx, d.rs1)
         load(.rdx, d.rs2)
         asm.mov(.rax, imm: next, keepFlags: true)
-        asm.mov(.rsi, imm: target, keepFlags: true)
+        asm.mov(.r8, imm: target, keepFlags: true)
         asm.alu(.cmp, .rcx, .rdx)
-        asm.cmov(condition, .rax, .rsi)
+        asm.cmov(condition, .rax, .r8)
         asm.ret()
         return true
     }
 
-    /// Every other translated operation: x[rd] = f(x[rs1], x[rs2] or imm).
-    mutating func operation(_ d: DecodedInstruction, pc: UInt64) {
+    /// Every other translated operation: x[rd] = f(x[rs1], x[rs2] or imm), or a load or
+    /// store; `completed` instructions of the block ran before it.
+    mutating func operation(_ d: DecodedInstruction, pc: UInt64, completed: Int) {
         let imm32 = Int32(truncatingIfNeeded: d.imm)
         switch d.op {
+        case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+            let width: Width = d.op == .lb || d.op == .lbu ? .byte : d.op == .lh || d.op == .lhu ? .word : d.op == .ld ? .qword : .dword
+            load(.rax, d.rs1)
+            asm.alu(.add, .rax, imm: imm32)
+            translateAddress(size: width.rawValue, tlbOffset: TranslationContext.readTLBOffset, completed: completed, pc: pc)
+            if d.op == .lbu || d.op == .lhu || d.op == .lwu { asm.load(.rax, Memory(.rax), width) } else { asm.loadSigned(.rax, Memory(.rax), width) }
+            store(d.rd, .rax)
+        case .sb, .sh, .sw, .sd:
+            let width: Width = d.op == .sb ? .byte : d.op == .sh ? .word : d.op == .sw ? .dword : .qword
+            load(.rax, d.rs1)
+            asm.alu(.add, .rax, imm: imm32)
+            translateAddress(size: width.rawValue, tlbOffset: TranslationContext.writeTLBOffset, completed: completed, pc: pc)
+            load(.rcx, d.rs2)
+            asm.store(Memory(.rax), .rcx, width)
         case .lui:
             asm.mov(.rax, imm: UInt64(bitPattern: d.imm))
             store(d.rd, .rax)

@@ -1,6 +1,7 @@
 // `switchboard run FILE`: runs a topology until Ctrl-C, SIGTERM or the duration.
 
 import ArgumentParser
+import RISCVTranslator
 import Foundation
 import Hypervisor
 import Switching
@@ -35,13 +36,27 @@ struct RunCommand: ParsableCommand {
         valueName: "name"))
     var host: String?
 
+    @Option(help: ArgumentHelp(
+        "Run every VM's harts on this engine: interpret, or translate (binary translation to x86-64; x86-64 hosts), overriding the file's \"cpu\": {\"engine\"}.",
+        valueName: "engine"))
+    var engine: String?
+
     func validate() throws {
+        if let engine {
+            guard let e = CPUEngine(rawValue: engine) else {
+                throw ValidationError("--engine must be one of: \(CPUEngine.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard e.isAvailable else { throw ValidationError("--engine \(engine): \(CPUEngineError.unavailable(e))") }
+        }
         if let duration, !(duration > 0 && duration < 1e9) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
     func run() throws {
         keepLargeAllocationsInTheHeap()
-        let full = try loadTopology(file)
+        var full = try loadTopology(file)
+        if let engine = engine.flatMap(CPUEngine.init(rawValue:)) {
+            for i in full.vms.indices { full.vms[i].engine = engine }
+        }
         var applianceELF: String? = nil
         if full.vms.contains(where: { $0.kernel == .appliance }) {
             switch ApplianceLocator.locate(explicit: appliance) {
@@ -54,7 +69,7 @@ struct RunCommand: ParsableCommand {
         if host == nil && !full.hypervisors.isEmpty {
             do {
                 try ClusterRun(topology: full, file: file, duration: duration, controlPath: control, appliance: applianceELF,
-                               json: json).run()
+                               json: json, engine: engine).run()
             } catch is RunFailed { throw ExitCode(1) }
             return
         }

@@ -1,8 +1,9 @@
 // Decoding of VMs (disks, NICs, console, expect steps) and namespace hosts (ping jobs).
 import Frames
+import RISCVTranslator
 
 extension DecodeContext {
-    static let vmKeys = ["name", "cpus", "memory_mib", "firmware", "kernel", "initrd", "bootargs", "disks", "nics",
+    static let vmKeys = ["name", "cpus", "cpu", "memory_mib", "firmware", "kernel", "initrd", "bootargs", "disks", "nics",
                          "console", "expect", "hypervisor"]
 
     func decodeVM(_ at: Located) -> VMSpec {
@@ -10,6 +11,13 @@ extension DecodeContext {
         vm.checkKeys(Self.vmKeys)
         let name = vm.required("name").flatMap { self.name($0) } ?? ""
         let cpus = vm.optional("cpus").flatMap { integer($0, in: VMSpec.cpuRange, label: "cpus") } ?? 1
+        var engine: CPUEngine?
+        if let cpuAt = vm.optional("cpu"), let cpu = object(cpuAt, what: "a cpu object") {
+            cpu.checkKeys(["engine"])
+            if let at = cpu.optional("engine"), let name = choice(at, CPUEngine.allCases.map(\.rawValue)) {
+                engine = CPUEngine(rawValue: name)
+            }
+        }
         let memory = vm.optional("memory_mib")
             .flatMap { integer($0, in: VMSpec.memoryRange, label: "memory_mib") } ?? VMSpec.defaultMemoryMiB
         var firmware = FirmwareSpec.builtin
@@ -30,9 +38,11 @@ extension DecodeContext {
         }
         let expect = vm.optional("expect").flatMap { array($0) }?.compactMap { decodeExpect($0) } ?? []
         let hypervisor = decodeMachinePlacement(vm, what: "VM")
-        return VMSpec(name: name, cpus: cpus, memoryMiB: memory, firmware: firmware, kernel: kernel, initrd: initrd,
-                      bootargs: bootargs, disks: disks, nics: nics, console: console, expect: expect,
-                      hypervisor: hypervisor)
+        var spec = VMSpec(name: name, cpus: cpus, memoryMiB: memory, firmware: firmware, kernel: kernel, initrd: initrd,
+                          bootargs: bootargs, disks: disks, nics: nics, console: console, expect: expect,
+                          hypervisor: hypervisor)
+        spec.engine = engine
+        return spec
     }
 
     func decodeDisk(_ at: Located) -> DiskSpec? {

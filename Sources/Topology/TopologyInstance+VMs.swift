@@ -89,9 +89,11 @@ extension TopologyInstance {
         // Every VM's console goes to a log file: the one named, else vm-data/NAME.log.
         let log = resolve(spec.console.log ?? "vm-data/\(spec.name).log", against: directory)
         try makeParentDirectories(of: log)
+        var board = VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? "", initrd: initrd, cpus: spec.cpus)
+        board.engine = spec.engine ?? .interpret
         return VMConfiguration(
             name: spec.name, memoryMiB: spec.memoryMiB,
-            board: VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? "", initrd: initrd, cpus: spec.cpus), nicMACs: spec.nics.map(\.mac), disks: disks,
+            board: board, nicMACs: spec.nics.map(\.mac), disks: disks,
             consoleLog: log, consoleToStdout: spec.console.stdout,
             expect: spec.expect.map { VMHost.ExpectStep(wait: $0.wait, send: $0.send, timeoutSeconds: Double($0.timeoutSeconds)) })
     }

@@ -1,6 +1,7 @@
 // VMSpec: a virtual machine of a topology: CPUs, memory, firmware/kernel, disks, NICs on
 // switch ports, console and an optional scripted console dialogue.
 import Frames
+import RISCVTranslator
 
 /// A virtual machine.
 public struct VMSpec: Sendable, Equatable {
@@ -15,6 +16,8 @@ public struct VMSpec: Sendable, Equatable {
     public var name: String
     /// Virtual CPUs (harts), 1-8, each on its own host thread.
     public var cpus: Int
+    /// The engine the harts run on (`"cpu": {"engine": ...}`; nil: the interpreter).
+    public var engine: CPUEngine?
     /// Guest RAM in MiB (16...65536, default 64).
     public var memoryMiB: Int
     /// What runs first (default: the built-in firmware).

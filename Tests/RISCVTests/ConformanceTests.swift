@@ -5,6 +5,7 @@ import Testing
 import Machine
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 @Suite("Conformance programs")
 struct ConformanceTests {
@@ -21,6 +22,28 @@ struct ConformanceTests {
         let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf(name))
         #expect(r.console == "PASS \(name)\n")
         #expect(r.outcome == .powerOff(0))
+    }
+
+    @Test("passes on the translating engine, with the interpreter's console, outcome and instruction count", arguments: programs)
+    func passesTranslated(_ name: String) throws {
+        guard case .success = GuestPrograms.built else {
+            print("skipping \(name): \(GuestPrograms.built)"); return
+        }
+        let interpreted = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf(name))
+        var engine: TranslatingEngine?
+        let translated = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf(name)) { board in
+            engine = try? TranslatingEngine(hart: board.hart)
+            board.hart.engine = engine
+        }
+        #expect(engine != nil)
+        #expect(translated.console == "PASS \(name)\n")
+        #expect(translated.outcome == .powerOff(0))
+        #expect(translated.console == interpreted.console)
+        #expect(translated.instructions == interpreted.instructions)
+        if let s = engine?.statistics {
+            print("\(name) on the translator: \(s.translated) blocks translated, \(s.translatedInstructions) of \(translated.instructions) instructions in blocks, \(s.sideExits) side exits, \(s.interpreted) interpreted")
+            #expect(s.translatedInstructions > 0)
+        }
     }
 
     @Test("matches QEMU", arguments: programs.filter { !qemuDiffers.contains($0) })

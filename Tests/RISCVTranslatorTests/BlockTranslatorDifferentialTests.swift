@@ -1,4 +1,4 @@
-// The translator against the interpreter, in lockstep: random blocks of RV64IM integer
+// The block translator against the interpreter, in lockstep: random blocks of RV64IM integer
 // instructions (every translated opcode, x0 as source and destination, division by zero and
 // MIN / -1, shift amounts over the width) ending in a random branch, jal, jalr or nothing are
 // run by the interpreter (`Hart.execute`) on a board and by their translation on a copy of the
@@ -12,7 +12,9 @@ import RISCVBoard
 import X86
 
 struct BlockTranslatorDifferentialTests {
-    typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>) -> UInt64
+    typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt64
+    /// `fence`: an instruction the translator leaves to the interpreter.
+    static let untranslated: UInt32 = 0x0ff0_000f
 
     static let edgeValues: [UInt64] = [0, 1, 2, 31, 32, 63, 64, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000,
                                        0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff, 0xffff_ffff_ffff_fffe]
@@ -75,7 +77,7 @@ struct BlockTranslatorDifferentialTests {
             if ends { words.append(Self.randomInstruction(last: true, &g)) }
             for (i, w) in words.enumerated() { try board.memory.store(w, at: GuestPhysicalAddress(base + UInt64(4 * i))) }
             // An instruction the translator leaves to the interpreter ends a block without a jump.
-            try board.memory.store(UInt32(0x0000_3003), at: GuestPhysicalAddress(base + UInt64(4 * words.count)))  // ld x0, 0(x0)
+            try board.memory.store(Self.untranslated, at: GuestPhysicalAddress(base + UInt64(4 * words.count)))
             hart.invalidateCode(GuestPhysicalAddress(base), length: 4096)
 
             var registers = [UInt64](repeating: 0, count: 33)
@@ -87,7 +89,7 @@ struct BlockTranslatorDifferentialTests {
 
             // The translation, on a copy.
             var asm = Assembler()
-            let decoded = words.map { Decoder.decode32($0) } + [Decoder.decode32(0x0000_3003)]
+            let decoded = words.map { Decoder.decode32($0) } + [Decoder.decode32(Self.untranslated)]
             let t = try #require(BlockTranslator.translate(decoded, pc: base, into: &asm))
             #expect(t.instructions == words.count)
             #expect(t.endsInJump == ends)
@@ -95,7 +97,11 @@ struct BlockTranslatorDifferentialTests {
             try code.unseal()
             let entry = try code.append(asm.bytes)
             try code.seal()
-            let next = registers.withUnsafeMutableBufferPointer { unsafeBitCast(entry, to: Block.self)($0.baseAddress!) }
+            var context = TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries)
+            let next = registers.withUnsafeMutableBufferPointer { r in
+                withUnsafeMutablePointer(to: &context) { unsafeBitCast(entry, to: Block.self)(r.baseAddress!, UnsafeMutableRawPointer($0)) }
+            }
+            #expect(context.retired == UInt64(words.count))
 
             // The interpreter.
             let retired = hart.execute(budget: words.count)
@@ -115,10 +121,10 @@ struct BlockTranslatorDifferentialTests {
     @Test("a block starts only at a translated instruction and stops before the first untranslated one")
     func blockBoundaries() {
         var asm = Assembler()
-        #expect(BlockTranslator.translate([Decoder.decode32(0x0000_3003)], pc: 0x8000_0000, into: &asm) == nil)
+        #expect(BlockTranslator.translate([Decoder.decode32(Self.untranslated)], pc: 0x8000_0000, into: &asm) == nil)
         #expect(asm.count == 0)
         let addi = Decoder.decode32(0x0010_0093)  // addi x1, x0, 1
-        let t = BlockTranslator.translate([addi, addi, Decoder.decode32(0x0000_3003), addi], pc: 0x8000_0000, into: &asm)
+        let t = BlockTranslator.translate([addi, addi, Decoder.decode32(Self.untranslated), addi], pc: 0x8000_0000, into: &asm)
         #expect(t == BlockTranslation(instructions: 2, guestBytes: 8, endsInJump: false))
     }
 }

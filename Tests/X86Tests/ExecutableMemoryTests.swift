@@ -22,9 +22,10 @@ struct ExecutableMemoryTests {
         return nil
     }
 
-    @Test("the region is never writable and executable at once, and a patched jump takes effect")
-    func writeXorExecute() throws {
-        let code = try ExecutableMemory(capacity: 100)
+    @Test("no view is ever writable and executable at once, and a patched jump takes effect", arguments: [ExecutableMemory.Mode.dualView, .protectFlip])
+    func writeXorExecute(mode: ExecutableMemory.Mode) throws {
+        let code = try ExecutableMemory(capacity: 100, mode: mode)
+        #expect(code.mode == mode, "this machine's /dev/shm allows executable mappings")
         #expect(code.capacity == ExecutableMemory.pageSize)
         // f() = jmp +0 (to the first mov); mov eax, 1; ret; mov eax, 2; ret
         var a = Assembler()
@@ -37,18 +38,22 @@ struct ExecutableMemoryTests {
         a.mov(.rax, imm: 2)
         a.ret()
         let p = try code.append(a.bytes)
-        #expect(try Self.permissions(of: p) == "rw-p")
+        if mode == .dualView {
+            #expect(try Self.permissions(of: p) == "r-xs")
+            #expect(try Self.permissions(of: code.writable) == "rw-s")
+        } else {
+            #expect(try Self.permissions(of: p) == "rw-p")
+        }
         try code.seal()
-        #expect(try Self.permissions(of: p) == "r-xp")
+        #expect(try Self.permissions(of: p) == (mode == .dualView ? "r-xs" : "r-xp"))
         typealias F = @convention(c) () -> UInt64
         let f = unsafeBitCast(p, to: F.self)
         #expect(f() == 1)
         // Re-aim the jump at the second body: rel32 = 11 - 5 (mov eax 5 bytes + ret 1).
         try code.patch32(at: p + 1, 6)
-        #expect(try Self.permissions(of: p) == "r-xp")
+        #expect(try Self.permissions(of: p) == (mode == .dualView ? "r-xs" : "r-xp"))
         #expect(f() == 2)
         try code.reset()
-        #expect(try Self.permissions(of: p) == "rw-p")
         #expect(code.used == 0)
     }
 

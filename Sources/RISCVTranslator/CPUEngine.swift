@@ -1,0 +1,47 @@
+// CPUEngine: which engine runs a VM's harts (`"cpu": {"engine": ...}` in a topology, `run
+// --engine`): the interpreter or the binary translator. Both run the same hart state, so a VM
+// can migrate from one to the other.
+
+import RISCV
+
+/// The engines a hart can run on.
+public enum CPUEngine: String, Sendable, CaseIterable, Codable {
+    /// The interpreter (`Hart.execute`), on every host.
+    case interpret
+    /// The binary translator to x86-64 (`TranslatingEngine`), on x86-64 hosts.
+    case translate
+
+    /// Whether this host can run the engine.
+    public var isAvailable: Bool {
+        switch self {
+        case .interpret: return true
+        case .translate:
+            #if arch(x86_64)
+            return true
+            #else
+            return false
+            #endif
+        }
+    }
+
+    /// Installs the engine on every hart (the interpreter needs nothing).
+    public func install(on harts: [Hart]) throws {
+        guard self == .translate else {
+            for h in harts { h.engine = nil }
+            return
+        }
+        guard isAvailable else { throw CPUEngineError.unavailable(self) }
+        for h in harts { h.engine = try TranslatingEngine(hart: h) }
+    }
+}
+
+/// Why an engine cannot run here.
+public enum CPUEngineError: Error, CustomStringConvertible {
+    case unavailable(CPUEngine)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let e): return "the \(e.rawValue) engine needs an x86-64 host"
+        }
+    }
+}

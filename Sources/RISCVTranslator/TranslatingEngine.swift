@@ -1,0 +1,181 @@
+// TranslatingEngine: the binary-translating engine of a hart (`Hart.engine`). It runs guest code
+// as translated blocks where it can and hands every other instruction to the interpreter, one
+// at a time, on the same hart state. Translations live in W^X executable memory and are found
+// through a table per guest-physical page (slot per 2-byte offset) that also records the
+// virtual pc each was made for: a block embeds its pc (AUIPC, branch targets), so the same
+// physical code seen at another virtual address is translated again. Pages holding translated
+// code are marked as code pages of the hart, so a store to them leaves the TLB fast path and
+// drops their translations (self-modifying code, loaders); DMA and FENCE.I do the same through
+// the hart. When the code memory is full, every translation goes at once. Nothing here is
+// part of a VM's saved state.
+
+import Machine
+import RISCV
+import X86
+
+/// Runs a hart's code as x86-64 translations.
+public final class TranslatingEngine: ExecutionEngine {
+    /// Bytes of code memory (flushed whole when full).
+    public let codeCapacity: Int
+    private let code: ExecutableMemory
+    /// Per global RAM page: nil, or 2048 slots (one per 2-byte offset).
+    private let pages: UnsafeMutablePointer<UnsafeMutablePointer<Slot>?>
+    private let pageCount: Int
+    /// Pages with a slot table, so a flush visits only those.
+    private var usedPages: [Int] = []
+    private var assembler = Assembler()
+    private var context: UnsafeMutablePointer<TranslationContext>
+    private var decoded: [DecodedInstruction] = []
+
+    /// Blocks translated, blocks run, instructions they retired, side exits, interpreted
+    /// instructions and whole flushes (for `bench cpu` and tests).
+    public private(set) var statistics = Statistics()
+
+    /// Counters of the engine.
+    public struct Statistics: Sendable, Equatable {
+        public var translated = 0
+        public var blocksRun = 0
+        public var translatedInstructions = 0
+        public var sideExits = 0
+        public var interpreted = 0
+        public var flushes = 0
+    }
+
+    /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
+    /// and instruction count (0: the instruction there is left to the interpreter).
+    struct Slot: @unchecked Sendable {
+        var pc: UInt64
+        var entry: UnsafeRawPointer?
+        var instructions: Int
+
+        static let none = UInt64.max
+        static let empty = Slot(pc: none, entry: nil, instructions: 0)
+    }
+
+    typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt64
+
+    /// An engine for `hart`, with `codeCapacity` bytes of translations.
+    public init(hart: Hart, codeCapacity: Int = 32 << 20) throws {
+        precondition(MemoryLayout<TLBEntry>.stride == 24 && MemoryLayout<TLBEntry>.offset(of: \.addend) == 8,
+                     "the translated TLB lookup assumes 24-byte entries with the addend at 8")
+        self.codeCapacity = codeCapacity
+        code = try ExecutableMemory(capacity: codeCapacity)
+        pageCount = hart.memory.pageCount
+        pages = .allocate(capacity: pageCount)
+        pages.initialize(repeating: nil, count: pageCount)
+        context = .allocate(capacity: 1)
+        context.initialize(to: TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries))
+    }
+
+    deinit {
+        for i in usedPages { pages[i]?.deallocate() }
+        pages.deallocate()
+        context.deallocate()
+    }
+
+    public func invalidate(page index: Int) {
+        guard index >= 0 && index < pageCount, let table = pages[index] else { return }
+        table.update(repeating: .empty, count: 2048)
+    }
+
+    public func invalidateAll() {
+        for i in usedPages { pages[i]?.update(repeating: .empty, count: 2048) }
+    }
+
+    /// Drops every translation and empties the code memory.
+    func flush() {
+        invalidateAll()
+        try? code.reset()
+        statistics.flushes += 1
+    }
+
+    public func execute(_ hart: Hart, budget: Int) -> Int {
+        var left = budget
+        var spent = 0
+        let tlb = hart.fetchTLB.entries
+        while left > 0 {
+            let pc = hart.pc
+            let e = tlb[TLB.index(pc)]
+            if e.tag == pc & ~0xFFF, e.page >= 0 {
+                let slot = self.slot(page: e.page, offset: Int(pc & 0xFFF), pc: pc, host: UnsafeRawPointer(bitPattern: UInt(pc & ~0xFFF &+ e.addend))!, hart: hart)
+                if let entry = slot.entry, slot.instructions <= left {
+                    context.pointee.retired = 0
+                    let next = unsafeBitCast(entry, to: Block.self)(hart.x, UnsafeMutableRawPointer(context))
+                    let n = Int(context.pointee.retired)
+                    hart.pc = next
+                    hart.instret &+= UInt64(n)
+                    left -= n
+                    spent += n
+                    statistics.blocksRun += 1
+                    statistics.translatedInstructions += n
+                    if n == slot.instructions { continue }
+                    // A side exit: the access at `next` goes through the interpreter.
+                    statistics.sideExits += 1
+                    if left == 0 { break }
+                }
+            }
+            // The interpreter runs one instruction (fetch faults, traps and exits included).
+            let done = hart.execute(budget: 1)
+            statistics.interpreted += 1
+            left -= 1
+            spent += 1
+            _ = done
+            if hart.pendingExit != nil { break }
+        }
+        return spent
+    }
+
+    /// The slot for `pc` (on global page `page` at `offset`, whose host page is `host`),
+    /// translating the block there when the slot is empty or was made for another pc.
+    private func slot(page: Int, offset: Int, pc: UInt64, host: UnsafeRawPointer, hart: Hart) -> Slot {
+        let table: UnsafeMutablePointer<Slot>
+        if let t = pages[page] { table = t } else {
+            table = .allocate(capacity: 2048)
+            table.initialize(repeating: .empty, count: 2048)
+            pages[page] = table
+            usedPages.append(page)
+        }
+        let s = table[offset >> 1]
+        if s.pc == pc { return s }
+        let made = translate(pc: pc, offset: offset, host: host, hart: hart, page: page)
+        // A flush (code memory full) emptied the tables: the table pointer stays valid.
+        table[offset >> 1] = made
+        return made
+    }
+
+    /// Decodes from `host` at `offset` up to the page end and translates a block.
+    private func translate(pc: UInt64, offset: Int, host: UnsafeRawPointer, hart: Hart, page: Int) -> Slot {
+        decoded.removeAll(keepingCapacity: true)
+        var off = offset
+        while off + 2 <= 4096 && decoded.count < BlockTranslator.maxInstructions {
+            let low = UInt32(host.load(fromByteOffset: off, as: UInt16.self))
+            let d: DecodedInstruction
+            if low & 3 != 3 {
+                d = Decoder.decode16(UInt16(truncatingIfNeeded: low))
+            } else {
+                // An instruction crossing into the next page stays the interpreter's.
+                guard off + 4 <= 4096 else { break }
+                d = Decoder.decode32(host.loadUnaligned(fromByteOffset: off, as: UInt32.self))
+            }
+            decoded.append(d)
+            off += Int(d.length)
+            if !BlockTranslator.translates(d.op) { break }
+        }
+        assembler.reset()
+        guard let t = BlockTranslator.translate(decoded, pc: pc, into: &assembler) else {
+            return Slot(pc: pc, entry: nil, instructions: 0)
+        }
+        if code.free < assembler.count + 64 { flush() }
+        do {
+            try code.unseal()
+            let entry = try code.append(assembler.bytes)
+            try code.seal()
+            hart.markCodePage(page)
+            statistics.translated += 1
+            return Slot(pc: pc, entry: entry, instructions: t.instructions)
+        } catch {
+            // Out of code memory even after a flush, or mprotect refused: interpret.
+            return Slot(pc: pc, entry: nil, instructions: 0)
+        }
+    }
+}
