@@ -85,7 +85,7 @@ let package = Package(
         // `switchboard bench`: drivers that measure beside a reference in the same run.
         .target(name: "Benchmarks", dependencies: [
             "Frames", "Switching", "Topology", "Machine", "RISCV", "RISCVBoard", "HostNetworking", "VMHost", "Migration", "Hypervisor", "CLinuxShims",
-            "FlowTables", "OpenFlowSwitch",
+            "FlowTables", "OpenFlowSwitch", "RISCVTranslator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     ]),
 
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "SwitchingTests", dependencies: ["Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "FlowTablesTests", dependencies: ["FlowTables", "Frames", "Switching", "CAllocationCounter"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "CPcap", "CAllocationCounter", "TestSupport"]),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Capture", "Switching", "Frames", "TestSupport", "RISCVTranslator"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine"]),
         .testTarget(name: "X86Tests", dependencies: ["X86", "TestSupport"]),
         .testTarget(name: "RISCVTranslatorTests", dependencies: ["RISCVTranslator", "RISCV", "RISCVBoard", "Machine", "X86"]),

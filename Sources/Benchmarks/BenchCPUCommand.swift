@@ -4,6 +4,7 @@
 // guest MIPS for both.
 import ArgumentParser
 import Foundation
+import RISCVTranslator
 import Hypervisor
 import Machine
 import RISCV
@@ -38,17 +39,24 @@ struct BenchCPUCommand: ParsableCommand {
         let full = try buildGuest(in: dir, rounds: rounds, name: "bench")
         let empty = try buildGuest(in: dir, rounds: 0, name: "bench0")
 
-        // Switchboard.
-        var console: [UInt8] = []
-        let board = try VirtBoard(memoryMiB: 64) { console.append($0) }
-        try board.boot(firmware: .none, kernel: [UInt8](try Data(contentsOf: full)))
-        let t0 = Date()
-        let outcome = board.run(timeout: 600)
-        let seconds = Date().timeIntervalSince(t0)
-        guard outcome == .powerOff(0) else { throw ValidationError("benchmark guest did not finish: \(outcome)") }
-        let ours = String(decoding: console, as: UTF8.self)
-        let instructions = board.hart.instructionsRetired
-        let mips = Double(instructions) / seconds / 1e6
+        // Switchboard, on each engine.
+        struct Ours { var engine: CPUEngine; var instructions: UInt64; var seconds: Double; var mips: Double; var console: String; var blocks: Int? }
+        var ours: [Ours] = []
+        for engine in CPUEngine.allCases where engine.isAvailable {
+            var console: [UInt8] = []
+            let board = try VirtBoard(memoryMiB: 64) { console.append($0) }
+            try engine.install(on: board.harts)
+            try board.boot(firmware: .none, kernel: [UInt8](try Data(contentsOf: full)))
+            let t0 = Date()
+            let outcome = board.run(timeout: 600)
+            let seconds = Date().timeIntervalSince(t0)
+            guard outcome == .powerOff(0) else { throw ValidationError("benchmark guest did not finish on \(engine.rawValue): \(outcome)") }
+            let instructions = board.hart.instructionsRetired
+            ours.append(Ours(engine: engine, instructions: instructions, seconds: seconds, mips: Double(instructions) / seconds / 1e6,
+                             console: String(decoding: console, as: UTF8.self),
+                             blocks: (board.hart.engine as? TranslatingEngine)?.statistics.translated))
+        }
+        let reference = ours[0]
 
         // QEMU: the difference between the full and the empty workload removes start-up time.
         var q: (mips: Double, instructions: UInt64, seconds: Double, checksumMatches: Bool)?
@@ -57,15 +65,22 @@ struct BenchCPUCommand: ParsableCommand {
             let (outEmpty, tEmpty) = try runQEMU(empty)
             if let nFull = instret(outFull), let nEmpty = instret(outEmpty), tFull > tEmpty {
                 let n = nFull - min(nEmpty, nFull)
-                q = (Double(n) / (tFull - tEmpty) / 1e6, nFull, tFull, checksum(outFull) == checksum(ours))
+                q = (Double(n) / (tFull - tEmpty) / 1e6, nFull, tFull, checksum(outFull) == checksum(reference.console))
             }
         }
         if json {
-            var fields = ["\"mips\": \(fmt(mips))", "\"instructions\": \(instructions)", "\"seconds\": \(fmt(seconds))",
-                          "\"rounds\": \(rounds)"]
+            var fields = ["\"mips\": \(fmt(reference.mips))", "\"instructions\": \(reference.instructions)",
+                          "\"seconds\": \(fmt(reference.seconds))", "\"rounds\": \(rounds)"]
+            for o in ours.dropFirst() {
+                let key = o.engine.rawValue
+                fields += ["\"\(key)_mips\": \(fmt(o.mips))", "\"\(key)_instructions\": \(o.instructions)",
+                           "\"\(key)_seconds\": \(fmt(o.seconds))",
+                           "\"\(key)_checksum_match\": \(checksum(o.console) == checksum(reference.console))"]
+                if let q { fields.append("\"\(key)_ratio\": \(fmt(o.mips / q.mips))") }
+            }
             if let q {
                 fields += ["\"qemu_mips\": \(fmt(q.mips))", "\"qemu_instructions\": \(q.instructions)",
-                           "\"qemu_seconds\": \(fmt(q.seconds))", "\"ratio\": \(fmt(mips / q.mips))",
+                           "\"qemu_seconds\": \(fmt(q.seconds))", "\"ratio\": \(fmt(reference.mips / q.mips))",
                            "\"checksum_match\": \(q.checksumMatches)"]
             } else {
                 fields += ["\"qemu_mips\": null", "\"ratio\": null"]
@@ -73,12 +88,20 @@ struct BenchCPUCommand: ParsableCommand {
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
             print("guest: CRC-32 + integer matmul + shuffles, \(rounds) rounds")
-            print("switchboard  \(instructions) instructions in \(fmt(seconds)) s: \(fmt(mips)) MIPS")
+            for o in ours {
+                var line = String(format: "%-10@ %@ instructions in %@ s: %@ MIPS", o.engine.rawValue as NSString,
+                                  "\(o.instructions)" as NSString, fmt(o.seconds) as NSString, fmt(o.mips) as NSString)
+                if let q { line += String(format: ", %.2fx QEMU", o.mips / q.mips) }
+                if let b = o.blocks { line += ", \(b) blocks translated" }
+                if o.instructions != reference.instructions || checksum(o.console) != checksum(reference.console) {
+                    line += "  DIFFERS FROM THE INTERPRETER"
+                }
+                print(line)
+            }
             if let q {
-                print("qemu tcg     \(q.instructions) instructions in \(fmt(q.seconds)) s: \(fmt(q.mips)) MIPS (start-up subtracted)")
-                print("ratio        \(fmt(mips / q.mips)) (switchboard / qemu)\(q.checksumMatches ? "" : "  CHECKSUMS DIFFER")")
+                print("qemu tcg   \(q.instructions) instructions in \(fmt(q.seconds)) s: \(fmt(q.mips)) MIPS (start-up subtracted)\(q.checksumMatches ? "" : "  CHECKSUMS DIFFER")")
             } else {
-                print("qemu         not installed at \(qemu): skipped")
+                print("qemu       not installed at \(qemu): skipped")
             }
         }
     }

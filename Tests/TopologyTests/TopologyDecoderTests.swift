@@ -5,6 +5,7 @@ import Frames
 import Switching
 import Testing
 import Topology
+import RISCVTranslator
 
 @Suite("Topology decoding")
 struct TopologyDecoderTests {
@@ -24,12 +25,19 @@ struct TopologyDecoderTests {
         #expect(topology.captures[0] == CaptureSpec(name: "c", file: "c.pcap", switchName: "sw0", port: nil, vlan: nil,
                                                     direction: .both, snaplen: 262_144, filter: nil, rotate: nil))
         let vm = topology.vms[0]
-        #expect(vm.cpus == 1 && vm.memoryMiB == 64 && vm.firmware == .builtin && vm.kernel == nil)
+        #expect(vm.cpus == 1 && vm.memoryMiB == 64 && vm.firmware == .builtin && vm.kernel == nil && vm.engine == nil)
         #expect(vm.disks == [DiskSpec(path: "d.img", format: .raw, readOnly: false, base: nil)])
         #expect(vm.console == ConsoleSpec(log: nil, stdout: false))
         #expect(vm.expect == [ExpectStep(wait: "$ ", send: nil, timeoutSeconds: 30)])
         let host = topology.hosts[0]
         #expect(host.link == .veth && host.mac == nil && host.ip.description == "10.10.0.1/24" && host.ip.prefixLength == 24)
+    }
+
+    @Test("a VM's cpu engine decodes")
+    func cpuEngine() throws {
+        let json = oneSwitch(#"{"name":"a1"}"#, rest: #""vms":[{"name":"vm1","cpu":{"engine":"translate"}},{"name":"vm2","cpu":{}}]"#)
+        let topology = try Topology.decode(Array(json.utf8), file: "d.json")
+        #expect(topology.vms.map(\.engine) == [.translate, nil])
     }
 
     @Test("allowed_vlans ranges are expanded and merged")
