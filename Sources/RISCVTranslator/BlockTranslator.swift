@@ -10,9 +10,14 @@
 //
 // The function takes the hart's register file (`Hart.x`: x0...x31 and the sink slot 32 that
 // writes to x0 go to) in rdi and a `TranslationContext` in rsi, and returns the guest pc to
-// continue at; the context's `retired` says how many instructions ran. Registers live in the
-// file: every instruction loads its sources and stores its result (register allocation is
-// later work). Only caller-saved host registers are used, so there is no prologue.
+// continue at. The context carries the instruction budget: each block takes its instruction
+// count from `left` on entry and, when that would go below zero, gives it back and returns its
+// own pc unrun, so chained blocks never overrun the budget (interrupts are taken between
+// budgets). Exits to a pc known at translation time end in a patchable `jmp` (`links`), which
+// the engine aims at the target's translation when it is on the same page: a loop then runs
+// without returning to Swift. Registers live in the file: every instruction loads its sources
+// and stores its result (register allocation is later work). Only caller-saved host registers
+// are used, so there is no prologue.
 
 import RISCV
 import X86
@@ -24,8 +29,10 @@ public struct TranslationContext {
     public var readTLB: UnsafeMutablePointer<TLBEntry>
     /// The hart's write TLB entries.
     public var writeTLB: UnsafeMutablePointer<TLBEntry>
-    /// Set by the block: instructions it retired.
-    public var retired: UInt64 = 0
+    /// Instructions the blocks may still retire; they count it down.
+    public var left: Int64 = 0
+    /// Set to 1 by a side exit (the access at the returned pc is the interpreter's).
+    public var sideExit: UInt64 = 0
 
     /// A context over `hart`'s TLBs.
     public init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>) {
@@ -33,7 +40,7 @@ public struct TranslationContext {
         self.writeTLB = writeTLB
     }
 
-    static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, retiredOffset: Int32 = 16
+    static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, leftOffset: Int32 = 16, sideExitOffset: Int32 = 24
 }
 
 /// One translated block: its code (in the caller's buffer) and what it covers.
@@ -45,6 +52,23 @@ public struct BlockTranslation: Sendable, Equatable {
     /// Whether the block ends in a control transfer (else it stops before an instruction it
     /// leaves to the interpreter, at `pc + guestBytes`).
     public var endsInJump: Bool
+    /// Exits with a static target: the offset of a `jmp rel32` field in the code, aimed at the
+    /// `ret` after it until the engine links it, and the guest pc it leaves for.
+    public var links: [Link] = []
+
+    /// A patchable exit.
+    public struct Link: Sendable, Equatable {
+        public var offset: Int
+        public var target: UInt64
+    }
+
+    /// A translation without links.
+    public init(instructions: Int, guestBytes: Int, endsInJump: Bool, links: [Link] = []) {
+        self.instructions = instructions
+        self.guestBytes = guestBytes
+        self.endsInJump = endsInJump
+        self.links = links
+    }
 }
 
 /// Translates predecoded RV64 blocks into x86-64.
@@ -71,54 +95,80 @@ public enum BlockTranslator {
     /// fetched) into `asm`; nil when its first instruction is not translated (the
     /// interpreter runs it).
     public static func translate(_ code: [DecodedInstruction], pc: UInt64, into asm: inout Assembler) -> BlockTranslation? {
-        var emitter = Emitter(asm: asm)
-        var guestPC = pc
         var count = 0
-        var jumped = false
         for d in code.prefix(maxInstructions) {
             guard translates(d.op) else { break }
+            count += 1
+            if [.jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu].contains(d.op) { break }
+        }
+        guard count > 0 else { return nil }
+        var emitter = Emitter(asm: asm, instructions: count)
+        let start = asm.count
+        // Take the block's instructions from the budget, or give them back and return unrun.
+        let bail = emitter.asm.newLabel()
+        emitter.asm.alu(.sub, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
+        emitter.asm.jump(if: .sign, to: bail)
+        var guestPC = pc
+        var jumped = false
+        for (i, d) in code.prefix(count).enumerated() {
             let next = guestPC &+ UInt64(d.length)
-            if emitter.controlTransfer(d, pc: guestPC, next: next, retired: count + 1) {
-                count += 1
+            if emitter.controlTransfer(d, pc: guestPC, next: next) {
                 jumped = true
                 guestPC = next
                 break
             }
-            emitter.operation(d, pc: guestPC, completed: count)
-            count += 1
+            emitter.operation(d, pc: guestPC, completed: i)
             guestPC = next
         }
-        guard count > 0 else { return nil }
         if !jumped {
-            emitter.exit(retired: count)
             emitter.asm.mov(.rax, imm: guestPC)
             emitter.asm.ret()
         }
+        emitter.asm.bind(bail)
+        emitter.asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
+        emitter.asm.mov(.rax, imm: pc)
+        emitter.asm.ret()
         emitter.emitSideExits()
         asm = emitter.asm
-        return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped)
+        let links = emitter.links.map { BlockTranslation.Link(offset: $0.offset - start, target: $0.target) }
+        return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped, links: links)
     }
 }
 
 /// Emits x86-64 for one instruction at a time (rdi = register file, rsi = context).
 struct Emitter {
     var asm: Assembler
+    /// Instructions in the block (taken from the budget on entry).
+    let instructions: Int
     /// Out-of-line exits before a memory access that missed the TLB: (label, instructions
     /// completed before it, its pc).
     var sideExits: [(Label, Int, UInt64)] = []
+    /// Patchable exits: (offset of the rel32 field in the assembler, target pc).
+    var links: [(offset: Int, target: UInt64)] = []
 
-    init(asm: Assembler) { self.asm = asm }
-
-    /// Records in the context how many instructions ran.
-    mutating func exit(retired: Int) {
-        asm.store(Memory(.rsi, TranslationContext.retiredOffset), imm: Int32(retired), .qword)
+    init(asm: Assembler, instructions: Int) {
+        self.asm = asm
+        self.instructions = instructions
     }
 
-    /// The side exits, after the block's code.
+    /// Leaves for `target`: rax = target, then a `jmp` the engine may aim at the target's
+    /// translation, falling through to `ret` until it does.
+    mutating func exit(to target: UInt64) {
+        asm.mov(.rax, imm: target)
+        let after = asm.newLabel()
+        asm.jmp(after)
+        links.append((asm.count - 4, target))
+        asm.bind(after)
+        asm.ret()
+    }
+
+    /// The side exits, after the block's code: the instructions not run go back to the
+    /// budget.
     mutating func emitSideExits() {
         for (label, completed, pc) in sideExits {
             asm.bind(label)
-            exit(retired: completed)
+            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions - completed))
+            asm.store(Memory(.rsi, TranslationContext.sideExitOffset), imm: 1, .qword)
             asm.mov(.rax, imm: pc)
             asm.ret()
         }
@@ -161,19 +211,14 @@ struct Emitter {
     }
 
     /// Jumps and branches: emits the block's exit and returns true; false for any other op.
-    mutating func controlTransfer(_ d: DecodedInstruction, pc: UInt64, next: UInt64, retired: Int) -> Bool {
+    mutating func controlTransfer(_ d: DecodedInstruction, pc: UInt64, next: UInt64) -> Bool {
         let target = pc &+ UInt64(bitPattern: d.imm)
         let condition: Condition
-        switch d.op {
-        case .jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu: exit(retired: retired)
-        default: return false
-        }
         switch d.op {
         case .jal:
             asm.mov(.rax, imm: next)
             store(d.rd, .rax)
-            asm.mov(.rax, imm: target)
-            asm.ret()
+            exit(to: target)
             return true
         case .jalr:
             load(.rax, d.rs1)
@@ -193,11 +238,12 @@ struct Emitter {
         }
         load(.rcx, d.rs1)
         load(.rdx, d.rs2)
-        asm.mov(.rax, imm: next, keepFlags: true)
-        asm.mov(.r8, imm: target, keepFlags: true)
         asm.alu(.cmp, .rcx, .rdx)
-        asm.cmov(condition, .rax, .r8)
-        asm.ret()
+        let taken = asm.newLabel()
+        asm.jump(if: condition, to: taken)
+        exit(to: next)
+        asm.bind(taken)
+        exit(to: target)
         return true
     }
 

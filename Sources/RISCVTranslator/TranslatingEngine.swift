@@ -8,6 +8,11 @@
 // drops their translations (self-modifying code, loaders); DMA and FENCE.I do the same through
 // the hart. When the code memory is full, every translation goes at once. Nothing here is
 // part of a VM's saved state.
+//
+// Blocks chain: an exit to a pc on the same guest page jumps straight into that pc's
+// translation once it exists (patched in through the writable view). Links never cross pages,
+// so dropping a page's slots makes all of its blocks unreachable at once: nothing outside the
+// page jumps in, and the dispatcher finds no slot.
 
 import Machine
 import RISCV
@@ -25,6 +30,9 @@ public final class TranslatingEngine: ExecutionEngine {
     private var usedPages: [Int] = []
     private var assembler = Assembler()
     private var context: UnsafeMutablePointer<TranslationContext>
+    /// Exits not linked yet, per page: the executable address of the rel32 field and the
+    /// virtual pc they leave for.
+    private var pendingLinks: [Int: [(site: UnsafeRawPointer, target: UInt64)]] = [:]
     private var decoded: [DecodedInstruction] = []
 
     /// Blocks translated, blocks run, instructions they retired, side exits, interpreted
@@ -39,6 +47,7 @@ public final class TranslatingEngine: ExecutionEngine {
         public var sideExits = 0
         public var interpreted = 0
         public var flushes = 0
+        public var linked = 0
     }
 
     /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
@@ -76,10 +85,12 @@ public final class TranslatingEngine: ExecutionEngine {
     public func invalidate(page index: Int) {
         guard index >= 0 && index < pageCount, let table = pages[index] else { return }
         table.update(repeating: .empty, count: 2048)
+        pendingLinks[index] = nil
     }
 
     public func invalidateAll() {
         for i in usedPages { pages[i]?.update(repeating: .empty, count: 2048) }
+        pendingLinks.removeAll()
     }
 
     /// Drops every translation and empties the code memory.
@@ -99,16 +110,17 @@ public final class TranslatingEngine: ExecutionEngine {
             if e.tag == pc & ~0xFFF, e.page >= 0 {
                 let slot = self.slot(page: e.page, offset: Int(pc & 0xFFF), pc: pc, host: UnsafeRawPointer(bitPattern: UInt(pc & ~0xFFF &+ e.addend))!, hart: hart)
                 if let entry = slot.entry, slot.instructions <= left {
-                    context.pointee.retired = 0
+                    context.pointee.left = Int64(left)
+                    context.pointee.sideExit = 0
                     let next = unsafeBitCast(entry, to: Block.self)(hart.x, UnsafeMutableRawPointer(context))
-                    let n = Int(context.pointee.retired)
+                    let n = left - Int(context.pointee.left)
                     hart.pc = next
                     hart.instret &+= UInt64(n)
                     left -= n
                     spent += n
                     statistics.blocksRun += 1
                     statistics.translatedInstructions += n
-                    if n == slot.instructions { continue }
+                    if context.pointee.sideExit == 0 { continue }
                     // A side exit: the access at `next` goes through the interpreter.
                     statistics.sideExits += 1
                     if left == 0 { break }
@@ -143,6 +155,38 @@ public final class TranslatingEngine: ExecutionEngine {
         return made
     }
 
+    /// Aims the new block's exits at translations already on its page (the rest wait in
+    /// `pendingLinks`), and the page's waiting exits for `pc` at the new block.
+    private func link(entry: UnsafeRawPointer, pc: UInt64, page: Int, links: [BlockTranslation.Link]) {
+        let table = pages[page]!
+        var waiting = pendingLinks[page] ?? []
+        for l in links {
+            let site = entry + l.offset
+            guard l.target & ~0xFFF == pc & ~0xFFF else { continue }
+            let s = table[Int(l.target & 0xFFF) >> 1]
+            if s.pc == l.target, let target = s.entry {
+                patch(site, to: target)
+            } else {
+                waiting.append((site, l.target))
+            }
+        }
+        // Blocks waiting for this one (its own loop back to its start included).
+        waiting.removeAll { w in
+            guard w.target == pc else { return false }
+            patch(w.site, to: entry)
+            return true
+        }
+        pendingLinks[page] = waiting.isEmpty ? nil : waiting
+    }
+
+    /// Points the rel32 field at `site` to `target`.
+    private func patch(_ site: UnsafeRawPointer, to target: UnsafeRawPointer) {
+        let distance = target - (site + 4)
+        guard let rel = Int32(exactly: distance) else { return }
+        try? code.patch32(at: site, rel)
+        statistics.linked += 1
+    }
+
     /// Decodes from `host` at `offset` up to the page end and translates a block.
     private func translate(pc: UInt64, offset: Int, host: UnsafeRawPointer, hart: Hart, page: Int) -> Slot {
         decoded.removeAll(keepingCapacity: true)
@@ -172,6 +216,7 @@ public final class TranslatingEngine: ExecutionEngine {
             try code.seal()
             hart.markCodePage(page)
             statistics.translated += 1
+            link(entry: entry, pc: pc, page: page, links: t.links)
             return Slot(pc: pc, entry: entry, instructions: t.instructions)
         } catch {
             // Out of code memory even after a flush, or mprotect refused: interpret.

@@ -142,6 +142,18 @@ extension Assembler {
         }
     }
 
+    /// `op [m], imm` (imm8 form when it fits; 64-bit operands sign-extend the immediate).
+    public mutating func alu(_ op: ALUOperation, _ m: Memory, imm: Int32, _ width: Width = .qword) {
+        precondition(width != .byte)
+        if let small = Int8(exactly: imm) {
+            emit([0x83], width: width, reg: op.rawValue, m)
+            byte(UInt8(bitPattern: small))
+        } else {
+            emit([0x81], width: width, reg: op.rawValue, m)
+            if width == .word { int16(Int16(truncatingIfNeeded: imm)) } else { int32(imm) }
+        }
+    }
+
     /// `op reg, [m]`.
     public mutating func alu(_ op: ALUOperation, _ dst: Register, _ m: Memory, _ width: Width = .qword) {
         emit([op.rawValue << 3 | (width == .byte ? 2 : 3)], width: width, reg: dst.rawValue, m, byteReg: width == .byte)

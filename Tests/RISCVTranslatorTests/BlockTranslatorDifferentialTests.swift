@@ -98,10 +98,12 @@ struct BlockTranslatorDifferentialTests {
             let entry = try code.append(asm.bytes)
             try code.seal()
             var context = TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries)
+            context.left = 1000
             let next = registers.withUnsafeMutableBufferPointer { r in
                 withUnsafeMutablePointer(to: &context) { unsafeBitCast(entry, to: Block.self)(r.baseAddress!, UnsafeMutableRawPointer($0)) }
             }
-            #expect(context.retired == UInt64(words.count))
+            #expect(context.left == 1000 - Int64(words.count))
+            #expect(context.sideExit == 0)
 
             // The interpreter.
             let retired = hart.execute(budget: words.count)
@@ -126,5 +128,6 @@ struct BlockTranslatorDifferentialTests {
         let addi = Decoder.decode32(0x0010_0093)  // addi x1, x0, 1
         let t = BlockTranslator.translate([addi, addi, Decoder.decode32(Self.untranslated), addi], pc: 0x8000_0000, into: &asm)
         #expect(t == BlockTranslation(instructions: 2, guestBytes: 8, endsInJump: false))
+        #expect(t?.links.isEmpty == true, "an exit before an untranslated instruction is not linked")
     }
 }

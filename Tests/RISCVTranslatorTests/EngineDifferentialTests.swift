@@ -98,9 +98,11 @@ struct EngineDifferentialTests {
             totals.translatedInstructions += s.translatedInstructions
             totals.sideExits += s.sideExits
             totals.interpreted += s.interpreted
+            totals.linked += s.linked
             instructions += b.hart.instructionsRetired
         }
-        print("engine differential: \(instructions) instructions, \(totals.translatedInstructions) in translated blocks, \(totals.translated) blocks, \(totals.sideExits) side exits, \(totals.interpreted) interpreted")
+        print("engine differential: \(instructions) instructions, \(totals.translatedInstructions) in translated blocks, \(totals.translated) blocks, \(totals.sideExits) side exits, \(totals.interpreted) interpreted, \(totals.linked) links")
+        #expect(totals.linked > 0, "loops chain their blocks")
         #expect(totals.translatedInstructions * 2 > Int(instructions), "most instructions ran translated")
         #expect(totals.sideExits > 0)
     }

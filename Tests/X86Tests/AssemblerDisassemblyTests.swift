@@ -126,6 +126,12 @@ struct AssemblerDisassemblyTests {
                     let m = Memory(s, 24)
                     alu.append(EncodingCase(text: "\(name) \(Names.reg(d, width)), \(Names.mem(m, width))") { $0.alu(op, d, m, width) })
                     alu.append(EncodingCase(text: "\(name) \(Names.mem(m, width)), \(Names.reg(d, width))") { $0.alu(op, m, d, width) })
+                    if width != .byte {
+                        let md = Memory(d, 16)
+                        for imm: Int32 in [3, -100, 1000] {
+                            alu.append(EncodingCase(text: "\(name) \(Names.mem(md, width)), \(imm)") { $0.alu(op, md, imm: imm, width) })
+                        }
+                    }
                 }
             }
         }
