@@ -7,6 +7,7 @@
 import ArgumentParser
 import Foundation
 import Hypervisor
+import RISCVTranslator
 
 /// Benchmarks Linux guests on Switchboard against QEMU.
 struct BenchLinuxCommand: ParsableCommand {
@@ -53,8 +54,15 @@ struct BenchLinuxCommand: ParsableCommand {
         var exits: [String: UInt64]?
     }
 
+    @Option(help: "Engines to boot on, comma separated (interpret, translate).")
+    var engines = "interpret,translate"
+
     func run() throws {
         guard runs >= 1 && runs <= 20 else { throw ValidationError("--runs must be 1...20") }
+        let engineList = engines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !engineList.isEmpty, engineList.allSatisfy({ CPUEngine(rawValue: $0)?.isAvailable == true }) else {
+            throw ValidationError("--engines must list engines of: \(CPUEngine.allCases.filter { $0.isAvailable }.map { $0.rawValue }.joined(separator: ", "))")
+        }
         guard cpus.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--cpus must be 1...8") }
         let located: GuestLinuxImages
         switch GuestLinuxLocator.locate(explicit: images) {
@@ -63,38 +71,43 @@ struct BenchLinuxCommand: ParsableCommand {
         }
         let haveQEMU = FileManager.default.isExecutableFile(atPath: qemu)
         var results: [String: Any] = ["images": located.directory, "runs": runs, "command_line": Self.commandLine]
-        var rows: [(String, String, String)] = []
+        // Columns: one per engine of ours, then QEMU.
+        var rows: [(String, [String])] = []
         for n in cpus {
-            var ours: [Boot] = [], theirs: [Boot] = []
+            var ours: [[Boot]] = engineList.map { _ in [] }
+            var theirs: [Boot] = []
             for r in 0..<runs {
                 let measureIdle = r == 0
-                ours.append(try boot(switchboard: located, cpus: n, idle: measureIdle))
+                for (e, engine) in engineList.enumerated() {
+                    ours[e].append(try boot(switchboard: located, cpus: n, idle: measureIdle, engine: engine))
+                }
                 if haveQEMU { theirs.append(try boot(qemu: located, cpus: n, idle: measureIdle)) }
             }
             let key = "cpus\(n)"
-            results["switchboard_\(key)"] = summary(ours)
+            for (e, engine) in engineList.enumerated() {
+                // The interpreter keeps the key it always had.
+                results[engine == "interpret" ? "switchboard_\(key)" : "switchboard_\(engine)_\(key)"] = summary(ours[e])
+            }
             if haveQEMU { results["qemu_\(key)"] = summary(theirs) }
             func cell(_ boots: [Boot], _ f: (Boot) -> Double?) -> String {
                 guard let m = median(boots.compactMap(f)) else { return "-" }
                 return String(format: "%.2f s", m)
             }
-            rows.append(("\(n) vCPU: to first initramfs line", cell(ours, { $0.firstLineSeconds }), haveQEMU ? cell(theirs, { $0.firstLineSeconds }) : "-"))
-            rows.append(("\(n) vCPU: to shell prompt", cell(ours, { $0.promptSeconds }), haveQEMU ? cell(theirs, { $0.promptSeconds }) : "-"))
-            let idleOurs = ours.first?.idleCPUPercent.map { String(format: "%.1f %% of a core", $0) } ?? "-"
-            let idleTheirs = theirs.first?.idleCPUPercent.map { String(format: "%.1f %% of a core", $0) } ?? "-"
-            rows.append(("\(n) vCPU: idle host CPU", idleOurs, idleTheirs))
-            if let i = ours.first?.instructionsToInit {
-                rows.append(("\(n) vCPU: instructions to init", String(i), "-"))
-            }
-            if let exits = ours.first?.exits {
-                let top = exits.filter { $0.value > 0 }.sorted { $0.value > $1.value }.prefix(6)
-                rows.append(("\(n) vCPU: exits at poweroff", top.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "-"))
-            }
+            func percent(_ boots: [Boot]) -> String { boots.first?.idleCPUPercent.map { String(format: "%.1f %% of a core", $0) } ?? "-" }
+            rows.append(("\(n) vCPU: to first initramfs line", ours.map { cell($0, { $0.firstLineSeconds }) } + [haveQEMU ? cell(theirs, { $0.firstLineSeconds }) : "-"]))
+            rows.append(("\(n) vCPU: to shell prompt", ours.map { cell($0, { $0.promptSeconds }) } + [haveQEMU ? cell(theirs, { $0.promptSeconds }) : "-"]))
+            rows.append(("\(n) vCPU: idle host CPU", ours.map(percent) + [percent(theirs)]))
+            rows.append(("\(n) vCPU: instructions to init", ours.map { $0.first?.instructionsToInit.map(String.init) ?? "-" } + ["-"]))
+            rows.append(("\(n) vCPU: exits at poweroff", ours.map { boots in
+                guard let exits = boots.first?.exits else { return "-" }
+                return exits.filter { $0.value > 0 }.sorted { $0.value > $1.value }.prefix(3).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            } + ["-"]))
         }
         if !skipNetwork {
             let net = try LinuxNetworkBench(images: located, qemu: haveQEMU ? qemu : nil, memory: memory).run()
             results["network"] = net.json
-            rows += net.rows
+            // The network rows are measured on the interpreter.
+            rows += net.rows.map { ($0.0, [$0.1] + Array(repeating: "-", count: engineList.count - 1) + [$0.2]) }
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
@@ -104,10 +117,10 @@ struct BenchLinuxCommand: ParsableCommand {
         print("bench linux: \(located.directory), command line \"\(Self.commandLine)\", \(runs) boots each, RAM \(memory) MiB")
         /// Pads to `width` and never cuts: a long cell pushes the next one right.
         func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s.padding(toLength: width, withPad: " ", startingAt: 0) }
-        print("  " + pad("measure", 38) + pad("switchboard (builtin SBI)", 40)
+        print("  " + pad("measure", 38) + engineList.map { pad("switchboard \($0) (builtin SBI)", 40) }.joined()
               + "qemu 7.2 tcg (OpenSBI fw_jump)" + (haveQEMU ? "" : " (not installed)"))
-        for (name, a, b) in rows {
-            print("  " + pad(name, 38) + pad(a, 40) + b)
+        for (name, cells) in rows {
+            print("  " + pad(name, 38) + cells.dropLast().map { pad($0, 40) }.joined() + (cells.last ?? ""))
         }
     }
 
@@ -129,10 +142,11 @@ struct BenchLinuxCommand: ParsableCommand {
     }
 
     /// One boot on Switchboard (`switchboard vm`, builtin SBI).
-    func boot(switchboard images: GuestLinuxImages, cpus: Int, idle: Bool) throws -> Boot {
+    func boot(switchboard images: GuestLinuxImages, cpus: Int, idle: Bool, engine: String = "interpret") throws -> Boot {
         let s = GuestSession(executable: GuestSession.selfExecutable, arguments: [
             "vm", "--kernel", images.kernel, "--initrd", images.initramfs, "--append", Self.commandLine,
-            "--cpus", String(cpus), "--memory", String(memory), "--stats", "--report-at", Self.firstLine, "--timeout", "900"])
+            "--cpus", String(cpus), "--memory", String(memory), "--stats", "--report-at", Self.firstLine, "--timeout", "900",
+            "--engine", engine])
         return try measure(s, name: "switchboard", idle: idle)
     }
 

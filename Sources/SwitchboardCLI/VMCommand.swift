@@ -2,6 +2,7 @@
 // firmware, a kernel (ELF or Linux Image) and an optional initrd, the console on stdin/stdout,
 // and exits with the guest's power-off code.
 import ArgumentParser
+import RISCVTranslator
 import Foundation
 import Machine
 import RISCV
@@ -43,7 +44,13 @@ struct VMCommand: ParsableCommand {
     @Option(help: ArgumentHelp("When the console first prints TEXT, report instructions retired and exits so far on stderr (benchmarks).", valueName: "TEXT"))
     var reportAt: String?
 
+    @Option(help: "The engine the harts run on: interpret, or translate (binary translation to x86-64; x86-64 hosts).")
+    var engine: String = CPUEngine.interpret.rawValue
+
     func run() throws {
+        guard let cpuEngine = CPUEngine(rawValue: engine), cpuEngine.isAvailable else {
+            throw ValidationError("--engine must be one of: \(CPUEngine.allCases.filter { $0.isAvailable }.map { $0.rawValue }.joined(separator: ", "))")
+        }
         let console = ConsoleWriter()
         guard (1...VirtBoard.maxHarts).contains(cpus) else {
             throw ValidationError("--cpus must be between 1 and \(VirtBoard.maxHarts)")
@@ -57,6 +64,7 @@ struct VMCommand: ParsableCommand {
             }
         }
         boardRef = board
+        try cpuEngine.install(on: board.harts)
         let fw: VirtBoard.Firmware
         switch firmware {
         case "builtin": fw = .builtin
