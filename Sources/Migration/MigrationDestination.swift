@@ -244,6 +244,7 @@ public struct MigrationDestination {
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
+        postcopy.receiver?.vmStarting { vm.stop(timeout: 0) }
         vm.resume()
         hooks.onDatapath { hooks.confirmed(vm: vm) }
         var incoming = IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,

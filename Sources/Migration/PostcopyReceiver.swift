@@ -32,6 +32,9 @@ final class PostcopyReceiver: @unchecked Sendable {
     private var sourceDone = false
     private var finished = false
     private var registered = true
+    /// Stops the VM once it runs (set at the confirm); called on failure before RAM is
+    /// unregistered, so the guest does not go on with zero pages.
+    private var stopVM: (() -> Void)?
     /// Pages asked for on demand.
     private(set) var faults = 0
 
@@ -99,15 +102,28 @@ final class PostcopyReceiver: @unchecked Sendable {
     /// Pages still missing.
     var missingPages: Int { condition.withLock { remaining } }
 
-    private func fail(_ reason: String) {
-        condition.withLock {
-            if failure == nil && !finished { failure = reason }
-            condition.broadcast()
-        }
+    /// The VM is about to run: on a failure from now on, `stop` is called first.
+    func vmStarting(stop: @escaping () -> Void) {
+        condition.withLock { stopVM = stop }
     }
 
-    /// Gives up: unregisters RAM so any thread waiting for a page goes on (with a zero page).
-    /// Call after the vCPUs were told to stop; safe to call more than once.
+    /// Records the first failure, stops the VM if it runs, and unregisters RAM so that no
+    /// thread (a vCPU, the datapath in DMA, the protocol thread behind it) waits for a page
+    /// that will not come.
+    private func fail(_ reason: String) {
+        let stop = condition.withLock { () -> (() -> Void)?? in
+            guard failure == nil && !finished else { return nil }
+            failure = reason
+            condition.broadcast()
+            return .some(stopVM)
+        }
+        guard let stop else { return }
+        stop?()
+        unregister()
+    }
+
+    /// Gives up (the protocol failed): as a failure of the receiver, and the connection is
+    /// closed. Safe to call more than once.
     func abandon(_ reason: String = "post-copy abandoned") {
         fail(reason)
         unregister()
