@@ -110,11 +110,13 @@ public final class VCPUThreads: @unchecked Sendable {
     /// stop or reset interrupts the sleep (the caller parks, then sleeps the rest), removing
     /// the throttle ends it.
     private func throttleSleep(until: Double) {
+        let began = VCPUThrottle.now()
         while !pauseRequested && !stopRequested && !resetting && throttle.percent > 0 {
             let left = until - VCPUThrottle.now()
             if left <= 0 { break }
             _ = condition.wait(until: Date(timeIntervalSinceNow: left))
         }
+        throttle.recordSleep(VCPUThrottle.now() - began)
     }
 
     /// Whether a pause was requested and every running vCPU is parked.
@@ -145,7 +147,8 @@ public final class VCPUThreads: @unchecked Sendable {
             // One relaxed load per chunk; the clock is read only while throttled.
             let throttled = throttle.percent
             let began = throttled > 0 ? VCPUThrottle.now() : 0
-            switch board.run(vcpu: i, budget: budget) {
+            let chunk = throttled > 0 ? max(budget / VCPUThrottle.budgetDivisor, 1) : budget
+            switch board.run(vcpu: i, budget: chunk) {
             case .continue:
                 afterRun(i)
                 if throttled > 0 {

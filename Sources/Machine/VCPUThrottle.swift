@@ -17,7 +17,13 @@ public final class VCPUThrottle: Sendable {
     /// counts as running, so this bounds what a throttled idle guest waits).
     public static let longestSleep = 2.0
 
+    /// The run budget while throttled is the normal one divided by this: shorter chunks make
+    /// the throttle fine-grained (as QEMU's 10 ms time slices), not one long burst and a long
+    /// sleep.
+    public static let budgetDivisor = 10
+
     private let value = Atomic<Int>(0)
+    private let slept = Atomic<Int>(0)
 
     /// An idle throttle (0 %).
     public init() {}
@@ -31,6 +37,14 @@ public final class VCPUThrottle: Sendable {
         let p = min(max(percent, 0), Self.maximum)
         value.store(p, ordering: .relaxed)
         return p
+    }
+
+    /// Nanoseconds the vCPUs have slept for the throttle so far (all of them together).
+    public var sleptNanoseconds: Int { slept.load(ordering: .relaxed) }
+
+    /// Adds a throttled sleep to `sleptNanoseconds` (vCPU threads, once per throttled chunk).
+    public func recordSleep(_ seconds: Double) {
+        if seconds > 0 { slept.wrappingAdd(Int(seconds * 1e9), ordering: .relaxed) }
     }
 
     /// Seconds to sleep after running `ran` seconds at `percent` (0 for 0 %).

@@ -315,6 +315,9 @@ public final class VirtualMachine: @unchecked Sendable {
     /// The vCPU throttle now, percent (0: none).
     public var throttlePercent: Int { vcpus.throttle.percent }
 
+    /// Nanoseconds the vCPUs have slept for the throttle since the VM was built.
+    public var throttleSleptNanoseconds: Int { vcpus.throttle.sleptNanoseconds }
+
     private func parse(_ line: String) {
         if let report = FlowReport(line: line) {
             lock.withLock { flowReports[report.id] = report }

@@ -13,7 +13,7 @@ import Testing
 import VMHost
 
 @Suite(.serialized) struct PostcopyTests {
-    /// One post-copy migration of a fresh writer over a 4 MiB/s link. `onPostcopy` runs on the
+    /// One post-copy migration of a fresh writer over a link an eighth of its write rate. `onPostcopy` runs on the
     /// source's thread at its progress reports while it serves the missing pages, with both
     /// ends of the link.
     static func migrateWriter(_ options: MigrationOptions, wrap: ((any ByteStream) -> any ByteStream)? = nil,
@@ -24,6 +24,8 @@ import VMHost
         let vm = try VirtualMachine(config, pool: pool)
         vm.start()
         Thread.sleep(forTimeInterval: 0.2)
+        let rate = FastWriter.linkRate(for: vm)
+        print("writer link: \(Int(rate / 1024)) KiB/s")
         let (pipe, b) = MemoryByteStream.pair()
         let a: any ByteStream = wrap?(pipe) ?? pipe
         let arrived = Cell<VirtualMachine?>(nil)
@@ -36,7 +38,7 @@ import VMHost
             hooks.progress = { p in if p.phase == .switchover && p.dirtyPages > 0 { onPostcopy(a, b) } }
         }
         let result = Result { () throws(MigrationError) in
-            try MigrationSource(vm: vm, connection: MigrationConnection(SlowLink(a, bytesPerSecond: AutoConvergeTests.linkRate)),
+            try MigrationSource(vm: vm, connection: MigrationConnection(SlowLink(a, bytesPerSecond: rate)),
                                 options: options, hooks: hooks).run()
         }
         return (result, vm, destination.wait(), arrived.value)
@@ -69,7 +71,7 @@ import VMHost
         let report = try result.get()
         let there = try incoming.get()
         defer { there.vm.stop() }
-        print("post-copy over 4 MiB/s: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self)), destination faults \(there.postcopyFaults ?? -1)")
+        print("post-copy over the slow link: \(String(decoding: try JSONEncoder().encode(report), as: UTF8.self)), destination faults \(there.postcopyFaults ?? -1)")
         #expect(report.stalled, "pre-copy stalled first: \(report)")
         #expect((report.postcopyFaults ?? 0) > 0, "pages were fetched on demand: \(report)")
         #expect((there.postcopyFaults ?? 0) > 0)
