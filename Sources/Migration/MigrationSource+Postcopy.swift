@@ -72,6 +72,8 @@ extension SourceRun {
     func sendOwed(_ pages: [Int]) throws(MigrationError) {
         var batch = PageBatchWriter(limit: options.pagesPerMessage)
         for index in pages {
+            // SAFETY: hostPage checked `index`; the VM is paused or stopped, so the page is
+            // read whole while nothing writes it.
             guard let page = memory.hostPage(index).map(UnsafeRawPointer.init) else { throw fail("page \(index) is outside RAM") }
             _ = batch.page(index, page)
             if batch.full { try send(MigrationMessage(.pages, batch.take())) }

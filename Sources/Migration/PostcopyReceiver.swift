@@ -58,6 +58,7 @@ final class PostcopyReceiver: @unchecked Sendable {
                 run = nil
             }
         }
+        // SAFETY: each region is guest RAM mapped for the VM's lifetime, page aligned.
         for r in memory.regions {
             let rc = sb_uffd_register(fd, r.host, r.size)
             guard rc >= 0 else {
@@ -188,6 +189,8 @@ final class PostcopyReceiver: @unchecked Sendable {
         let wanted = condition.withLock { isSet(missing, index) }
         guard wanted, let page = memory.hostPage(index) else { return }
         let rc: Int32
+        // SAFETY: `page` is the host address of page `index` (checked by hostPage), inside a
+        // registered region; `bytes` is a whole page of the decoded payload, alive for this call.
         if let base = bytes?.baseAddress {
             rc = sb_uffd_copy(uffd, page, base, UInt64(PageBatch.pageSize))
         } else {
@@ -244,6 +247,8 @@ final class PostcopyReceiver: @unchecked Sendable {
                 return true
             }
             guard let page = memory.hostPage(index) else { continue }
+            // SAFETY: `page` is page `index` of a registered region (found above from the
+            // faulting address); the ioctls only install or wake, never read through it.
             switch ask {
             case nil:
                 // Not missing: never populated (a zero page), or installed since the fault.
