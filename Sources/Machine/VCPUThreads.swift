@@ -30,6 +30,8 @@ public final class VCPUThreads: @unchecked Sendable {
     private var resetting = false
     private var stopRequested = false
     private var outcome: Outcome?
+    /// The share of their time the vCPUs sleep (auto-converge); read once per run chunk.
+    public let throttle = VCPUThrottle()
 
     /// Threads for `board`'s vCPUs named `vcpu-NAME-i`; `afterRun(i)` runs on vCPU i's thread
     /// after each `run` (housekeeping such as console timeouts); `onFinish` runs once, on the
@@ -95,10 +97,35 @@ public final class VCPUThreads: @unchecked Sendable {
         }
     }
 
+    /// Throttles the vCPUs to `percent` (0 removes the throttle and wakes sleeping vCPUs at
+    /// once); returns the percentage stored.
+    @discardableResult
+    public func setThrottle(_ percent: Int) -> Int {
+        let p = throttle.set(percent)
+        condition.withLock { condition.broadcast() }
+        return p
+    }
+
+    /// Sleeps (under `condition`) until `until` (monotonic seconds) while throttled; a pause,
+    /// stop or reset interrupts the sleep (the caller parks, then sleeps the rest), removing
+    /// the throttle ends it.
+    private func throttleSleep(until: Double) {
+        let began = VCPUThrottle.now()
+        while !pauseRequested && !stopRequested && !resetting && throttle.percent > 0 {
+            let left = until - VCPUThrottle.now()
+            if left <= 0 { break }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: left))
+        }
+        throttle.recordSleep(VCPUThrottle.now() - began)
+    }
+
     /// Whether a pause was requested and every running vCPU is parked.
     public var isPaused: Bool { condition.withLock { pauseRequested && parked >= live } }
 
     private func loop(vcpu i: Int) {
+        // When this vCPU's throttled sleep ends (0: not sleeping); a pause in between does not
+        // cut it short, or every migration round would hand a throttled guest a fresh chunk.
+        var sleepUntil = 0.0
         while true {
             condition.lock()
             if stopRequested { condition.unlock(); break }
@@ -111,10 +138,24 @@ public final class VCPUThreads: @unchecked Sendable {
                 condition.unlock()
                 continue
             }
+            if sleepUntil > 0 {
+                throttleSleep(until: sleepUntil)
+                if pauseRequested || resetting || stopRequested { condition.unlock(); continue }
+                sleepUntil = 0
+            }
             condition.unlock()
-            switch board.run(vcpu: i, budget: budget) {
+            // One relaxed load per chunk; the clock is read only while throttled.
+            let throttled = throttle.percent
+            let began = throttled > 0 ? VCPUThrottle.now() : 0
+            let chunk = throttled > 0 ? max(budget / VCPUThrottle.budgetDivisor, 1) : budget
+            switch board.run(vcpu: i, budget: chunk) {
             case .continue:
                 afterRun(i)
+                if throttled > 0 {
+                    let now = VCPUThrottle.now()
+                    let pause = VCPUThrottle.sleep(after: now - began, percent: throttled)
+                    if pause > 0 { sleepUntil = now + pause }
+                }
             case .powerOff(let code):
                 finish(.poweredOff(code))
             case .failed(let message):

@@ -35,9 +35,14 @@ public final class MigrationConnection: @unchecked Sendable {
         self.timeout = timeout
     }
 
-    /// Sends one message.
+    /// Serialises `send` (post-copy sends from a fault thread and the protocol thread).
+    private let sendLock = NSLock()
+
+    /// Sends one message (from any thread: sends are serialised).
     public func send(_ m: MigrationMessage) throws(ConnectionError) {
         let bytes = MigrationWire.encode(m)
+        sendLock.lock()
+        defer { sendLock.unlock() }
         do { try stream.write(bytes) } catch { throw .stream(error) }
         bytesSent += bytes.count
     }

@@ -23,6 +23,8 @@ public struct IncomingMigration {
     public let queued: Int
     /// Handed-over frames the NICs could not take.
     public let lost: Int
+    /// Pages fetched on demand after the switch to post-copy (nil: no post-copy).
+    public var postcopyFaults: Int? = nil
 }
 
 /// Runs the destination side of one migration over a connection.
@@ -45,11 +47,17 @@ public struct MigrationDestination {
     public func run() throws(MigrationError) -> IncomingMigration {
         var phase = MigrationPhase.description
         var vm: VirtualMachine?
+        let postcopy = PostcopyState()
         do {
-            let result = try receive(phase: &phase, vm: &vm)
+            let result = try receive(phase: &phase, vm: &vm, postcopy: postcopy)
             connection.close()
             return result
         } catch {
+            if let receiver = postcopy.receiver {
+                // Post-copy: tell the vCPUs to stop, then free whoever waits for a page.
+                vm?.stop(timeout: 0)
+                receiver.abandon(error.reason)
+            }
             // Discard: the machine never ran (stop() ends a parked vCPU; on a created VM it is a no-op).
             vm?.stop()
             if !error.refused { try? connection.send(MigrationMessage(.abort, text: "destination: \(error.reason)")) }
@@ -58,10 +66,15 @@ public struct MigrationDestination {
         }
     }
 
-    private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?) throws(MigrationError) -> IncomingMigration {
+    private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?,
+                         postcopy: PostcopyState) throws(MigrationError) -> IncomingMigration {
         func next() throws(MigrationError) -> MigrationMessage {
             let m: MigrationMessage
-            do { m = try connection.receive() } catch { throw MigrationError(phase, "\(error)") }
+            if let receiver = postcopy.receiver {
+                do { m = try receiver.next(until: postcopy.deadline) } catch { throw MigrationError(phase, error.description) }
+            } else {
+                do { m = try connection.receive() } catch { throw MigrationError(phase, "\(error)") }
+            }
             if m.type == .abort { throw MigrationError(phase, "source aborted: \(m.text)") }
             return m
         }
@@ -141,6 +154,9 @@ public struct MigrationDestination {
                 if !end.final {
                     do { try connection.send(MigrationMessage(.roundDone)) } catch { throw MigrationError(phase, "\(error)") }
                 }
+            case .postcopyStart:
+                phase = .stopAndCopy
+                try startPostcopy(m, memory: memory, state: postcopy, phase: phase)
             case .state:
                 phase = .stopAndCopy
                 do { state = try BinaryStateCoder.decodeAny(VMState.self, from: m.payload) }
@@ -206,12 +222,12 @@ public struct MigrationDestination {
         // (f) Switchover: the VM starts only on the source's word, so it never runs on both
         // sides. Should the connection break first, the source (whose decision it is) is asked.
         phase = .switchover
-        connection.deadline = nil
+        if postcopy.receiver == nil { connection.deadline = nil }
         let beforeAck = frames.count
         var confirmed = false
         // Frames, then the confirm; anything else (a broken stream, a garbled batch) leaves
         // the question to the source.
-        while let m = try? connection.receive(timeout: hooks.confirmTimeout) {
+        while let m = try? postcopy.receive(connection, timeout: hooks.confirmTimeout) {
             if m.type == .confirm { confirmed = true }
             guard m.type == .frames, let late = try? FrameBatch.decode(m.payload) else { break }
             take(late)
@@ -220,16 +236,24 @@ public struct MigrationDestination {
         if !confirmed {
             switch askSource(description) {
             case .committed(let held):
+                // Post-copy: the source let go, but the pages still missing came only from it.
+                if postcopy.receiver != nil { throw MigrationError(phase, "VM lost: the connection broke at the switch to post-copy") }
                 take(Array(held.dropFirst(afterAck)))
             case .aborted, .unknown, .inProgress:
                 hooks.onDatapath { hooks.deactivate(vm: vm) }
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
+        postcopy.receiver?.vmStarting { vm.stop(timeout: 0) }
         vm.resume()
         hooks.onDatapath { hooks.confirmed(vm: vm) }
-        return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
-                                 queued: frames.count, lost: lost)
+        var incoming = IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,
+                                         queued: frames.count, lost: lost)
+        // Post-copy: the VM runs; the missing pages come on demand and in the background.
+        if let receiver = postcopy.receiver {
+            do { incoming.postcopyFaults = try receiver.waitUntilComplete() } catch { throw MigrationError(phase, "VM lost: \(error)") }
+        }
+        return incoming
     }
 
     /// Asks the source, until `confirmTimeout`, what became of this migration; `.unknown` when

@@ -38,6 +38,15 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case resolve = 15
     /// The source's listener -> destination: the answer to `resolve` (`MigrationOutcome`).
     case outcome = 16
+    /// Source -> destination, at the stop-and-copy of a post-copy migration, instead of the
+    /// last pages: the pages still missing (`PostcopyBitmap`); fetch them on demand.
+    case postcopyStart = 23
+    /// Destination -> source during post-copy: pages a vCPU or DMA is waiting for (`PageRequest`).
+    case pageRequest = 24
+    /// Source -> destination: every missing page has been sent.
+    case postcopyDone = 25
+    /// Destination -> source: every missing page is in place (u32: pages it asked for).
+    case postcopyComplete = 26
 }
 
 /// A message: its type and payload bytes.

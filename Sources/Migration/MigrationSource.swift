@@ -35,6 +35,13 @@ public struct MigrationSource {
             connection.close()
             return report
         } catch {
+            if state.committed {
+                // Post-copy after the ack: the destination runs the VM without all its pages
+                // and ours is stale: it is lost, and is not run here.
+                state.loseVM()
+                connection.close()
+                throw error
+            }
             options.outcomes.record(state.id, .aborted)
             state.rollBack(reason: error.reason)
             connection.close()
@@ -58,6 +65,12 @@ struct SourceRun {
     /// Whether the disk locks were given up for the destination (taken back on failure).
     var disksReleased = false
     var round = 0
+    /// The vCPU throttle auto-converge applies now, percent.
+    var throttle = 0
+    /// The pages still owed after a switch to post-copy.
+    var postcopy: PostcopySource?
+    /// Past the point of no return (the destination's `ack` read).
+    var committed = false
     var bandwidth: Double = 0
     /// Seconds the last round took to write (without the wait for `roundDone`).
     var sendSeconds: Double = 0
@@ -121,8 +134,13 @@ struct SourceRun {
     }
 
     func expect(_ type: MessageType) throws(MigrationError) -> MigrationMessage {
-        let m: MigrationMessage
+        var m: MigrationMessage
         do { m = try connection.receive() } catch { throw fail("waiting for \(type): \(error)") }
+        // Post-copy: the destination may need pages while it restores (frames DMA'd in).
+        while m.type == .pageRequest && postcopy != nil {
+            try serve(m)
+            do { m = try connection.receive() } catch { throw fail("waiting for \(type): \(error)") }
+        }
         if m.type == .abort { throw fail("destination aborted: \(m.text)") }
         if m.type == .refuse { throw MigrationError(phase, "destination refused: \(m.text)", refused: true) }
         guard m.type == type else { throw fail("expected \(type), got \(m.type)") }
@@ -132,7 +150,8 @@ struct SourceRun {
     /// Reports progress to the hook.
     func progress(dirty: Int) {
         let p = MigrationProgress(phase: phase, round: round, bytesSent: connection.bytesSent, pagesSent: report.pages,
-                                  dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started))
+                                  dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started),
+                                  throttlePct: options.autoConverge ? throttle : nil)
         if tracing {
             let line = String(format: "migration %@: round %d, %d bytes, %d pages sent, %d dirty, %.1f MB/s, %.2f ms\n",
                               p.phase.rawValue, p.round, p.bytesSent, p.pagesSent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
@@ -184,6 +203,7 @@ struct SourceRun {
 
         // (c) Later rounds: what was dirtied meanwhile, until it fits the budget.
         phase = .rounds
+        if options.autoConverge { report.throttlePct = 0 }
         var best = Int.max
         var stalled = 0
         while true {
@@ -196,7 +216,10 @@ struct SourceRun {
             // rounds stop shrinking the dirty set (by a tenth) more of them only cost time.
             if best != Int.max && pending * 10 >= best * 9 { stalled += 1 } else { stalled = 0 }
             best = min(best, pending)
-            if options.stopWhenNotConverging && stalled >= options.stalledRounds {
+            // Auto-converge: throttle the vCPUs once rounds stall, and more for every further
+            // stalled round, while the throttle can still rise.
+            if options.stopWhenNotConverging && stalled >= (throttle > 0 ? 1 : options.stalledRounds)
+                && !(options.autoConverge && raiseThrottle()) {
                 report.stalled = true
                 break
             }
@@ -217,6 +240,7 @@ struct SourceRun {
         guard vm.pause(timeout: options.timeout) else { throw fail("the vCPU did not pause") }
         paused = true
         let pausedAt = Date()
+        removeThrottle()
         mark("paused")
         guard vm.state == .running || vm.state == .created else { throw fail("the VM stopped during migration (\(vm.state))") }
         var last: [Int] = []
@@ -227,8 +251,13 @@ struct SourceRun {
         quiesced = true
         progress(dirty: last.count)
         mark("quiesced, \(last.count) dirty")
-        try sendPages(last, round: round, final: true)
-        mark("pages sent")
+        if switchesToPostcopy(dirty: last.count) {
+            try startPostcopy(last)
+            mark("post-copy bitmap sent")
+        } else {
+            try sendPages(last, round: round, final: true)
+            mark("pages sent")
+        }
         vm.console.flush()
         // The destination opens the (shared) images again before it runs: all writes durable,
         // and our locks given up so that it can take the write locks (as QEMU inactivates its
@@ -268,6 +297,7 @@ struct SourceRun {
         mark("commit sent")
         let ack = try expect(.ack)
         mark("ack")
+        committed = true
 
         // (f) Switchover. Point of no return: the destination has everything and waits only
         // for our word. Frames held since go with the confirm (and stay on record for a
@@ -290,6 +320,8 @@ struct SourceRun {
         mark("confirm sent")
         vm.stop()
         memory.setDirtyLogging(false)
+        // Post-copy: the destination runs the VM; what it still lacks comes from here.
+        try servePostcopy()
         if tracing {
             let steps = marks.map { "\($0.0) +\(String(format: "%.2f", $0.1.timeIntervalSince(pausedAt) * 1000)) ms" }
             FileHandle.standardError.write(Data(("migration stop-and-copy: " + steps.joined(separator: ", ") + "\n").utf8))
@@ -381,10 +413,18 @@ struct SourceRun {
     /// logging and let the vCPU run.
     mutating func rollBack(reason: String) {
         try? connection.send(MigrationMessage(.abort, text: "source gave up in phase \(phase): \(reason)"))
+        removeThrottle()
         if quiesced { hooks.onDatapath { hooks.restoreNetwork() } }
         if logging { memory.setDirtyLogging(false) }
         if disksReleased { retakeDiskLocks() }
         if paused || vm.isPaused { vm.resume() }
+    }
+
+    /// After the point of no return: the VM is lost (post-copy broke), so it is not run here.
+    mutating func loseVM() {
+        removeThrottle()
+        vm.stop()
+        if logging { memory.setDirtyLogging(false) }
     }
 
     /// Takes the disk locks back before the VM runs on here. The destination gives them up

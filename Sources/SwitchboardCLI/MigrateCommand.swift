@@ -39,12 +39,14 @@ struct MigrateCommand: ParsableCommand {
         discussion: "Like QEMU's drive-mirror: blocks written during the copy are sent again; a failed copy leaves the VM running here on its own disks."))
     var withDisks = false
 
-    @Flag(name: .customLong("auto-converge"), help: "Slow the VM's vCPUs down while pre-copy rounds stall, so a fast writer converges.")
+    @Flag(name: .customLong("auto-converge"), help: ArgumentHelp(
+        "Slow the VM's vCPUs down while pre-copy rounds stall, so a fast writer converges.",
+        discussion: "The vCPUs sleep 20 % of their time once rounds stop shrinking the dirty set, 10 % more for every further stalled round, at most 99 %; the throttle comes off when the VM pauses for the last copy, and when the migration fails."))
     var autoConverge = false
 
     @Flag(help: ArgumentHelp(
         "Switch to post-copy when pre-copy does not converge.",
-        discussion: "The VM then runs on the destination and fetches missing pages from here on demand. Until the last page arrives, a crash of either host or a broken link loses the VM."))
+        discussion: "The VM then runs on the destination and fetches missing pages from here on demand. Until the last page arrives, a crash of either host or a broken link loses the VM: the destination stops it ('VM lost') and this host does not run its stale copy. A failure before the switch leaves the VM running here, as without the flag."))
     var postcopy = false
 
     @Flag(help: "Print one JSON object (total_ms, downtime_ms, rounds, pages, queued, lost, ...) instead of the report.")

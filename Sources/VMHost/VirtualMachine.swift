@@ -307,6 +307,17 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Whether a pause was requested and every vCPU is parked.
     public var isPaused: Bool { vcpus.isPaused }
 
+    /// Throttles the vCPUs (migration's auto-converge): each sleeps `percent` of its time,
+    /// 0...99; 0 removes the throttle. Returns the percentage applied.
+    @discardableResult
+    public func setThrottle(_ percent: Int) -> Int { vcpus.setThrottle(percent) }
+
+    /// The vCPU throttle now, percent (0: none).
+    public var throttlePercent: Int { vcpus.throttle.percent }
+
+    /// Nanoseconds the vCPUs have slept for the throttle since the VM was built.
+    public var throttleSleptNanoseconds: Int { vcpus.throttle.sleptNanoseconds }
+
     private func parse(_ line: String) {
         if let report = FlowReport(line: line) {
             lock.withLock { flowReports[report.id] = report }

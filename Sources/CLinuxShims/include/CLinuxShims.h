@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "UserFault.h"
+
 /// The 8-byte VXLAN header of RFC 7348 (flags 0x08 = VNI valid, 24-bit VNI).
 struct sb_vxlan_header {
     uint8_t flags;
