@@ -45,20 +45,23 @@ public struct MigrationDestination {
     public func run() throws(MigrationError) -> IncomingMigration {
         var phase = MigrationPhase.description
         var vm: VirtualMachine?
+        var disks: DiskMirrorDestination?
         do {
-            let result = try receive(phase: &phase, vm: &vm)
+            let result = try receive(phase: &phase, vm: &vm, disks: &disks)
             connection.close()
             return result
         } catch {
             // Discard: the machine never ran (stop() ends a parked vCPU; on a created VM it is a no-op).
             vm?.stop()
+            disks?.discard()
             if !error.refused { try? connection.send(MigrationMessage(.abort, text: "destination: \(error.reason)")) }
             connection.close()
             throw error
         }
     }
 
-    private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?) throws(MigrationError) -> IncomingMigration {
+    private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?,
+                         disks: inout DiskMirrorDestination?) throws(MigrationError) -> IncomingMigration {
         func next() throws(MigrationError) -> MigrationMessage {
             let m: MigrationMessage
             do { m = try connection.receive() } catch { throw MigrationError(phase, "\(error)") }
@@ -87,6 +90,11 @@ public struct MigrationDestination {
             // The source holds its images' write locks until its flush at the stop-and-copy;
             // `reopenDisks` takes them then.
             configuration.deferDiskLocks = true
+            if let copies = description.diskCopy {
+                // Copied disks: images of our own in our disk directory (MigrationDestination+Disks.swift).
+                guard let directory = hooks.diskDirectory else { throw DiskMirrorRefusal(reason: "this host keeps no disk directory for copied disks") }
+                disks = try DiskMirrorDestination(copies, directory: directory, id: description.id, configuration: &configuration)
+            }
             vm = try VirtualMachine(configuration, pool: hooks.pool)
         } catch {
             throw refuse(phase, "cannot build the machine: \(error)")
@@ -101,6 +109,9 @@ public struct MigrationDestination {
             _ = try? BinaryStateCoder.decode(VMState.self, from: data)
         }
         do { try connection.send(MigrationMessage(.accept)) } catch { throw MigrationError(phase, "\(error)") }
+        if let disks {
+            do { try connection.send(MigrationMessage(.diskPlan, Array(JSONEncoder().encode(disks.plan)))) } catch { throw MigrationError(phase, "\(error)") }
+        }
 
         // (b, c, d) RAM rounds, then the state.
         phase = .round0
@@ -143,8 +154,14 @@ public struct MigrationDestination {
                 }
             case .state:
                 phase = .stopAndCopy
+                try disks?.complete()
                 do { state = try BinaryStateCoder.decodeAny(VMState.self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable VM state: \(error)") }
+            case .baseBlocks, .diskBlocks, .diskRoundEnd:
+                guard let disks else { throw MigrationError(phase, "unexpected \(m.type): no disks are copied") }
+                do {
+                    if try disks.receive(m) { try connection.send(MigrationMessage(.diskRoundDone)) }
+                } catch { throw MigrationError(phase, "disks: \(error)") }
             case .switchState:
                 do { switchStates = try BinaryStateCoder.decodeAny([SwitchState].self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable switch state: \(error)") }

@@ -58,6 +58,8 @@ struct SourceRun {
     /// Whether the disk locks were given up for the destination (taken back on failure).
     var disksReleased = false
     var round = 0
+    /// The disks being copied (`copyDisks`; MigrationSource+Disks.swift).
+    var disks: DiskMirrorSource?
     var bandwidth: Double = 0
     /// Seconds the last round took to write (without the wait for `roundDone`).
     var sendSeconds: Double = 0
@@ -132,7 +134,8 @@ struct SourceRun {
     /// Reports progress to the hook.
     func progress(dirty: Int) {
         let p = MigrationProgress(phase: phase, round: round, bytesSent: connection.bytesSent, pagesSent: report.pages,
-                                  dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started))
+                                  dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started),
+                                  diskBytesSent: disks?.bytesSent, diskBytesLeft: disks?.bytesLeft)
         if tracing {
             let line = String(format: "migration %@: round %d, %d bytes, %d pages sent, %d dirty, %.1f MB/s, %.2f ms\n",
                               p.phase.rawValue, p.round, p.bytesSent, p.pagesSent, p.dirtyPages, p.rate / 1e6, p.elapsed * 1000)
@@ -158,12 +161,14 @@ struct SourceRun {
         var description = MigrationDescription(of: vm)
         description.id = id
         description.resolveAddress = options.resolveAddress
+        try describeDisks(&description)
         try sendJSON(.hello, description)
         _ = try expect(.accept)
 
         // (b) Round 0: all of RAM, with dirty logging on from here. Pages the host never
         // populated are zeros: they go as runs, without being read (which would fault them in).
         phase = .round0
+        try sendDisksFirstPass()
         let memory = self.memory
         // Take and encode the state once now, while the VM runs: the first encoding of these
         // types costs one-time work (metadata, conformance lookups) that would otherwise fall
@@ -190,7 +195,7 @@ struct SourceRun {
             try checkPeer()
             let pending = memory.dirtyCount
             progress(dirty: pending)
-            let estimate = Double(pending * (PageBatch.pageSize + 4)) / max(bandwidth, 1)
+            let estimate = Double(pending * (PageBatch.pageSize + 4) + (disks?.dirtyBytes ?? 0)) / max(bandwidth, 1)
             if estimate <= options.downtimeBudget || round > options.maxRounds { break }
             // A guest that dirties memory as fast as it goes out never fits the budget: once
             // rounds stop shrinking the dirty set (by a tenth) more of them only cost time.
@@ -208,6 +213,7 @@ struct SourceRun {
             // The rate of writing into the connection (which blocks once the socket buffers
             // are full): a round small enough to sit in the buffers is cheap to stop on.
             if sendSeconds > 0.000_05 { bandwidth = max(bandwidth, Double(connection.bytesSent - bytesBefore) / sendSeconds) }
+            try sendDirtyDisks(final: false)
             round += 1
             report.rounds = round
         }
@@ -234,6 +240,8 @@ struct SourceRun {
         // and our locks given up so that it can take the write locks (as QEMU inactivates its
         // images at the end of a migration).
         do { try vm.flushDisks() } catch { throw fail("\(error)") }
+        try sendDirtyDisks(final: true)
+        if let disks { mark("\(disks.finalBlocks) disk blocks sent") }
         vm.releaseDiskLocks()
         disksReleased = true
         let saved: VMState
@@ -290,6 +298,8 @@ struct SourceRun {
         mark("confirm sent")
         vm.stop()
         memory.setDirtyLogging(false)
+        stopDiskTracking()
+        report.diskBytes = disks?.bytesSent
         if tracing {
             let steps = marks.map { "\($0.0) +\(String(format: "%.2f", $0.1.timeIntervalSince(pausedAt) * 1000)) ms" }
             FileHandle.standardError.write(Data(("migration stop-and-copy: " + steps.joined(separator: ", ") + "\n").utf8))
@@ -383,6 +393,7 @@ struct SourceRun {
         try? connection.send(MigrationMessage(.abort, text: "source gave up in phase \(phase): \(reason)"))
         if quiesced { hooks.onDatapath { hooks.restoreNetwork() } }
         if logging { memory.setDirtyLogging(false) }
+        stopDiskTracking()
         if disksReleased { retakeDiskLocks() }
         if paused || vm.isPaused { vm.resume() }
     }
