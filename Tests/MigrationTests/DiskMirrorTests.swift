@@ -115,15 +115,19 @@ import VMHost
         #expect(newPath.hasPrefix(diskDir + "/") && newPath != path, "\(newPath)")
         // The source's image is what the source wrote (the destination never wrote it)...
         let sourceBytes = try source.diskDevices[0].withDisk { disk throws(DiskError) in try Self.contents(disk) }
-        #expect(sourceBytes != original, "the writes reached the source's image")
+        let changed = sourceBytes != original
+        #expect(changed, "the writes reached the source's image")
         // ... and the destination's equals it, byte for byte.
         let there = try Self.contents(RawDiskImage(path: newPath, readOnly: true, lock: false))
-        #expect(there == sourceBytes, "the destination's image differs from the source's")
+        // Compared as a Bool: a failing expectation would diff 64 MiB element by element.
+        let identical = there == sourceBytes
+        #expect(identical, "the destination's image differs from the source's")
         #expect((moved.report.diskBytes ?? 0) > 4 * Self.block)
         // The arrived VM writes its own image, not the source's.
         try Self.pattern(99).withUnsafeBytes { try moved.arrived.vm.diskDevices[0].hostWrite($0, at: 0) }
         let sourceAfter = try source.diskDevices[0].withDisk { disk throws(DiskError) in try Self.contents(disk) }
-        #expect(sourceAfter == sourceBytes)
+        let untouched = sourceAfter == sourceBytes
+        #expect(untouched, "the arrived VM wrote the source's image")
         moved.arrived.vm.stop(timeout: 120)
         source.stop(timeout: 120)
         if let qemuImg = ExternalTool.require("qemu-img", for: "aRawDiskWrittenDuringTheCopyArrivesIdentical") {
@@ -171,7 +175,8 @@ import VMHost
         #expect(newPath.hasPrefix(diskDir + "/"), "\(newPath)")
         let sourceBytes = try source.diskDevices[0].withDisk { disk throws(DiskError) in try Self.contents(disk) }
         let arrivedImage = try Qcow2Image(path: newPath, readOnly: true, lock: false)
-        #expect(try Self.contents(arrivedImage) == sourceBytes, "the destination's overlay reads differently")
+        let identical = try Self.contents(arrivedImage) == sourceBytes
+        #expect(identical, "the destination's overlay reads differently")
         let diskBytes = moved.report.diskBytes ?? 0
         switch baseCase {
         case .present:
@@ -182,14 +187,16 @@ import VMHost
             #expect(diskBytes >= baseSize, "the base (\(baseSize) bytes of data) was not sent: \(diskBytes)")
             let stored = try #require(arrivedImage.backingPath)
             #expect(stored.hasPrefix(diskDir + "/base-") && stored.hasSuffix("-base.raw"), "\(stored)")
-            #expect(FileManager.default.contents(atPath: stored).map { Array($0) } == baseBytes)
+            let storedIsBase = FileManager.default.contents(atPath: stored).map { Array($0) } == baseBytes
+            #expect(storedIsBase, "the stored base differs from the source's")
         }
         if baseCase == .different {
-            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: diskDir + "/base.raw"))) != baseBytes,
-                    "the destination's own file of that name was overwritten")
+            let kept = try Array(Data(contentsOf: URL(fileURLWithPath: diskDir + "/base.raw"))) != baseBytes
+            #expect(kept, "the destination's own file of that name was overwritten")
         }
         // The source's overlay still names its own base; its base was never written.
-        #expect(FileManager.default.contents(atPath: sourceDir + "/base.raw").map { Array($0) } == baseBytes)
+        let baseUntouched = FileManager.default.contents(atPath: sourceDir + "/base.raw").map { Array($0) } == baseBytes
+        #expect(baseUntouched, "the source's base changed")
         moved.arrived.vm.stop(timeout: 120)
         source.stop(timeout: 120)
         if let qemuImg = ExternalTool.require("qemu-img", for: "aQcow2OverlayMovesWithItsOwnClustersAndItsBaseOnlyWhenNeeded") {
@@ -265,8 +272,10 @@ import VMHost
         #expect(source.state == .running && !source.isPaused)
         #expect(!source.diskDevices[0].isTrackingDirtyBlocks)
         let after = try source.diskDevices[0].withDisk { disk throws(DiskError) in try Self.contents(disk) }
-        #expect(after == before)
-        #expect(FileManager.default.contents(atPath: overlay) == overlayBefore, "the source's overlay file changed")
+        let diskUntouched = after == before
+        #expect(diskUntouched, "the source's disk reads differently")
+        let fileUntouched = FileManager.default.contents(atPath: overlay) == overlayBefore
+        #expect(fileUntouched, "the source's overlay file changed")
         #expect(Self.files(in: diskDir).isEmpty, "left behind: \(Self.files(in: diskDir))")
         // And the source can still write its disk.
         try Self.pattern(1).withUnsafeBytes { try source.diskDevices[0].hostWrite($0, at: 0) }
