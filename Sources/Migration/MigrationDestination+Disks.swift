@@ -4,7 +4,9 @@
 // the destination's own when it has the same one (same size and checksum), otherwise a copy
 // the source sends, stored raw in the disk directory. It writes the blocks as they arrive,
 // checks the bases' checksums, closes the images after the final pass, and removes every file
-// it created when the migration fails.
+// it created when the migration fails. Every file it creates has a `.incoming` marker beside it
+// until the VM runs here, so a host killed mid-migration removes the partial copies at its next
+// start (`DiskDirectory.removeUnfinished`).
 
 import Foundation
 import Virtio
@@ -73,15 +75,15 @@ final class DiskMirrorDestination {
             guard !FileManager.default.fileExists(atPath: path) else { throw refuse("\(path) exists already") }
             do {
                 if info.format == "raw" {
+                    try markIncoming(path)
                     disk.image = try RawDiskImage.create(path: path, size: info.size)
-                    created.append(path)
                 } else {
                     var backing: (path: String, format: String)?
                     if let base = info.base {
                         backing = try baseImage(base, for: &disk)
                     }
                     let bits = (info.clusterSize ?? 65_536).trailingZeroBitCount
-                    created.append(path)
+                    try markIncoming(path)
                     disk.image = try Qcow2Image.create(path: path, size: info.size, backingFile: backing?.path,
                                                        backingFormat: backing?.format, clusterBits: bits)
                 }
@@ -112,11 +114,28 @@ final class DiskMirrorDestination {
             if Self.matches(stored, format: "raw", base) { return (stored, "raw") }
             throw DiskMirrorRefusal(reason: "\(stored) exists and differs from the source's base")
         }
+        try markIncoming(stored)
         let image = try RawDiskImage.create(path: stored, size: base.size, lock: false)
-        created.append(stored)
         disk.base = image
         disk.basePath = stored
         return (stored, "raw")
+    }
+
+    /// Records `path` as created by this migration, with its `.incoming` marker (made first,
+    /// so a kill leaves no unmarked partial file).
+    private func markIncoming(_ path: String) throws {
+        let marker = path + DiskDirectory.incomingSuffix
+        guard FileManager.default.createFile(atPath: marker, contents: nil) else {
+            throw DiskMirrorRefusal(reason: "cannot create \(marker)")
+        }
+        created.append(marker)
+        created.append(path)
+    }
+
+    /// The VM runs here: its images are no longer partial (their markers go).
+    func committed() {
+        for path in created where path.hasSuffix(DiskDirectory.incomingSuffix) { try? FileManager.default.removeItem(atPath: path) }
+        created = []
     }
 
     /// Whether the image at `path` exists with the size and checksum of `base`.
@@ -212,6 +231,26 @@ final class DiskMirrorDestination {
         }
         for path in created { try? FileManager.default.removeItem(atPath: path) }
         created = []
+    }
+}
+
+/// A hypervisor's disk directory, where the images of VMs arriving with their disks live.
+public enum DiskDirectory {
+    /// The suffix of the marker beside a file of a migration that has not finished.
+    public static let incomingSuffix = ".incoming"
+
+    /// Removes the files of migrations that never finished (the host was killed during one):
+    /// every `NAME.incoming` marker and its `NAME`. Returns the files removed.
+    @discardableResult
+    public static func removeUnfinished(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for marker in names where marker.hasSuffix(incomingSuffix) {
+            let file = String(marker.dropLast(incomingSuffix.count))
+            if (try? FileManager.default.removeItem(atPath: directory + "/" + file)) != nil { removed.append(file) }
+            try? FileManager.default.removeItem(atPath: directory + "/" + marker)
+        }
+        return removed
     }
 }
 

@@ -243,6 +243,7 @@ public struct MigrationDestination {
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
+        disks?.committed()
         vm.resume()
         hooks.onDatapath { hooks.confirmed(vm: vm) }
         return IncomingMigration(vm: vm, switchStates: switchStates, rounds: rounds, pages: pages, zeroPages: zeroPages,

@@ -303,6 +303,25 @@ import VMHost
         #expect(source.state == .running && !source.diskDevices[0].isTrackingDirtyBlocks)
     }
 
+    @Test func copiesOfAMigrationCutShortByAKillAreRemovedAtTheNextStart() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let diskDir = dir.file("dst")
+        let config = Self.diskVM(dir.file("elsewhere.raw"), qcow2: false)
+        let info = [DiskCopyInfo(index: 0, format: "raw", size: 1 << 20, blockSize: Self.block)]
+        // One migration finished (its VM ran here), one was cut short: the process died
+        // without a chance to clean up.
+        var finishedConfig = config
+        let finished = try DiskMirrorDestination(info, directory: diskDir, id: "finished", configuration: &finishedConfig)
+        finished.committed()
+        var cutConfig = config
+        _ = try DiskMirrorDestination(info, directory: diskDir, id: "cutshort", configuration: &cutConfig)
+        #expect(Self.files(in: diskDir).count == 3, "\(Self.files(in: diskDir))")
+        let removed = DiskDirectory.removeUnfinished(in: diskDir)
+        #expect(removed == ["mover-disk0-cutshort.raw"])
+        #expect(Self.files(in: diskDir) == ["mover-disk0-finished.raw"])
+    }
+
     // MARK: Hostile sources
 
     /// A scripted source: sends the hello of a VM with `info` as its copied disk, reads the
