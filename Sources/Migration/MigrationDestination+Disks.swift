@@ -142,7 +142,7 @@ final class DiskMirrorDestination {
     static func matches(_ path: String, format: String, _ base: DiskCopyInfo.Base) -> Bool {
         guard FileManager.default.fileExists(atPath: path),
               let image = try? Qcow2Image.openReadOnly(path: path, format: format), image.size == base.size else { return false }
-        return (try? DiskMirrorSource.checksum(of: image)) == base.checksum
+        return (try? DiskMirrorSource.checksum(path: path, format: format)) == base.checksum
     }
 
     /// `name` as one safe file name component (letters, digits, `-`, `_`, `.`; no leading dot).

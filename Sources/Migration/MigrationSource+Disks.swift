@@ -65,11 +65,32 @@ final class DiskMirrorSource {
             var described = info
             if let basePath, let base = info.base {
                 // Read through an open of our own: the base is read-only and shared.
-                described.base?.checksum = try DiskMirrorSource.checksum(of: Qcow2Image.openReadOnly(path: basePath, format: base.format))
+                described.base?.checksum = try DiskMirrorSource.checksum(path: basePath, format: base.format)
             }
             disks.append(Disk(info: described, device: device, basePath: basePath, map: nil))
         }
         return DiskMirrorSource(disks: disks)
+    }
+
+    /// Checksums of base images by file identity (device, inode, size, modification time),
+    /// so a base is read once per version, not at every migration (the hello of a source and
+    /// the plan of a destination wait for them).
+    nonisolated(unsafe) static var checksums: [String: UInt32] = [:]
+    static let checksumsLock = NSLock()
+
+    /// The CRC32C of the virtual contents of the image at `path` (format "raw" or "qcow2"),
+    /// from the cache when the file has not changed since.
+    static func checksum(path: String, format: String) throws -> UInt32 {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw DiskError.system(operation: "stat", path: path, errno: errno) }
+        let key = "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(format)"
+        if let known = checksumsLock.withLock({ checksums[key] }) { return known }
+        let value = try checksum(of: Qcow2Image.openReadOnly(path: path, format: format))
+        checksumsLock.withLock {
+            if checksums.count >= 256 { checksums.removeAll() }
+            checksums[key] = value
+        }
+        return value
     }
 
     /// The CRC32C of a disk's virtual contents (1 MiB reads).

@@ -49,12 +49,16 @@ import VMHost
         let size: UInt64
         var count = 0
         var offsets: [UInt64] = []
+        /// The largest disk figures progress reported.
+        var diskSent = 0, diskLeft = 0
         init(_ device: VirtioBlock) {
             self.device = device
             size = device.disk.size
         }
 
         func write(_ p: MigrationProgress) {
+            diskSent = max(diskSent, p.diskBytesSent ?? -1)
+            diskLeft = max(diskLeft, p.diskBytesLeft ?? -1)
             guard p.phase == .round0 || p.phase == .rounds else { return }
             count += 1
             let blocks = Int(size) / DiskMirrorTests.block
@@ -123,6 +127,8 @@ import VMHost
         let identical = there == sourceBytes
         #expect(identical, "the destination's image differs from the source's")
         #expect((moved.report.diskBytes ?? 0) > 4 * Self.block)
+        // Progress told disk and RAM apart: disk bytes sent, and some left during the first pass.
+        #expect(moved.writer.diskSent > 0 && moved.writer.diskLeft > 0, "\(moved.writer.diskSent) \(moved.writer.diskLeft)")
         // The arrived VM writes its own image, not the source's.
         try Self.pattern(99).withUnsafeBytes { try moved.arrived.vm.diskDevices[0].hostWrite($0, at: 0) }
         let sourceAfter = try source.diskDevices[0].withDisk { disk throws(DiskError) in try Self.contents(disk) }
