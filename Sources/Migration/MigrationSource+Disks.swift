@@ -137,6 +137,8 @@ extension SourceRun {
     mutating func describeDisks(_ description: inout MigrationDescription) throws(MigrationError) {
         guard options.copyDisks else { return }
         do { disks = try DiskMirrorSource.describe(vm) } catch { throw fail("describing the disks: \(error)") }
+        // No writable disk: nothing to copy, a plain migration (read-only disks stay shared).
+        if disks?.disks.isEmpty == true { disks = nil }
         description.diskCopy = disks?.infos
     }
 

@@ -309,6 +309,25 @@ import VMHost
         #expect(source.state == .running && !source.diskDevices[0].isTrackingDirtyBlocks)
     }
 
+    @Test func aVMWithoutWritableDisksMigratesWithCopyDisksLikeAnyOther() throws {
+        let pool = PacketPool(capacity: 64)
+        var config = Self.diskVM("", qcow2: false)
+        config.disks = []
+        let source = try VirtualMachine(config, pool: pool)
+        source.start()
+        defer { source.stop() }
+        let (a, b) = MemoryByteStream.pair()
+        // No disk directory: there is nothing to put in one.
+        let destination = receiving(on: b, hooks: MigrationDestinationHooks(pool: pool) { _ in config })
+        var options = MigrationOptions()
+        options.copyDisks = true
+        options.maxRounds = 1
+        let report = try MigrationSource(vm: source, connection: MigrationConnection(a), options: options).run()
+        let arrived = try destination.wait().get()
+        arrived.vm.stop(timeout: 120)
+        #expect(report.diskBytes == nil)
+    }
+
     @Test func copiesOfAMigrationCutShortByAKillAreRemovedAtTheNextStart() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
