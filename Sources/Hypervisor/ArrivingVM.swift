@@ -36,6 +36,13 @@ final class ArrivingVM: MigrationDestinationHost, @unchecked Sendable {
     var pool: PacketPool { runtime.instance.fabric.pool }
     var confirmTimeout: Double { 10 }
     var totalTimeout: Double { 600 }
+    /// This hypervisor's `disk_dir` (or its default under vm-data).
+    var diskDirectory: String? {
+        let topology = runtime.topology
+        return runtime.hypervisor.flatMap { name in
+            topology.hypervisors.first { $0.name == name }?.diskDirectory(topology: topology.name)
+        }
+    }
 
     func configuration(for description: MigrationDescription) throws -> VMConfiguration {
         let topology = runtime.topology

@@ -25,8 +25,15 @@ final class MigrationService: @unchecked Sendable {
         self.log = log
     }
 
-    /// Accepts connections on a thread of its own until `close`.
+    /// Accepts connections on a thread of its own until `close`. First removes what a killed
+    /// earlier run left of incoming disk copies in this hypervisor's disk directory.
     func start() {
+        let topology = runtime.topology
+        if let name = runtime.hypervisor, let spec = topology.hypervisors.first(where: { $0.name == name }) {
+            for file in DiskDirectory.removeUnfinished(in: spec.diskDirectory(topology: topology.name)) {
+                log("removed \(file): the partial disk copy of a migration that never finished")
+            }
+        }
         Thread { [self] in
             while !lock.withLock({ closed }) {
                 let stream: NIOByteStream

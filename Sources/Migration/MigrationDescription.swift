@@ -40,6 +40,8 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
     public var id: String?
     /// Where the source's listener answers `resolve` ("host:port"), when it runs one.
     public var resolveAddress: String?
+    /// The writable disks the source copies (`--with-disks`; nil: shared storage, same paths).
+    public var diskCopy: [DiskCopyInfo]?
 
     /// The description of `vm`.
     public init(of vm: VirtualMachine) {
@@ -54,6 +56,7 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
         disks = c.disks.map { Disk(path: $0.path, qcow2: $0.qcow2, readOnly: $0.readOnly) }
         id = nil
         resolveAddress = nil
+        diskCopy = nil
     }
 
     /// Why a machine built from `other` could not take this VM, or nil when it can.
@@ -68,7 +71,7 @@ public struct MigrationDescription: Codable, Sendable, Equatable {
                 + "destination \(Self.layout(other.pageCount, other.ramRegions))"
         }
         if other.nicMACs != nicMACs { return "NICs differ: source \(nicMACs), destination \(other.nicMACs)" }
-        if other.disks != disks { return "disks differ: source \(disks.map(\.path)), destination \(other.disks.map(\.path))" }
+        if comparableDisks(other.disks) != comparableDisks(disks) { return "disks differ: source \(disks.map(\.path)), destination \(other.disks.map(\.path))" }
         if other.board != board {
             for part in board where !other.board.contains(part) {
                 let theirs = other.board.first { $0.name == part.name }?.value ?? "absent"

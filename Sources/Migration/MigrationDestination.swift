@@ -48,8 +48,9 @@ public struct MigrationDestination {
         var phase = MigrationPhase.description
         var vm: VirtualMachine?
         let postcopy = PostcopyState()
+        var disks: DiskMirrorDestination?
         do {
-            let result = try receive(phase: &phase, vm: &vm, postcopy: postcopy)
+            let result = try receive(phase: &phase, vm: &vm, postcopy: postcopy, disks: &disks)
             connection.close()
             return result
         } catch {
@@ -60,6 +61,7 @@ public struct MigrationDestination {
             }
             // Discard: the machine never ran (stop() ends a parked vCPU; on a created VM it is a no-op).
             vm?.stop()
+            disks?.discard()
             if !error.refused { try? connection.send(MigrationMessage(.abort, text: "destination: \(error.reason)")) }
             connection.close()
             throw error
@@ -67,7 +69,7 @@ public struct MigrationDestination {
     }
 
     private func receive(phase: inout MigrationPhase, vm built: inout VirtualMachine?,
-                         postcopy: PostcopyState) throws(MigrationError) -> IncomingMigration {
+                         postcopy: PostcopyState, disks: inout DiskMirrorDestination?) throws(MigrationError) -> IncomingMigration {
         func next() throws(MigrationError) -> MigrationMessage {
             let m: MigrationMessage
             if let receiver = postcopy.receiver {
@@ -100,6 +102,11 @@ public struct MigrationDestination {
             // The source holds its images' write locks until its flush at the stop-and-copy;
             // `reopenDisks` takes them then.
             configuration.deferDiskLocks = true
+            if let copies = description.diskCopy {
+                // Copied disks: images of our own in our disk directory (MigrationDestination+Disks.swift).
+                guard let directory = hooks.diskDirectory else { throw DiskMirrorRefusal(reason: "this host keeps no disk directory for copied disks") }
+                disks = try DiskMirrorDestination(copies, directory: directory, id: description.id, configuration: &configuration)
+            }
             vm = try VirtualMachine(configuration, pool: hooks.pool)
         } catch {
             throw refuse(phase, "cannot build the machine: \(error)")
@@ -114,6 +121,9 @@ public struct MigrationDestination {
             _ = try? BinaryStateCoder.decode(VMState.self, from: data)
         }
         do { try connection.send(MigrationMessage(.accept)) } catch { throw MigrationError(phase, "\(error)") }
+        if let disks {
+            do { try connection.send(MigrationMessage(.diskPlan, Array(JSONEncoder().encode(disks.plan)))) } catch { throw MigrationError(phase, "\(error)") }
+        }
 
         // (b, c, d) RAM rounds, then the state.
         phase = .round0
@@ -159,8 +169,14 @@ public struct MigrationDestination {
                 try startPostcopy(m, memory: memory, state: postcopy, phase: phase)
             case .state:
                 phase = .stopAndCopy
+                try disks?.complete()
                 do { state = try BinaryStateCoder.decodeAny(VMState.self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable VM state: \(error)") }
+            case .baseBlocks, .diskBlocks, .diskRoundEnd:
+                guard let disks else { throw MigrationError(phase, "unexpected \(m.type): no disks are copied") }
+                do {
+                    if try disks.receive(m) { try connection.send(MigrationMessage(.diskRoundDone)) }
+                } catch { throw MigrationError(phase, "disks: \(error)") }
             case .switchState:
                 do { switchStates = try BinaryStateCoder.decodeAny([SwitchState].self, from: m.payload) }
                 catch { throw MigrationError(phase, "unreadable switch state: \(error)") }
@@ -244,6 +260,7 @@ public struct MigrationDestination {
                 throw MigrationError(phase, "the connection broke after the ack and the source kept the VM")
             }
         }
+        disks?.committed()
         postcopy.receiver?.vmStarting { vm.stop(timeout: 0) }
         vm.resume()
         hooks.onDatapath { hooks.confirmed(vm: vm) }

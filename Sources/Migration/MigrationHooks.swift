@@ -112,6 +112,9 @@ public struct MigrationDestinationHooks: MigrationDestinationHost {
     /// however the source paces its messages; each message must also arrive whole within
     /// the connection's timeout.
     public var totalTimeout: Double = 600
+    /// Where the images of a VM arriving with its disks are created (nil: such migrations are
+    /// refused).
+    public var diskDirectory: String?
 
     /// Hooks building machines with `configure` on `pool`.
     public init(pool: PacketPool, configure: @escaping (MigrationDescription) throws -> VMConfiguration) {

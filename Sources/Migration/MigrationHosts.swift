@@ -72,4 +72,7 @@ public protocol MigrationDestinationHost {
     /// order), to give to its NICs before anything that arrives later; returns how many it
     /// could not keep (`MigrationDestination.deliverToNICs` puts them straight into the NICs).
     func handIn(vm: VirtualMachine, frames: [QueuedFrame]) -> Int
+    /// Where the images of a VM arriving with its disks (`--with-disks`) are created; nil
+    /// refuses such migrations.
+    var diskDirectory: String? { get }
 }

@@ -38,6 +38,17 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case resolve = 15
     /// The source's listener -> destination: the answer to `resolve` (`MigrationOutcome`).
     case outcome = 16
+    /// Destination -> source, after `accept` when disks are copied: which base images it
+    /// lacks (JSON `DiskPlan`).
+    case diskPlan = 17
+    /// Source -> destination: blocks of a qcow2 overlay's base image (`DiskBlockBatch`).
+    case baseBlocks = 18
+    /// Source -> destination: blocks of a copied disk (`DiskBlockBatch`).
+    case diskBlocks = 19
+    /// Source -> destination: a pass over the disks ended (JSON `DiskRoundEnd`).
+    case diskRoundEnd = 20
+    /// Destination -> source: every block of a non-final disk pass is written.
+    case diskRoundDone = 21
     /// Source -> destination, at the stop-and-copy of a post-copy migration, instead of the
     /// last pages: the pages still missing (`PostcopyBitmap`); fetch them on demand.
     case postcopyStart = 23

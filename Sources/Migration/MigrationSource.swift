@@ -71,6 +71,8 @@ struct SourceRun {
     var postcopy: PostcopySource?
     /// Past the point of no return (the destination's `ack` read).
     var committed = false
+    /// The disks being copied (`copyDisks`; MigrationSource+Disks.swift).
+    var disks: DiskMirrorSource?
     var bandwidth: Double = 0
     /// Seconds the last round took to write (without the wait for `roundDone`).
     var sendSeconds: Double = 0
@@ -151,6 +153,7 @@ struct SourceRun {
     func progress(dirty: Int) {
         let p = MigrationProgress(phase: phase, round: round, bytesSent: connection.bytesSent, pagesSent: report.pages,
                                   dirtyPages: dirty, rate: bandwidth, elapsed: Date().timeIntervalSince(started),
+                                  diskBytesSent: disks?.bytesSent, diskBytesLeft: disks?.bytesLeft,
                                   throttlePct: options.autoConverge ? throttle : nil)
         if tracing {
             let line = String(format: "migration %@: round %d, %d bytes, %d pages sent, %d dirty, %.1f MB/s, %.2f ms\n",
@@ -177,12 +180,14 @@ struct SourceRun {
         var description = MigrationDescription(of: vm)
         description.id = id
         description.resolveAddress = options.resolveAddress
+        try describeDisks(&description)
         try sendJSON(.hello, description)
         _ = try expect(.accept)
 
         // (b) Round 0: all of RAM, with dirty logging on from here. Pages the host never
         // populated are zeros: they go as runs, without being read (which would fault them in).
         phase = .round0
+        try sendDisksFirstPass()
         let memory = self.memory
         // Take and encode the state once now, while the VM runs: the first encoding of these
         // types costs one-time work (metadata, conformance lookups) that would otherwise fall
@@ -210,7 +215,7 @@ struct SourceRun {
             try checkPeer()
             let pending = memory.dirtyCount
             progress(dirty: pending)
-            let estimate = Double(pending * (PageBatch.pageSize + 4)) / max(bandwidth, 1)
+            let estimate = Double(pending * (PageBatch.pageSize + 4) + (disks?.dirtyBytes ?? 0)) / max(bandwidth, 1)
             if estimate <= options.downtimeBudget || round > options.maxRounds { break }
             // A guest that dirties memory as fast as it goes out never fits the budget: once
             // rounds stop shrinking the dirty set (by a tenth) more of them only cost time.
@@ -231,6 +236,7 @@ struct SourceRun {
             // The rate of writing into the connection (which blocks once the socket buffers
             // are full): a round small enough to sit in the buffers is cheap to stop on.
             if sendSeconds > 0.000_05 { bandwidth = max(bandwidth, Double(connection.bytesSent - bytesBefore) / sendSeconds) }
+            try sendDirtyDisks(final: false)
             round += 1
             report.rounds = round
         }
@@ -263,6 +269,8 @@ struct SourceRun {
         // and our locks given up so that it can take the write locks (as QEMU inactivates its
         // images at the end of a migration).
         do { try vm.flushDisks() } catch { throw fail("\(error)") }
+        try sendDirtyDisks(final: true)
+        if let disks { mark("\(disks.finalBlocks) disk blocks sent") }
         vm.releaseDiskLocks()
         disksReleased = true
         let saved: VMState
@@ -320,6 +328,8 @@ struct SourceRun {
         mark("confirm sent")
         vm.stop()
         memory.setDirtyLogging(false)
+        stopDiskTracking()
+        report.diskBytes = disks?.bytesSent
         // Post-copy: the destination runs the VM; what it still lacks comes from here.
         try servePostcopy()
         if tracing {
@@ -416,6 +426,7 @@ struct SourceRun {
         removeThrottle()
         if quiesced { hooks.onDatapath { hooks.restoreNetwork() } }
         if logging { memory.setDirtyLogging(false) }
+        stopDiskTracking()
         if disksReleased { retakeDiskLocks() }
         if paused || vm.isPaused { vm.resume() }
     }

@@ -3,7 +3,7 @@
 import Frames
 
 extension DecodeContext {
-    static let hypervisorKeys = ["name", "address", "migration_port", "vxlan_port", "netns", "underlay"]
+    static let hypervisorKeys = ["name", "address", "migration_port", "vxlan_port", "netns", "underlay", "disk_dir"]
 
     /// Reads the top-level `hypervisors` and remembers their names for the placement keys.
     func decodeHypervisors(_ at: Located) -> [HypervisorSpec] {
@@ -38,8 +38,9 @@ extension DecodeContext {
                 report(at, "\"underlay\" is the link of a hypervisor in its own network namespace; set \"netns\": true")
             }
         }
+        let diskDir = hypervisor.optional("disk_dir").flatMap { path($0, what: "disk_dir") }
         return HypervisorSpec(name: name, address: address, migrationPort: migrationPort, vxlanPort: vxlanPort,
-                              netns: netns, underlay: underlay)
+                              netns: netns, underlay: underlay, diskDir: diskDir)
     }
 
     static let migrationKeys = ["vm", "to", "at", "downtime_ms", "max_rounds", "with_disks", "auto_converge", "postcopy"]

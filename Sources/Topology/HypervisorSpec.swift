@@ -26,20 +26,36 @@ public struct HypervisorSpec: Sendable, Equatable {
     public var netns: Bool
     /// Its link into the simulated physical network (only with `netns`).
     public var underlay: UnderlaySpec?
+    /// Where the images of VMs arriving with their disks (`with_disks`) are created (nil:
+    /// `defaultDiskDirectory`). Relative paths are relative to the working directory.
+    public var diskDir: String?
 
     /// Creates a hypervisor.
     public init(name: String, address: IPv4Address = HypervisorSpec.defaultAddress, migrationPort: Int,
-                vxlanPort: Int = HypervisorSpec.defaultVXLANPort, netns: Bool = false, underlay: UnderlaySpec? = nil) {
+                vxlanPort: Int = HypervisorSpec.defaultVXLANPort, netns: Bool = false, underlay: UnderlaySpec? = nil,
+                diskDir: String? = nil) {
         self.name = name
         self.address = address
         self.migrationPort = migrationPort
         self.vxlanPort = vxlanPort
         self.netns = netns
         self.underlay = underlay
+        self.diskDir = diskDir
     }
 
     /// The migration port of the hypervisor at `index` of the list when the file gives none.
     public static func defaultMigrationPort(index: Int) -> Int { migrationPortBase + index }
+
+    /// The disk directory of hypervisor `name` in topology `topology` when the file gives
+    /// none: `vm-data/<topology>-<name>-disks`.
+    public static func defaultDiskDirectory(topology: String?, hypervisor name: String) -> String {
+        "vm-data/\(topology ?? "topology")-\(name)-disks"
+    }
+
+    /// This hypervisor's disk directory (`disk_dir`, or the default).
+    public func diskDirectory(topology: String?) -> String {
+        diskDir ?? Self.defaultDiskDirectory(topology: topology, hypervisor: name)
+    }
 }
 
 /// A namespaced hypervisor's link into the simulated physical network: a veth pair into one

@@ -32,6 +32,9 @@ public final class VirtioBlock: VirtioDevice {
     /// Request stats.
     public var counters: VirtioBlockCounters { core.lock.withLock { stats } }
     private var stats = VirtioBlockCounters()
+    /// Blocks written while a migration copies this disk (nil: no copy runs). Set and read
+    /// under `core.lock` (`startDirtyTracking`, VirtioBlock+Mirror.swift).
+    var dirtyBlocks: DirtyBlockMap?
 
     /// A disk over `disk`, identified by `identifier` (e.g. the image name).
     public init(memory: GuestMemory, disk: any DiskBackend, identifier: String, queueSize: UInt16 = 256) {
@@ -167,6 +170,7 @@ public final class VirtioBlock: VirtioDevice {
                 offset += UInt64(buffer.count)
                 left -= buffer.count
             }
+            dirtyBlocks?.mark(offset: sector * Self.sectorSize, length: length)
             stats.writes &+= 1
             stats.bytesWritten &+= UInt64(length)
             return (Self.statusOK, 1)

@@ -21,6 +21,15 @@ struct HypervisorDecoderTests {
         #expect(topology.migrations.isEmpty)
     }
 
+    @Test("a hypervisor's disk directory is its disk_dir, else one under vm-data named after the topology and it")
+    func diskDirectory() throws {
+        let json = doc(#""name":"lab","hypervisors":[{"name":"a","disk_dir":"/srv/disks"},{"name":"b","address":"127.0.0.2"}],"# +
+                       #""switches":[\#(minimalSwitch)]"#)
+        let topology = try Topology.decode(Array(json.utf8), file: "d.json")
+        #expect(topology.hypervisors.map(\.diskDir) == ["/srv/disks", nil])
+        #expect(topology.hypervisors.map { $0.diskDirectory(topology: topology.name) } == ["/srv/disks", "vm-data/lab-b-disks"])
+    }
+
     @Test("a switch runs on every hypervisor unless it names some; its VNI defaults to index + 1")
     func switchPlacement() throws {
         let json = twoHypervisors(#""switches":[\#(spanningSwitch(#"{"name":"p1","hypervisor":"b"}"#)),"# +

@@ -1,4 +1,5 @@
-// The negative cases of hypervisors that are separate network hosts: `netns` and `underlay`.
+// The negative cases of hypervisors that are separate network hosts (`netns` and `underlay`)
+// and of their `disk_dir`.
 
 /// Hypervisors as given (a JSON array body) and one switch spanning them.
 func namespacedDoc(_ hypervisors: String) -> String {
@@ -20,4 +21,10 @@ let underlayNegativeCases: [NegativeCase] = [
                  "$.hypervisors[0].underlay.rate_mbit", "rate_mbit 0 is outside 1-100000", schema: true),
     NegativeCase("underlay unknown key", namespacedDoc(#"{"name":"a","address":"10.99.0.1","netns":true,"underlay":{"delay_ms":5}},{"name":"b","address":"10.99.0.2","netns":true}"#),
                  "$.hypervisors[0].underlay.delay_ms", #"unknown key "delay_ms""#, schema: true),
+    NegativeCase("disk_dir empty", namespacedDoc(#"{"name":"a","disk_dir":""},{"name":"b","address":"127.0.0.2"}"#),
+                 "$.hypervisors[0].disk_dir", "expected a non-empty string", schema: true),
+    NegativeCase("disk_dir not a string", namespacedDoc(#"{"name":"a","disk_dir":7},{"name":"b","address":"127.0.0.2"}"#),
+                 "$.hypervisors[0].disk_dir", "expected a string, found", schema: true),
+    NegativeCase("disk_dir with a control character", namespacedDoc(#"{"name":"a","disk_dir":"vm-data/\u0001"},{"name":"b","address":"127.0.0.2"}"#),
+                 "$.hypervisors[0].disk_dir", "contains the control character", schema: false),
 ]
