@@ -26,6 +26,7 @@ extension BenchMigrationCommand {
         let haveQEMU = FileManager.default.isExecutableFile(atPath: qemu)
             && FileManager.default.fileExists(atPath: BenchLinuxCommand.openSBI)
         let load = Self.loadAverage()
+        LinuxBenchChildren.stopOnSignals()
         var results: [(LinuxBenchRow, LinuxRowOutcome, LinuxRowOutcome?)] = []
         for row in selected {
             Self.progress("\(row.name): switchboard")
@@ -51,5 +52,38 @@ extension BenchMigrationCommand {
     static func loadAverage() -> String {
         let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
         return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+}
+
+/// The processes a `--linux` run started, ended when the bench is interrupted (they run in
+/// process groups of their own, so a terminal's Ctrl-C does not reach them): the run gets
+/// SIGTERM (it removes its namespaces), the others SIGKILL; then the QEMU rows' namespaces go.
+enum LinuxBenchChildren {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var children: [pid_t: Int32] = [:]
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    /// Remembers `process`, to be sent `signal` on an interrupt.
+    static func add(_ process: Process, signal: Int32) { lock.withLock { children[process.processIdentifier] = signal } }
+
+    /// Forgets `process` (it ended).
+    static func remove(_ process: Process) { _ = lock.withLock { children.removeValue(forKey: process.processIdentifier) } }
+
+    /// Installs the SIGINT/SIGTERM/SIGHUP handlers.
+    static func stopOnSignals() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                let pending = lock.withLock { children }
+                for (pid, s) in pending { kill(pid, s) }
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline && pending.keys.contains(where: { kill($0, 0) == 0 }) { usleep(100_000) }
+                BenchMigrationCommand.removeQEMUNetwork()
+                exit(130)
+            }
+            source.resume()
+            lock.withLock { sources.append(source) }
+        }
     }
 }

@@ -29,6 +29,7 @@ final class LinuxQEMU {
         process.standardError = out
         process.standardInput = input
         try process.run()
+        LinuxBenchChildren.add(process, signal: SIGKILL)
         console.follow(out.fileHandleForReading)
     }
 
@@ -39,6 +40,7 @@ final class LinuxQEMU {
     func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        LinuxBenchChildren.remove(process)
     }
 }
 
@@ -48,11 +50,20 @@ extension BenchMigrationCommand {
     /// The namespace of the QEMU rows' sender/pinger host.
     static let qemuHostNamespace = "sbq-blh"
 
+    /// The QEMU rows' underlay at `rateMbit`.
+    static func qemuUnderlay(rateMbit: Int?) -> Underlay {
+        Underlay(topology: "benchqemu", members: qemuSides.map { UnderlayMember(hypervisor: $0.0, address: $0.1, rateMbit: rateMbit) })
+    }
+
+    /// Removes the QEMU rows' namespaces and bridge (after an interrupt).
+    static func removeQEMUNetwork() {
+        IPCommand.attempt(["netns", "delete", qemuHostNamespace])
+        qemuUnderlay(rateMbit: nil).removeLeftovers()
+    }
+
     /// Runs one row on QEMU; a failure (QEMU's, or the network's) is returned in the outcome.
     func qemuLinuxRow(_ row: LinuxBenchRow, images: GuestLinuxImages, tcpStream: String) -> LinuxRowOutcome {
-        let underlay = Underlay(topology: "benchqemu", members: Self.qemuSides.map {
-            UnderlayMember(hypervisor: $0.0, address: $0.1, rateMbit: row.rateMbit)
-        })
+        let underlay = Self.qemuUnderlay(rateMbit: row.rateMbit)
         var outcome = LinuxRowOutcome()
         do {
             try underlay.create()
@@ -194,7 +205,7 @@ extension BenchMigrationCommand {
         let uri = "tcp:\(address):4444"
         _ = try into.execute("{\"execute\": \"migrate-incoming\", \"arguments\": {\"uri\": \"\(uri)\"}}")
         _ = try out.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"\(uri)\"}}")
-        var throttle = 0, postcopyStarted = false
+        var throttle = 0, diskBytes = 0, postcopyStarted = false
         let deadline = Date().addingTimeInterval(900)
         while Date() < deadline {
             let reply = try out.execute("{\"execute\": \"query-migrate\"}")
@@ -202,6 +213,8 @@ extension BenchMigrationCommand {
             let status = info["status"] as? String ?? ""
             let ram = info["ram"] as? [String: Any] ?? [:]
             throttle = max(throttle, (info["cpu-throttle-percentage"] as? NSNumber)?.intValue ?? 0)
+            // Block migration's figures vanish with it at completion: keep the last one seen.
+            diskBytes = max(diskBytes, ((info["disk"] as? [String: Any])?["transferred"] as? NSNumber)?.intValue ?? 0)
             if row.workload == .fastwriterPostcopy && !postcopyStarted && status == "active"
                 && ((ram["dirty-sync-count"] as? NSNumber)?.intValue ?? 0) >= 2 {
                 // One full pass and one dirty pass in pre-copy, then the destination runs.
@@ -212,12 +225,13 @@ extension BenchMigrationCommand {
                 if ProcessInfo.processInfo.environment["SWITCHBOARD_BENCH_TRACE"] == "1" {
                     FileHandle.standardError.write(Data("bench migration --linux: qemu query-migrate: \(info)\n".utf8))
                 }
-                let disk = info["disk"] as? [String: Any]
+                diskBytes = max(diskBytes, ((info["disk"] as? [String: Any])?["transferred"] as? NSNumber)?.intValue ?? 0)
+                let total = (info["total-time"] as? NSNumber)?.doubleValue ?? 0
+                let downtime = (info["downtime"] as? NSNumber)?.doubleValue
                 return LinuxMigrationFigures(
-                    totalMs: (info["total-time"] as? NSNumber)?.doubleValue ?? 0,
-                    downtimeMs: (info["downtime"] as? NSNumber)?.doubleValue ?? 0,
+                    totalMs: total, downtimeMs: downtime.flatMap { $0 <= total ? $0 : nil },
                     bytes: (ram["transferred"] as? NSNumber)?.intValue ?? 0, framesLost: nil,
-                    diskBytes: row.workload.usesDisk ? (disk?["transferred"] as? NSNumber)?.intValue ?? 0 : nil,
+                    diskBytes: row.workload.usesDisk ? diskBytes : nil,
                     throttlePct: row.workload == .fastwriterAutoConverge ? throttle : nil,
                     postcopyFaults: row.workload == .fastwriterPostcopy ? (ram["postcopy-requests"] as? NSNumber)?.intValue ?? 0 : nil)
             }

@@ -57,7 +57,9 @@ struct LinuxBenchRow {
 /// One migration, as a system reported it.
 struct LinuxMigrationFigures {
     var totalMs: Double
-    var downtimeMs: Double
+    /// nil: the system reported an impossible figure (QEMU 7.2's post-copy downtime can
+    /// exceed the total time by orders of magnitude).
+    var downtimeMs: Double?
     var bytes: Int
     /// Frames the switch lost (ours; QEMU has no such count: nil).
     var framesLost: Int?
@@ -109,10 +111,12 @@ extension BenchMigrationCommand {
         if let failure = o.failure { return ["failed": failure] }
         if let unsupported = o.unsupported { return ["unsupported": unsupported] }
         let m = o.migrations
+        let downtimes = m.compactMap(\.downtimeMs)
         var object: [String: Any] = [
             "migrations": m.count,
             "total_ms": round2(median(m.map(\.totalMs))), "total_max_ms": round2(m.map(\.totalMs).max() ?? 0),
-            "downtime_ms": round2(median(m.map(\.downtimeMs))), "downtime_max_ms": round2(m.map(\.downtimeMs).max() ?? 0),
+            "downtime_ms": downtimes.isEmpty ? "not reported" : round2(median(downtimes)) as Any,
+            "downtime_max_ms": downtimes.isEmpty ? "not reported" : round2(downtimes.max() ?? 0) as Any,
             "bytes": Int(median(m.map { Double($0.bytes) })),
             "pings_answered": o.pingsAnswered, "pings_lost": o.pingsLost,
         ]
@@ -141,7 +145,8 @@ extension BenchMigrationCommand {
         let lost = m.compactMap(\.framesLost)
         var cells: [String] = []
         cells.append(String(format: "%.0f", median(m.map(\.totalMs))))
-        cells.append(String(format: "%.1f", median(m.map(\.downtimeMs))))
+        let downtimes = m.compactMap(\.downtimeMs)
+        cells.append(downtimes.isEmpty ? "?" : String(format: "%.1f", median(downtimes)))
         cells.append(o.tcpStallMs.map { String(format: "%.1f", $0) } ?? "-")
         cells.append(o.retransmits.map(String.init) ?? "-")
         cells.append((lost.isEmpty ? "-" : String(lost.reduce(0, +))) + "/" + String(o.pingsLost))

@@ -68,7 +68,9 @@ extension BenchMigrationCommand {
         run.standardError = out
         run.standardInput = FileHandle.nullDevice
         try run.run()
+        LinuxBenchChildren.add(run, signal: SIGTERM)
         defer {
+            defer { LinuxBenchChildren.remove(run) }
             if run.isRunning { kill(run.processIdentifier, SIGTERM) }
             let deadline = Date().addingTimeInterval(60)
             while run.isRunning && Date() < deadline { usleep(50_000) }

@@ -53,7 +53,7 @@ struct TCPSinkLines {
                 // sb-tcpsink: received N bytes in S s, longest gap G ms, STATUS
                 if words.count >= 12 {
                     received = Int(words[2])
-                    longestGapMs = Double(words[10])
+                    longestGapMs = Double(words[9])
                     status = String(words[words.count - 1])
                 }
             }
@@ -136,6 +136,7 @@ final class NamespaceProgram: @unchecked Sendable {
         process.standardError = out
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        LinuxBenchChildren.add(process, signal: SIGKILL)
         output.follow(out.fileHandleForReading)
     }
 
@@ -147,6 +148,7 @@ final class NamespaceProgram: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        LinuxBenchChildren.remove(process)
         usleep(50_000)  // the reader's last bytes
     }
 }
@@ -175,6 +177,7 @@ final class LinuxBenchTraffic {
         while Date() < deadline && stream.process.isRunning {
             if let ss = try? NamespaceProgram(namespace: namespace, ["ss", "-Htn", "state", "established", "dst", LinuxBenchGuest.guestIP]) {
                 ss.process.waitUntilExit()
+                LinuxBenchChildren.remove(ss.process)
                 usleep(20_000)
                 if ss.output.contents.contains(":\(LinuxBenchGuest.port)") {
                     usleep(1_000_000)

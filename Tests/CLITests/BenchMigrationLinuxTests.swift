@@ -1,7 +1,8 @@
 // `switchboard bench migration --linux` end to end, the smallest subset: one 256 MiB idle row at
 // 1000 Mbit/s, one migration, Switchboard and QEMU. The table has its header and one line per
 // system, and every figure is plausible: downtime above zero, total at least the downtime, no
-// frame or ping lost. Bad options are refused with a clear message before anything is built.
+// frame or ping lost on Switchboard (QEMU loses the pings of its switchover: fewer than 100).
+// Bad options are refused with a clear message before anything is built.
 
 import Foundation
 import Testing
@@ -40,11 +41,19 @@ import Testing
             #expect(c.count == 9, "\(name): \(line)")
             guard c.count == 9 else { continue }
             let total = try #require(Double(c[0]), "\(name): \(line)"), downtime = try #require(Double(c[1]), "\(name): \(line)")
-            #expect(downtime > 0 && total >= downtime, "\(name): \(line)")
+            // QEMU reports whole milliseconds: 0 is a pause under 1 ms. Ours has microseconds.
+            #expect((name == "qemu" ? downtime >= 0 : downtime > 0) && total >= downtime, "\(name): \(line)")
             #expect(total < 600_000, "\(name): \(line)")
             #expect(c[2] == "-" && c[3] == "-", "an idle row has no stream: \(name): \(line)")
             let lost = c[4].split(separator: "/")
-            #expect(lost.count == 2 && (lost[0] == "0" || (name == "qemu" && lost[0] == "-")) && lost[1] == "0", "\(name): \(line)")
+            #expect(lost.count == 2, "\(name): \(line)")
+            if name == "switchboard" {
+                #expect(c[4] == "0/0", "no frame and no ping lost: \(line)")
+            } else {
+                // QEMU has no frame count, and its guest misses the pings between its stop and
+                // its announce reaching the other bridge: a few tens of ms, not seconds.
+                #expect(lost.first == "-" && (Int(lost.last ?? "") ?? .max) < 100, "\(line)")
+            }
             let moved = try #require(Double(c[5]), "\(name): \(line)")
             #expect(moved > 0 && moved < 1024, "RAM moved for a 256 MiB guest: \(name): \(line)")
             #expect(c[6] == "-" && c[7] == "-" && c[8] == "-", "no disk, throttle or post-copy figures in an idle row: \(name): \(line)")
