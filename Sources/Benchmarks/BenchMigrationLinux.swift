@@ -60,14 +60,21 @@ extension BenchMigrationCommand {
 /// SIGTERM (it removes its namespaces), the others SIGKILL; then the QEMU rows' namespaces go.
 enum LinuxBenchChildren {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var children: [pid_t: Int32] = [:]
+    nonisolated(unsafe) private static var children: [ObjectIdentifier: (Process, Int32)] = [:]
+    nonisolated(unsafe) private static var interrupted = false
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
-    /// Remembers `process`, to be sent `signal` on an interrupt.
-    static func add(_ process: Process, signal: Int32) { lock.withLock { children[process.processIdentifier] = signal } }
+    /// Remembers `process`, to be sent `signal` on an interrupt (at once when one came).
+    static func add(_ process: Process, signal: Int32) {
+        let now = lock.withLock { () -> Bool in
+            children[ObjectIdentifier(process)] = (process, signal)
+            return interrupted
+        }
+        if now { kill(process.processIdentifier, signal) }
+    }
 
     /// Forgets `process` (it ended).
-    static func remove(_ process: Process) { _ = lock.withLock { children.removeValue(forKey: process.processIdentifier) } }
+    static func remove(_ process: Process) { _ = lock.withLock { children.removeValue(forKey: ObjectIdentifier(process)) } }
 
     /// Installs the SIGINT/SIGTERM/SIGHUP handlers.
     static func stopOnSignals() {
@@ -75,10 +82,15 @@ enum LinuxBenchChildren {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                let pending = lock.withLock { children }
-                for (pid, s) in pending { kill(pid, s) }
+                let pending = lock.withLock { () -> [(Process, Int32)] in
+                    interrupted = true
+                    return Array(children.values)
+                }
+                FileHandle.standardError.write(Data("bench migration --linux: interrupted, stopping \(pending.count) processes\n".utf8))
+                for (process, s) in pending where process.isRunning { kill(process.processIdentifier, s) }
                 let deadline = Date().addingTimeInterval(30)
-                while Date() < deadline && pending.keys.contains(where: { kill($0, 0) == 0 }) { usleep(100_000) }
+                while Date() < deadline && lock.withLock({ children.values.contains { $0.0.isRunning } }) { usleep(100_000) }
+                for (process, _) in lock.withLock({ Array(children.values) }) where process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 BenchMigrationCommand.removeQEMUNetwork()
                 exit(130)
             }
