@@ -16,8 +16,17 @@ struct BenchMigrationCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
-    @Option(help: "VM memory sizes in MiB of the idle rows, comma separated.")
-    var sizes = "64,256,1024"
+    @Option(help: "VM memory sizes in MiB of the idle rows, comma separated (default 64,256,1024; with --linux 256,1024).")
+    var sizes: String?
+
+    @Flag(help: "Linux guests between hypervisors in network namespaces over a rate-limited underlay, beside QEMU (root).")
+    var linux = false
+
+    @Option(help: "With --linux: the underlay's link rates in Mbit/s, comma separated.")
+    var rates = "1000,100"
+
+    @Option(help: "With --linux: the workloads, comma separated: idle, stream, disk, fastwriter.")
+    var rows = "idle,stream,disk,fastwriter"
 
     @Option(help: "Migrations per row and system; each figure is the median of its own.")
     var rounds = 1
@@ -63,7 +72,7 @@ struct BenchMigrationCommand: ParsableCommand {
     }
 
     func parsedRows() throws -> [Row] {
-        var rows = try parsedList(sizes, option: "sizes", range: 16...4096).map {
+        var rows = try parsedList(sizes ?? "64,256,1024", option: "sizes", range: 16...4096).map {
             Row(name: "\($0) MiB idle", key: "\($0)", memoryMiB: $0, bootargs: Self.bootargs)
         }
         if !noDirty {
@@ -79,6 +88,7 @@ struct BenchMigrationCommand: ParsableCommand {
 
     func run() throws {
         keepLargeAllocationsInTheHeap()
+        if linux { return try runLinux() }
         let rows = try parsedRows()
         guard rounds >= 1 && rounds <= 20 else { throw ValidationError("--rounds must be 1...20") }
         guard intervalMs >= 0.1 && intervalMs <= 100 else { throw ValidationError("--interval-ms must be 0.1...100") }
