@@ -213,13 +213,22 @@ final class ConsoleProcess: @unchecked Sendable {
 
     @Test("Topologies/linux.json: two Linux VMs ping, move 1 MiB over TCP, write, sync and power off clean")
     func linuxTopology() throws {
+        try runLinuxTopology(engine: nil)
+    }
+
+    @Test("Topologies/linux.json on the binary translator (run --engine translate): the same scenario passes, 1 and 2 vCPUs")
+    func linuxTopologyTranslated() throws {
+        try runLinuxTopology(engine: "translate")
+    }
+
+    func runLinuxTopology(engine: String?) throws {
         guard let images = guestLinuxImages(for: "Topologies/linux.json") else { return }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let root = getuid() == 0
         if !root { print("Topologies/linux.json without its namespace host h1: not root") }
         let file = try Self.linuxTopology(images: images, in: dir.path, withHost: root)
-        let r = try CLI.run(["run", file, "--json"], in: dir.path, binary: Self.binary)
+        let r = try CLI.run(["run", file, "--json"] + (engine.map { ["--engine", $0] } ?? []), in: dir.path, binary: Self.binary)
         #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(4000))")
         let last = try #require(r.stdout.split(separator: "\n").last)
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
