@@ -116,6 +116,6 @@ let package = Package(
         .testTarget(name: "OpenFlowTests", dependencies: ["OpenFlow", "Frames", "TestSupport"]),
         .testTarget(name: "OpenFlowSwitchTests", dependencies: ["OpenFlowSwitch", "OpenFlow", "FlowTables", "Switching", "Frames", "CAllocationCounter"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor", "ControlProtocol", "HostNetworking", "Migration", "Topology", "TestSupport"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "VMHost", "RISCV", "RISCVBoard", "RISCVTranslator", "Virtio", "Switching", "Frames", "Machine", "TestSupport"]),
     ]
 )
