@@ -9,11 +9,22 @@
 // the hart. When the code memory is full, every translation goes at once. Nothing here is
 // part of a VM's saved state.
 //
+// A change of a page's code is only *suspected* when the hart reports it (a store to a code
+// page, DMA, FENCE.I from another hart, which names no page at all): the page's translations are
+// kept beside a copy of the page's bytes as they were translated, and the next time the
+// dispatcher enters the page it compares the two (4 KiB, ~100 ns). Unchanged, the page is made a
+// code page of the hart again and its blocks run on; changed, they are dropped. Linux sends
+// remote FENCE.I often on SMP (every exec and text fault on another hart), and dropping every
+// translation each time cost a 2-vCPU boot 4x its time.
+//
 // Blocks chain: an exit to a pc on the same guest page jumps straight into that pc's
 // translation once it exists (patched in through the writable view). Links never cross pages,
 // so dropping a page's slots makes all of its blocks unreachable at once: nothing outside the
 // page jumps in, and the dispatcher finds no slot.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Machine
 import RISCV
 import X86
@@ -26,6 +37,10 @@ public final class TranslatingEngine: ExecutionEngine {
     /// Per global RAM page: nil, or 2048 slots (one per 2-byte offset).
     private let pages: UnsafeMutablePointer<UnsafeMutablePointer<Slot>?>
     private let pageCount: Int
+    /// Per page: the bytes its translations were made from (nil: none yet).
+    private let snapshots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Per page: its code may have changed since the snapshot; check before running it.
+    private let suspect: UnsafeMutablePointer<Bool>
     /// Pages with a slot table, so a flush visits only those.
     private var usedPages: [Int] = []
     private var assembler = Assembler()
@@ -48,6 +63,11 @@ public final class TranslatingEngine: ExecutionEngine {
         public var interpreted = 0
         public var flushes = 0
         public var linked = 0
+        public var invalidations = 0
+        public var invalidateAlls = 0
+        /// Suspected pages found unchanged (kept) and changed (dropped).
+        public var validated = 0
+        public var dropped = 0
     }
 
     /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
@@ -72,32 +92,64 @@ public final class TranslatingEngine: ExecutionEngine {
         pageCount = hart.memory.pageCount
         pages = .allocate(capacity: pageCount)
         pages.initialize(repeating: nil, count: pageCount)
+        snapshots = .allocate(capacity: pageCount)
+        snapshots.initialize(repeating: nil, count: pageCount)
+        suspect = .allocate(capacity: pageCount)
+        suspect.initialize(repeating: false, count: pageCount)
         context = .allocate(capacity: 1)
         context.initialize(to: TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries))
     }
 
     deinit {
-        for i in usedPages { pages[i]?.deallocate() }
+        for i in usedPages {
+            pages[i]?.deallocate()
+            snapshots[i]?.deallocate()
+        }
         pages.deallocate()
+        snapshots.deallocate()
+        suspect.deallocate()
         context.deallocate()
     }
 
     public func invalidate(page index: Int) {
-        guard index >= 0 && index < pageCount, let table = pages[index] else { return }
-        table.update(repeating: .empty, count: 2048)
-        pendingLinks[index] = nil
+        guard index >= 0 && index < pageCount, pages[index] != nil else { return }
+        suspect[index] = true
+        statistics.invalidations += 1
     }
 
     public func invalidateAll() {
-        for i in usedPages { pages[i]?.update(repeating: .empty, count: 2048) }
-        pendingLinks.removeAll()
+        for i in usedPages { suspect[i] = true }
+        statistics.invalidateAlls += 1
+    }
+
+    /// Drops a page's translations, waiting links and snapshot.
+    private func clear(page index: Int) {
+        pages[index]?.update(repeating: .empty, count: 2048)
+        pendingLinks[index] = nil
+        snapshots[index]?.deallocate()
+        snapshots[index] = nil
+        suspect[index] = false
     }
 
     /// Drops every translation and empties the code memory.
     func flush() {
-        invalidateAll()
+        for i in usedPages { clear(page: i) }
+        pendingLinks.removeAll()
         try? code.reset()
         statistics.flushes += 1
+    }
+
+    /// A suspected page: keep its translations when its bytes are those they were made from
+    /// (and make it a code page of the hart again first), else drop them.
+    private func validate(page: Int, host: UnsafeRawPointer, hart: Hart) {
+        if let copy = snapshots[page], memcmp(copy, host, 4096) == 0 {
+            hart.markCodePage(page)
+            suspect[page] = false
+            statistics.validated += 1
+        } else {
+            clear(page: page)
+            statistics.dropped += 1
+        }
     }
 
     public func execute(_ hart: Hart, budget: Int) -> Int {
@@ -147,6 +199,7 @@ public final class TranslatingEngine: ExecutionEngine {
             pages[page] = table
             usedPages.append(page)
         }
+        if suspect[page] { validate(page: page, host: host, hart: hart) }
         let s = table[offset >> 1]
         if s.pc == pc { return s }
         let made = translate(pc: pc, offset: offset, host: host, hart: hart, page: page)
@@ -204,6 +257,19 @@ public final class TranslatingEngine: ExecutionEngine {
             decoded.append(d)
             off += Int(d.length)
             if !BlockTranslator.translates(d.op) { break }
+        }
+        // The page's snapshot: taken with its first translation; a later block whose bytes
+        // differ from it (changed without a word from the hart) starts the page afresh.
+        if let copy = snapshots[page] {
+            if memcmp(copy + offset, host + offset, off - offset) != 0 {
+                clear(page: page)
+                statistics.dropped += 1
+            }
+        }
+        if snapshots[page] == nil {
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64)
+            copy.copyMemory(from: host, byteCount: 4096)
+            snapshots[page] = copy
         }
         assembler.reset()
         guard let t = BlockTranslator.translate(decoded, pc: pc, into: &assembler) else {

@@ -126,6 +126,11 @@ struct VMCommand: ParsableCommand {
             if board.harts.count > 1 {
                 for h in board.harts { print(h.exitStatistics.formatted(title: "exits hart \(h.hartID)"), to: &err) }
             }
+            for h in board.harts {
+                guard let t = h.engine as? TranslatingEngine else { continue }
+                let s = t.statistics
+                print("translator hart \(h.hartID): \(s.translated) blocks translated, \(s.translatedInstructions) instructions in blocks, \(s.interpreted) interpreted, \(s.sideExits) side exits, \(s.linked) links, \(s.invalidations) page invalidations, \(s.invalidateAlls) whole invalidations, \(s.flushes) code flushes", to: &err)
+            }
             print("instructions \(n) in \(String(format: "%.3f", seconds)) s (\(String(format: "%.1f", Double(n) / seconds / 1e6)) MIPS)", to: &err)
         }
         switch outcome {

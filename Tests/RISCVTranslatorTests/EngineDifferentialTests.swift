@@ -147,4 +147,31 @@ struct EngineDifferentialTests {
         #expect(a.hart.instructionsRetired == b.hart.instructionsRetired)
         #expect(a.hart.pc == b.hart.pc)
     }
+
+    @Test("code another hart rewrote runs once a FENCE.I reaches this hart; unchanged pages keep their translations")
+    func remoteFenceIValidatesPages() throws {
+        // loop: addi x5, x5, 1; jal x0, loop  -- then rewritten to addi x5, x5, 100.
+        let addi1: UInt32 = 1 << 20 | 5 << 15 | 5 << 7 | 0x13
+        let addi100: UInt32 = 100 << 20 | 5 << 15 | 5 << 7 | 0x13
+        let back: UInt32 = 0xffdf_f06f  // jal x0, -4
+        let board = try Self.board([addi1, back], data: [], registers: [UInt64](repeating: 0, count: 32), translate: true)
+        let hart = board.hart
+        let engine = try #require(hart.engine as? TranslatingEngine)
+        _ = hart.run(budget: 1000)
+        #expect(hart.x[5] == 500)
+        let translated = engine.statistics.translated
+        // A FENCE.I from another hart that changed nothing: the page is checked and kept.
+        engine.invalidateAll()
+        _ = hart.run(budget: 1000)
+        #expect(hart.x[5] == 1000)
+        #expect(engine.statistics.validated >= 1)
+        #expect(engine.statistics.translated == translated, "nothing was translated again")
+        // Another hart rewrites the addi behind this hart's back (no store through it), then
+        // its FENCE.I arrives: the new instruction runs.
+        try board.memory.store(addi100, at: GuestPhysicalAddress(Self.code))
+        engine.invalidateAll()
+        _ = hart.run(budget: 1000)
+        #expect(hart.x[5] == 1000 + 500 * 100, "the rewritten addi ran, not the stale translation")
+        #expect(engine.statistics.dropped >= 1)
+    }
 }
