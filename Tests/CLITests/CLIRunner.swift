@@ -13,6 +13,14 @@ enum CLI {
 
     static func topology(_ name: String) -> String { packageRoot + "/Topologies/" + name }
 
+    /// The text of Topologies/`name` with its Linux guest images taken from `images` and
+    /// everything it writes under vm-data/ put in `dir` (the Linux topologies' tests).
+    static func linuxTopologyText(_ name: String, images: String, in dir: String) throws -> String {
+        try String(contentsOfFile: topology(name), encoding: .utf8)
+            .replacingOccurrences(of: "\".build/guest-linux/", with: "\"" + images + "/")
+            .replacingOccurrences(of: "\"vm-data/", with: "\"" + dir + "/")
+    }
+
     /// The binary: the test bundle and the executable share a build directory.
     static let binary: String = {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

@@ -12,9 +12,7 @@ import TestSupport
 @Suite(.serialized) struct LinuxFastWriterTests {
     /// The topology with absolute image paths and the console log in `dir`.
     static func topology(images: String, in dir: String) throws -> String {
-        var text = try String(contentsOfFile: CLI.topology("linux-fastwriter.json"), encoding: .utf8)
-        text = text.replacingOccurrences(of: "\".build/guest-linux/", with: "\"" + images + "/")
-        text = text.replacingOccurrences(of: "\"vm-data/", with: "\"" + dir + "/")
+        let text = try CLI.linuxTopologyText("linux-fastwriter.json", images: images, in: dir)
         let file = dir + "/linux-fastwriter.json"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         return file

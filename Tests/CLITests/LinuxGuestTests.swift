@@ -195,9 +195,7 @@ final class ConsoleProcess: @unchecked Sendable {
     /// Topologies/linux.json with absolute image paths and its overlays in `dir`; without the
     /// namespace host when not root.
     static func linuxTopology(images: String, in dir: String, withHost: Bool) throws -> String {
-        var text = try String(contentsOfFile: CLI.topology("linux.json"), encoding: .utf8)
-        text = text.replacingOccurrences(of: "\".build/guest-linux/", with: "\"" + images + "/")
-        text = text.replacingOccurrences(of: "\"vm-data/", with: "\"" + dir + "/")
+        let text = try CLI.linuxTopologyText("linux.json", images: images, in: dir)
         var json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         if !withHost { json["hosts"] = nil }
         let file = dir + "/linux.json"

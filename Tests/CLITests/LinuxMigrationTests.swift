@@ -14,9 +14,7 @@ import TestSupport
 @Suite(.serialized) struct LinuxMigrationTests {
     /// The topology with absolute image paths, `cpus` vCPUs and the console log in `dir`.
     static func topology(images: String, cpus: Int, in dir: String) throws -> String {
-        var text = try String(contentsOfFile: CLI.topology("linux-migration.json"), encoding: .utf8)
-        text = text.replacingOccurrences(of: "\".build/guest-linux/", with: "\"" + images + "/")
-        text = text.replacingOccurrences(of: "\"vm-data/", with: "\"" + dir + "/")
+        let text = try CLI.linuxTopologyText("linux-migration.json", images: images, in: dir)
         var json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         var vms = try #require(json["vms"] as? [[String: Any]])
         vms[0]["cpus"] = cpus

@@ -18,13 +18,7 @@ import VMHost
                               cut: ((any ByteStream) -> Void)? = nil)
         throws -> (Result<MigrationReport, MigrationError>, VirtualMachine, IncomingMigration?, Bool) {
         let pool = PacketPool(capacity: 64)
-        let config = FastWriter.configuration()
-        let vm = try VirtualMachine(config, pool: pool)
-        vm.start()
-        Thread.sleep(forTimeInterval: 0.2)
-        // An eighth of the writer's rate: every round finds its whole window dirty again.
-        let rate = FastWriter.linkRate(for: vm)
-        print("writer link: \(Int(rate / 1024)) KiB/s")
+        let (vm, config, rate) = try FastWriter.started(pool: pool)
         let (a, b) = MemoryByteStream.pair()
         let identical = Cell(false)
         var destinationHooks = MigrationDestinationHooks(pool: pool) { _ in config }

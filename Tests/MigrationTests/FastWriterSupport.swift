@@ -3,6 +3,7 @@
 // streams that are slower than the guest or that break on cue.
 
 import Foundation
+import Frames
 import Machine
 @testable import Migration
 import RISCVBoard
@@ -44,6 +45,18 @@ enum FastWriter {
     /// (it writes a page per 3,000 instructions), within 256 KiB/s...32 MiB/s. Set from the
     /// guest's measured speed, the writer outruns the link by 8x whatever this machine's speed
     /// or load, and throttled to 99 % (at most ~2 % of the time) it falls well behind it.
+    /// A fast writer started on `pool`, its configuration, and the link rate for it (an
+    /// eighth of its write rate, so every round finds its whole window dirty again).
+    static func started(pool: PacketPool) throws -> (VirtualMachine, VMConfiguration, Double) {
+        let config = configuration()
+        let vm = try VirtualMachine(config, pool: pool)
+        vm.start()
+        Thread.sleep(forTimeInterval: 0.2)
+        let rate = linkRate(for: vm)
+        print("writer link: \(Int(rate / 1024)) KiB/s")
+        return (vm, config, rate)
+    }
+
     static func linkRate(for vm: VirtualMachine) -> Double {
         let instructionsPerSecond = Double(Guests.progress(of: vm, over: 0.5)) * 2
         let pagesPerSecond = instructionsPerSecond / 3000

@@ -20,12 +20,7 @@ import VMHost
                               onPostcopy: ((_ source: any ByteStream, _ destination: any ByteStream) -> Void)? = nil)
         throws -> (Result<MigrationReport, MigrationError>, VirtualMachine, Result<IncomingMigration, MigrationError>, VirtualMachine?) {
         let pool = PacketPool(capacity: 64)
-        let config = FastWriter.configuration()
-        let vm = try VirtualMachine(config, pool: pool)
-        vm.start()
-        Thread.sleep(forTimeInterval: 0.2)
-        let rate = FastWriter.linkRate(for: vm)
-        print("writer link: \(Int(rate / 1024)) KiB/s")
+        let (vm, config, rate) = try FastWriter.started(pool: pool)
         let (pipe, b) = MemoryByteStream.pair()
         let a: any ByteStream = wrap?(pipe) ?? pipe
         let arrived = Cell<VirtualMachine?>(nil)
