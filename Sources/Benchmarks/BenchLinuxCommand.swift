@@ -60,8 +60,9 @@ struct BenchLinuxCommand: ParsableCommand {
     func run() throws {
         guard runs >= 1 && runs <= 20 else { throw ValidationError("--runs must be 1...20") }
         let engineList = engines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !engineList.isEmpty, engineList.allSatisfy({ CPUEngine(rawValue: $0)?.isAvailable == true }) else {
-            throw ValidationError("--engines must list engines of: \(CPUEngine.allCases.filter { $0.isAvailable }.map { $0.rawValue }.joined(separator: ", "))")
+        guard !engineList.isEmpty else { throw ValidationError("--engines: name at least one engine") }
+        for name in engineList {
+            do { _ = try CPUEngine.named(name) } catch { throw ValidationError("--engines: \(error)") }
         }
         guard cpus.allSatisfy({ (1...8).contains($0) }) else { throw ValidationError("--cpus must be 1...8") }
         let located: GuestLinuxImages

@@ -91,6 +91,14 @@ public enum BlockTranslator {
         }
     }
 
+    /// Whether `op` is a jump or branch (it ends a block).
+    public static func endsBlock(_ op: Opcode) -> Bool {
+        switch op {
+        case .jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu: return true
+        default: return false
+        }
+    }
+
     /// Emits the block starting at guest `pc` whose instructions are `code` (in order, as
     /// fetched) into `asm`; nil when its first instruction is not translated (the
     /// interpreter runs it).
@@ -99,7 +107,7 @@ public enum BlockTranslator {
         for d in code.prefix(maxInstructions) {
             guard translates(d.op) else { break }
             count += 1
-            if [.jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu].contains(d.op) { break }
+            if endsBlock(d.op) { break }
         }
         guard count > 0 else { return nil }
         var emitter = Emitter(asm: asm, instructions: count)

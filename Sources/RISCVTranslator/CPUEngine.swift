@@ -24,6 +24,13 @@ public enum CPUEngine: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The engine called `name` (a CLI or file value), if this host can run it.
+    public static func named(_ name: String) throws(CPUEngineError) -> CPUEngine {
+        guard let e = CPUEngine(rawValue: name) else { throw .unknown(name) }
+        guard e.isAvailable else { throw .unavailable(e) }
+        return e
+    }
+
     /// Installs the engine on every hart (the interpreter needs nothing).
     public func install(on harts: [Hart]) throws {
         guard self == .translate else {
@@ -37,10 +44,14 @@ public enum CPUEngine: String, Sendable, CaseIterable, Codable {
 
 /// Why an engine cannot run here.
 public enum CPUEngineError: Error, CustomStringConvertible {
+    case unknown(String)
     case unavailable(CPUEngine)
 
     public var description: String {
         switch self {
+        case .unknown(let name):
+            let names = CPUEngine.allCases.filter(\.isAvailable).map(\.rawValue).joined(separator: ", ")
+            return "no engine named \"\(name)\" (engines here: \(names))"
         case .unavailable(let e): return "the \(e.rawValue) engine needs an x86-64 host"
         }
     }

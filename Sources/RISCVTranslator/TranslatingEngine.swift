@@ -179,11 +179,10 @@ public final class TranslatingEngine: ExecutionEngine {
                 }
             }
             // The interpreter runs one instruction (fetch faults, traps and exits included).
-            let done = hart.execute(budget: 1)
+            hart.execute(budget: 1)
             statistics.interpreted += 1
             left -= 1
             spent += 1
-            _ = done
             if hart.pendingExit != nil { break }
         }
         return spent

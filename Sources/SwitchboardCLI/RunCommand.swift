@@ -43,10 +43,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let engine {
-            guard let e = CPUEngine(rawValue: engine) else {
-                throw ValidationError("--engine must be one of: \(CPUEngine.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard e.isAvailable else { throw ValidationError("--engine \(engine): \(CPUEngineError.unavailable(e))") }
+            do { _ = try CPUEngine.named(engine) } catch { throw ValidationError("--engine: \(error)") }
         }
         if let duration, !(duration > 0 && duration < 1e9) { throw ValidationError("--duration must be a positive number of seconds") }
     }

@@ -48,9 +48,8 @@ struct VMCommand: ParsableCommand {
     var engine: String = CPUEngine.interpret.rawValue
 
     func run() throws {
-        guard let cpuEngine = CPUEngine(rawValue: engine), cpuEngine.isAvailable else {
-            throw ValidationError("--engine must be one of: \(CPUEngine.allCases.filter { $0.isAvailable }.map { $0.rawValue }.joined(separator: ", "))")
-        }
+        let cpuEngine: CPUEngine
+        do { cpuEngine = try CPUEngine.named(engine) } catch { throw ValidationError("--engine: \(error)") }
         let console = ConsoleWriter()
         guard (1...VirtBoard.maxHarts).contains(cpus) else {
             throw ValidationError("--cpus must be between 1 and \(VirtBoard.maxHarts)")

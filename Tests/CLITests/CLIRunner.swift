@@ -15,6 +15,13 @@ enum CLI {
 
     /// The text of Topologies/`name` with its Linux guest images taken from `images` and
     /// everything it writes under vm-data/ put in `dir` (the Linux topologies' tests).
+    /// `linuxTopologyText` written to `dir`/`name`; its path.
+    static func writeLinuxTopology(_ name: String, images: String, in dir: String) throws -> String {
+        let file = dir + "/" + name
+        try linuxTopologyText(name, images: images, in: dir).write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     static func linuxTopologyText(_ name: String, images: String, in dir: String) throws -> String {
         try String(contentsOfFile: topology(name), encoding: .utf8)
             .replacingOccurrences(of: "\".build/guest-linux/", with: "\"" + images + "/")

@@ -12,10 +12,7 @@ import TestSupport
 @Suite(.serialized) struct LinuxDiskMigrationTests {
     /// The topology with absolute image paths and everything it writes in `dir`.
     static func topology(images: String, in dir: String) throws -> String {
-        let text = try CLI.linuxTopologyText("linux-disk-migration.json", images: images, in: dir)
-        let file = dir + "/linux-disk-migration.json"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
+        try CLI.writeLinuxTopology("linux-disk-migration.json", images: images, in: dir)
     }
 
     /// Waits (up to `seconds`) until the console log has a line matching `pattern`.

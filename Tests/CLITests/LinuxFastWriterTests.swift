@@ -12,10 +12,7 @@ import TestSupport
 @Suite(.serialized) struct LinuxFastWriterTests {
     /// The topology with absolute image paths and the console log in `dir`.
     static func topology(images: String, in dir: String) throws -> String {
-        let text = try CLI.linuxTopologyText("linux-fastwriter.json", images: images, in: dir)
-        let file = dir + "/linux-fastwriter.json"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
+        try CLI.writeLinuxTopology("linux-fastwriter.json", images: images, in: dir)
     }
 
     @Test("A Linux guest writing faster than the link moves with auto-converge and with post-copy, its memory intact")

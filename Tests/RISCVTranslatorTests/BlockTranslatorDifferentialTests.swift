@@ -56,7 +56,7 @@ struct BlockTranslatorDifferentialTests {
                 }
             }
             let d = Decoder.decode32(word)
-            let control = [Opcode.jal, .jalr, .beq, .bne, .blt, .bge, .bltu, .bgeu].contains(d.op)
+            let control = BlockTranslator.endsBlock(d.op)
             if BlockTranslator.translates(d.op) && control == last { return word }
         }
     }
