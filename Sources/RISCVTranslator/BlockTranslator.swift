@@ -23,7 +23,7 @@ import RISCV
 import X86
 
 /// What a translated block reads and reports besides the registers; its layout is part of
-/// the generated code (offsets 0, 8, 16).
+/// the generated code (the offsets below).
 public struct TranslationContext {
     /// The hart's read TLB entries.
     public var readTLB: UnsafeMutablePointer<TLBEntry>
@@ -33,14 +33,25 @@ public struct TranslationContext {
     public var left: Int64 = 0
     /// Set to 1 by a side exit (the access at the returned pc is the interpreter's).
     public var sideExit: UInt64 = 0
+    /// The hart's fetch TLB entries (the jump-cache lookup checks the target's mapping).
+    var fetchTLB: UnsafeMutablePointer<TLBEntry>
+    /// The jump cache's entries and page generations.
+    var jumpCache: UnsafeMutablePointer<JumpCacheEntry>
+    var generations: UnsafeMutablePointer<UInt32>
+    var reserved: UInt64 = 0
 
-    /// A context over `hart`'s TLBs.
-    public init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>) {
+    /// A context over `hart`'s TLBs and a jump cache.
+    init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>, fetchTLB: UnsafeMutablePointer<TLBEntry>,
+         jumpCache: JumpCache) {
         self.readTLB = readTLB
         self.writeTLB = writeTLB
+        self.fetchTLB = fetchTLB
+        self.jumpCache = jumpCache.entries
+        self.generations = jumpCache.generations
     }
 
     static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, leftOffset: Int32 = 16, sideExitOffset: Int32 = 24
+    static let fetchTLBOffset: Int32 = 32, jumpCacheOffset: Int32 = 40, generationsOffset: Int32 = 48
 }
 
 /// One translated block: its code (in the caller's buffer) and what it covers.
@@ -110,7 +121,7 @@ public enum BlockTranslator {
             if endsBlock(d.op) { break }
         }
         guard count > 0 else { return nil }
-        var emitter = Emitter(asm: asm, instructions: count)
+        var emitter = Emitter(asm: asm, instructions: count, pc: pc)
         let start = asm.count
         // Take the block's instructions from the budget, or give them back and return unrun.
         let bail = emitter.asm.newLabel()
@@ -129,8 +140,14 @@ public enum BlockTranslator {
             guestPC = next
         }
         if !jumped {
-            emitter.asm.mov(.rax, imm: guestPC)
-            emitter.asm.ret()
+            // Before an instruction left to the interpreter: back to the dispatcher. After the
+            // longest block or at the page end: on to the next translation like a jump.
+            if count < code.count && !translates(code[count].op) {
+                emitter.asm.mov(.rax, imm: guestPC)
+                emitter.asm.ret()
+            } else {
+                emitter.exit(to: guestPC)
+            }
         }
         emitter.asm.bind(bail)
         emitter.asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
@@ -148,25 +165,67 @@ struct Emitter {
     var asm: Assembler
     /// Instructions in the block (taken from the budget on entry).
     let instructions: Int
+    /// The block's guest page (its exits to other pages go through the jump cache).
+    let page: UInt64
     /// Out-of-line exits before a memory access that missed the TLB: (label, instructions
     /// completed before it, its pc).
     var sideExits: [(Label, Int, UInt64)] = []
     /// Patchable exits: (offset of the rel32 field in the assembler, target pc).
     var links: [(offset: Int, target: UInt64)] = []
 
-    init(asm: Assembler, instructions: Int) {
+    init(asm: Assembler, instructions: Int, pc: UInt64) {
         self.asm = asm
         self.instructions = instructions
+        self.page = pc & ~0xFFF
     }
 
-    /// Leaves for `target`: rax = target, then a `jmp` the engine may aim at the target's
-    /// translation, falling through to `ret` until it does.
+    /// Leaves for `target`: rax = target, then, on the block's own page, a `jmp` the engine
+    /// may aim at the target's translation, falling through to `ret` until it does; on another
+    /// page, the jump-cache lookup.
     mutating func exit(to target: UInt64) {
         asm.mov(.rax, imm: target)
+        guard target & ~0xFFF == page else {
+            lookup()
+            return
+        }
         let after = asm.newLabel()
         asm.jmp(after)
         links.append((asm.count - 4, target))
         asm.bind(after)
+        asm.ret()
+    }
+
+    /// Goes on at the translation of the guest pc in rax when the jump cache has it for the
+    /// page the fetch TLB maps that pc to, at the page's current generation (see
+    /// `JumpCache`); otherwise returns rax to the dispatcher.
+    mutating func lookup() {
+        let miss = asm.newLabel()
+        asm.mov(.rcx, .rax)
+        asm.shift(.shr, .rcx, by: 1)
+        asm.alu(.and, .rcx, imm: Int32(JumpCache.size - 1), .dword)
+        asm.shift(.shl, .rcx, by: 5)
+        asm.alu(.add, .rcx, Memory(.rsi, TranslationContext.jumpCacheOffset))   // rcx = the entry
+        asm.alu(.cmp, .rax, Memory(.rcx, 0))
+        asm.jump(if: .notEqual, to: miss)
+        asm.mov(.rdx, .rax)
+        asm.shift(.shr, .rdx, by: 12)
+        asm.alu(.and, .rdx, imm: Int32(TLB.size - 1), .dword)
+        asm.lea(.rdx, Memory(.rdx, index: .rdx, scale: 2))                      // index * 3
+        asm.load(.r8, Memory(.rsi, TranslationContext.fetchTLBOffset), .qword)
+        asm.lea(.rdx, Memory(.r8, index: .rdx, scale: 8))                       // the fetch TLB entry
+        asm.mov(.r8, .rax)
+        asm.alu(.and, .r8, imm: -4096)
+        asm.alu(.cmp, .r8, Memory(.rdx, 0))
+        asm.jump(if: .notEqual, to: miss)
+        asm.load(.r8, Memory(.rdx, 16), .dword)                                 // its RAM page
+        asm.alu(.cmp, .r8, Memory(.rcx, 8), .dword)
+        asm.jump(if: .notEqual, to: miss)
+        asm.load(.rdx, Memory(.rsi, TranslationContext.generationsOffset), .qword)
+        asm.load(.rdx, Memory(.rdx, index: .r8, scale: 4), .dword)
+        asm.alu(.cmp, .rdx, Memory(.rcx, 12), .dword)
+        asm.jump(if: .notEqual, to: miss)
+        asm.jmp(Memory(.rcx, 16))
+        asm.bind(miss)
         asm.ret()
     }
 
@@ -234,7 +293,7 @@ struct Emitter {
             asm.alu(.and, .rax, imm: -2)
             asm.mov(.rcx, imm: next)
             store(d.rd, .rcx)
-            asm.ret()
+            lookup()
             return true
         case .beq: condition = .equal
         case .bne: condition = .notEqual

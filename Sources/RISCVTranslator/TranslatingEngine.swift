@@ -20,7 +20,10 @@
 // Blocks chain: an exit to a pc on the same guest page jumps straight into that pc's
 // translation once it exists (patched in through the writable view). Links never cross pages,
 // so dropping a page's slots makes all of its blocks unreachable at once: nothing outside the
-// page jumps in, and the dispatcher finds no slot.
+// page jumps in, and the dispatcher finds no slot. Indirect jumps, returns and jumps to another
+// page go through the `JumpCache`, which the dispatcher fills and whose entries are checked
+// against the fetch TLB and the target page's generation, so they never outlive a remap or a
+// code change.
 
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +52,7 @@ public final class TranslatingEngine: ExecutionEngine {
     /// virtual pc they leave for.
     private var pendingLinks: [Int: [(site: UnsafeRawPointer, target: UInt64)]] = [:]
     private var decoded: [DecodedInstruction] = []
+    private let jumpCache: JumpCache
 
     /// Blocks translated, blocks run, instructions they retired, side exits, interpreted
     /// instructions and whole flushes (for `bench cpu` and tests).
@@ -68,6 +72,9 @@ public final class TranslatingEngine: ExecutionEngine {
         /// Suspected pages found unchanged (kept) and changed (dropped).
         public var validated = 0
         public var dropped = 0
+        /// Jump-cache entries filled by the dispatcher (each after a lookup missed or a block
+        /// returned to it).
+        public var jumpCacheFills = 0
     }
 
     /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
@@ -96,8 +103,10 @@ public final class TranslatingEngine: ExecutionEngine {
         snapshots.initialize(repeating: nil, count: pageCount)
         suspect = .allocate(capacity: pageCount)
         suspect.initialize(repeating: false, count: pageCount)
+        jumpCache = JumpCache(pageCount: pageCount)
         context = .allocate(capacity: 1)
-        context.initialize(to: TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries))
+        context.initialize(to: TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries,
+                                                  fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache))
     }
 
     deinit {
@@ -114,17 +123,22 @@ public final class TranslatingEngine: ExecutionEngine {
     public func invalidate(page index: Int) {
         guard index >= 0 && index < pageCount, pages[index] != nil else { return }
         suspect[index] = true
+        jumpCache.stale(page: index)
         statistics.invalidations += 1
     }
 
     public func invalidateAll() {
-        for i in usedPages { suspect[i] = true }
+        for i in usedPages {
+            suspect[i] = true
+            jumpCache.stale(page: i)
+        }
         statistics.invalidateAlls += 1
     }
 
     /// Drops a page's translations, waiting links and snapshot.
     private func clear(page index: Int) {
         pages[index]?.update(repeating: .empty, count: 2048)
+        jumpCache.stale(page: index)
         pendingLinks[index] = nil
         snapshots[index]?.deallocate()
         snapshots[index] = nil
@@ -135,6 +149,7 @@ public final class TranslatingEngine: ExecutionEngine {
     func flush() {
         for i in usedPages { clear(page: i) }
         pendingLinks.removeAll()
+        jumpCache.wipe()
         try? code.reset()
         statistics.flushes += 1
     }
@@ -162,6 +177,8 @@ public final class TranslatingEngine: ExecutionEngine {
             if e.tag == pc & ~0xFFF, e.page >= 0 {
                 let slot = self.slot(page: e.page, offset: Int(pc & 0xFFF), pc: pc, host: UnsafeRawPointer(bitPattern: UInt(pc & ~0xFFF &+ e.addend))!, hart: hart)
                 if let entry = slot.entry, slot.instructions <= left {
+                    jumpCache.fill(pc: pc, page: e.page, entry: entry)
+                    statistics.jumpCacheFills += 1
                     context.pointee.left = Int64(left)
                     context.pointee.sideExit = 0
                     let next = unsafeBitCast(entry, to: Block.self)(hart.x, UnsafeMutableRawPointer(context))

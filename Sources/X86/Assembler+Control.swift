@@ -31,6 +31,11 @@ extension Assembler {
         return true
     }
 
+    /// `jmp qword [m]` (to the address stored at m).
+    public mutating func jmp(_ m: Memory) {
+        emit([0xFF], width: .dword, reg: 4, m)
+    }
+
     /// `call r`.
     public mutating func call(_ r: Register) {
         rex(w: false, base: r.rawValue)

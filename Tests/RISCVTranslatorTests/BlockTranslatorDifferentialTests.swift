@@ -66,6 +66,7 @@ struct BlockTranslatorDifferentialTests {
         let board = try VirtBoard(memoryMiB: 16) { _ in }
         let hart = board.hart
         let code = try ExecutableMemory(capacity: 1 << 20)
+        let jumpCache = JumpCache(pageCount: hart.memory.pageCount)  // empty: every lookup returns
         var g = SystemRandomNumberGenerator()
         let base: UInt64 = 0x8000_0000
         var instructions = 0
@@ -97,7 +98,8 @@ struct BlockTranslatorDifferentialTests {
             try code.unseal()
             let entry = try code.append(asm.bytes)
             try code.seal()
-            var context = TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries)
+            var context = TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries,
+                                             fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache)
             context.left = 1000
             let next = registers.withUnsafeMutableBufferPointer { r in
                 withUnsafeMutablePointer(to: &context) { unsafeBitCast(entry, to: Block.self)(r.baseAddress!, UnsafeMutableRawPointer($0)) }

@@ -98,12 +98,14 @@ struct AssemblerDisassemblyTests {
                         $0.store(m, imm: width == .byte ? -5 : -300, width)
                     })
                 }
+                memory.append(EncodingCase(text: "jmp \(Names.mem(m, .qword))") { $0.jmp(m) })
                 memory.append(EncodingCase(text: "lea rax, \(Names.mem(m, .qword).replacingOccurrences(of: "qword ptr ", with: ""))") { $0.lea(.rax, m) })
             }
             for index in regs where index != .rsp {
                 for scale: UInt8 in [1, 2, 4, 8] {
                     let m = Memory(base, index: index, scale: scale, scale == 1 ? 0 : 0x40)
                     memory.append(EncodingCase(text: "mov r9, \(Names.mem(m, .qword))") { $0.load(.r9, m, .qword) })
+                    memory.append(EncodingCase(text: "jmp \(Names.mem(m, .qword))") { $0.jmp(m) })
                 }
             }
         }
