@@ -21,7 +21,7 @@ public struct VirtBoardSpec: BoardSpec, Equatable {
     public var cpus: Int
     /// The engine the harts run on. Not part of `identity`: a VM may migrate between
     /// engines, since both run the same hart state.
-    public var engine: CPUEngine = .interpret
+    public var engine: CPUEngine = .hostDefault
 
     /// A spec booting `kernel` under `firmware` with `bootargs`.
     public init(firmware: VirtBoard.Firmware, kernel: [UInt8]?, bootargs: String = "", initrd: [UInt8]? = nil, cpus: Int = 1) {

@@ -11,6 +11,16 @@ public enum CPUEngine: String, Sendable, CaseIterable, Codable {
     /// The binary translator to x86-64 (`TranslatingEngine`), on x86-64 hosts.
     case translate
 
+    /// The engine a VM runs on when nothing names one: the translator where it can run
+    /// (x86-64 Linux hosts), the interpreter everywhere else.
+    public static var hostDefault: CPUEngine {
+        #if arch(x86_64) && os(Linux)
+        return .translate
+        #else
+        return .interpret
+        #endif
+    }
+
     /// Whether this host can run the engine.
     public var isAvailable: Bool {
         switch self {

@@ -45,7 +45,7 @@ struct VMCommand: ParsableCommand {
     var reportAt: String?
 
     @Option(help: "The engine the harts run on: interpret, or translate (binary translation to x86-64; x86-64 hosts).")
-    var engine: String = CPUEngine.interpret.rawValue
+    var engine: String = CPUEngine.hostDefault.rawValue
 
     func run() throws {
         let cpuEngine: CPUEngine

@@ -90,7 +90,7 @@ extension TopologyInstance {
         let log = resolve(spec.console.log ?? "vm-data/\(spec.name).log", against: directory)
         try makeParentDirectories(of: log)
         var board = VirtBoardSpec(firmware: firmware, kernel: kernel, bootargs: spec.bootargs ?? "", initrd: initrd, cpus: spec.cpus)
-        board.engine = spec.engine ?? .interpret
+        board.engine = spec.engine ?? .hostDefault
         return VMConfiguration(
             name: spec.name, memoryMiB: spec.memoryMiB,
             board: board, nicMACs: spec.nics.map(\.mac), disks: disks,
