@@ -26,7 +26,7 @@ struct CPUBenchReport {
             "load": load, "build": isDebugBuild ? "debug" : "release",
             "qemu": qemuVersion.map { $0 as Any } ?? NSNull(),
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
