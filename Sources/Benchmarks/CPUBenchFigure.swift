@@ -2,7 +2,7 @@
 
 /// What one engine measured for one row: MIPS for the guest workloads, seconds for the boot.
 struct CPUBenchFigure {
-    /// Guest instructions retired (the guest's own minstret; QEMU counts with -icount).
+    /// Guest instructions retired (ours: the hart's count; QEMU: the guest's minstret in a run with -icount).
     var instructions: UInt64?
     /// Wall seconds of the measured run (QEMU: the full run, start-up not yet subtracted).
     var seconds: Double

@@ -61,6 +61,7 @@ struct CPUBenchReport {
                 } else {
                     line += "\(f.instructions.map(String.init) ?? "?") instructions in \(String(format: "%.3f", f.seconds)) s"
                     if let s = f.extra["startup_seconds"] as? Double { line += String(format: " (start-up %.3f s subtracted)", s) }
+                    if let m = f.extra["icount_mips"] as? Double { line += String(format: ", %.1f MIPS with -icount shift=0", m) }
                     if let b = f.extra["blocks_translated"] { line += ", \(b) blocks translated" }
                     if let c = f.checksum { line += ", checksum \(c)" }
                     if let n = f.extra["note"] as? String { line += " (\(n))" }
