@@ -41,4 +41,11 @@ import Testing
             #expect(Set(guestCounts).count == 1, "\(name): guest instret \(guestCounts)")
         }
     }
+
+    /// A misspelt row is refused before anything is built or run, naming the rows there are.
+    @Test func unknownRowIsRefused() throws {
+        let r = try CLI.run(["bench", "cpu", "--rows", "integer,gpu"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("no row named \"gpu\" (rows: integer, fp, memory, linux)"), "\(r.stderr)")
+    }
 }
