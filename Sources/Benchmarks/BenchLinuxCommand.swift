@@ -39,20 +39,8 @@ struct BenchLinuxCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
-    static let openSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
-    /// What the initramfs's /init prints first, and its shell prompt (Tools/guest-linux.d).
-    static let firstLine = "switchboard-guest: initramfs up"
-    static let prompt = "guest# "
-    static let commandLine = "console=ttyS0"
-
-    /// One boot.
-    struct Boot: Encodable {
-        var firstLineSeconds: Double
-        var promptSeconds: Double
-        var idleCPUPercent: Double?
-        var instructionsToInit: UInt64?
-        var exits: [String: UInt64]?
-    }
+    typealias Boot = LinuxBootMeasurement.Boot
+    static let commandLine = LinuxBootMeasurement.commandLine
 
     @Option(help: "Engines to boot on, comma separated (interpret, translate).")
     var engines = "interpret,translate"
@@ -71,6 +59,7 @@ struct BenchLinuxCommand: ParsableCommand {
         case .failure(let e): throw ValidationError("\(e)")
         }
         let haveQEMU = FileManager.default.isExecutableFile(atPath: qemu)
+        let measurement = LinuxBootMeasurement(images: located, memory: memory, qemu: qemu, idleSeconds: idleSeconds)
         var results: [String: Any] = ["images": located.directory, "runs": runs, "command_line": Self.commandLine]
         // Columns: one per engine of ours, then QEMU.
         var rows: [(String, [String])] = []
@@ -80,9 +69,9 @@ struct BenchLinuxCommand: ParsableCommand {
             for r in 0..<runs {
                 let measureIdle = r == 0
                 for (e, engine) in engineList.enumerated() {
-                    ours[e].append(try boot(switchboard: located, cpus: n, idle: measureIdle, engine: engine))
+                    ours[e].append(try measurement.boot(switchboardWith: engine, cpus: n, idle: measureIdle))
                 }
-                if haveQEMU { theirs.append(try boot(qemu: located, cpus: n, idle: measureIdle)) }
+                if haveQEMU { theirs.append(try measurement.boot(qemuWith: n, idle: measureIdle)) }
             }
             let key = "cpus\(n)"
             for (e, engine) in engineList.enumerated() {
@@ -136,65 +125,5 @@ struct BenchLinuxCommand: ParsableCommand {
         return d
     }
 
-    func median(_ xs: [Double]) -> Double? {
-        guard !xs.isEmpty else { return nil }
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    /// One boot on Switchboard (`switchboard vm`, builtin SBI).
-    func boot(switchboard images: GuestLinuxImages, cpus: Int, idle: Bool, engine: String = "interpret") throws -> Boot {
-        let s = GuestSession(executable: GuestSession.selfExecutable, arguments: [
-            "vm", "--kernel", images.kernel, "--initrd", images.initramfs, "--append", Self.commandLine,
-            "--cpus", String(cpus), "--memory", String(memory), "--stats", "--report-at", Self.firstLine, "--timeout", "900",
-            "--engine", engine])
-        return try measure(s, name: "switchboard", idle: idle)
-    }
-
-    /// One boot on QEMU with Debian's OpenSBI.
-    func boot(qemu images: GuestLinuxImages, cpus: Int, idle: Bool) throws -> Boot {
-        let s = GuestSession(executable: qemu, arguments: [
-            "-M", "virt", "-smp", String(cpus), "-m", String(memory), "-nographic", "-monitor", "none", "-serial", "stdio",
-            "-bios", Self.openSBI, "-kernel", images.kernel, "-initrd", images.initramfs, "-append", Self.commandLine])
-        return try measure(s, name: "qemu", idle: idle)
-    }
-
-    func measure(_ s: GuestSession, name: String, idle: Bool) throws -> Boot {
-        try s.run()
-        guard let first = s.waitFor(Self.firstLine, timeout: 900) else {
-            s.finish(timeout: 0)
-            throw ValidationError("\(name): the initramfs never printed \"\(Self.firstLine)\"; console:\n\(s.console.suffix(2000))")
-        }
-        guard let prompt = s.waitFor(Self.prompt, from: first.end, timeout: 300) else {
-            s.finish(timeout: 0)
-            throw ValidationError("\(name): no shell prompt; console:\n\(s.console.suffix(2000))")
-        }
-        var idlePercent: Double? = nil
-        if idle {
-            Thread.sleep(forTimeInterval: 1)
-            if let a = s.cpuSeconds() {
-                Thread.sleep(forTimeInterval: idleSeconds)
-                if let b = s.cpuSeconds() { idlePercent = (b - a) / idleSeconds * 100 }
-            }
-        }
-        s.type("poweroff -f")
-        s.finish(timeout: 60)
-        var boot = Boot(firstLineSeconds: first.seconds, promptSeconds: prompt.seconds, idleCPUPercent: idlePercent)
-        let err = s.stderr
-        if let r = err.range(of: "after "), let end = err[r.upperBound...].firstIndex(of: " ") {
-            boot.instructionsToInit = UInt64(err[r.upperBound..<end])
-        }
-        var exits: [String: UInt64] = [:]
-        var inTable = false
-        for line in err.split(separator: "\n") {
-            if line.hasPrefix("exits ") && !line.hasPrefix("exits hart") { inTable = true; continue }
-            if line.hasPrefix("exits hart") || line.hasPrefix("instructions") { inTable = false; continue }
-            if inTable, line.hasPrefix("  ") {
-                let parts = line.split(separator: " ")
-                if parts.count == 2, let n = UInt64(parts[1]) { exits[String(parts[0])] = n }
-            }
-        }
-        if !exits.isEmpty { boot.exits = exits }
-        return boot
-    }
+    func median(_ xs: [Double]) -> Double? { LinuxBootMeasurement.median(xs) }
 }

@@ -24,7 +24,7 @@ extension BenchMigrationCommand {
         }
         let tcpStream = root + "/Tools/tcp-stream"
         let haveQEMU = FileManager.default.isExecutableFile(atPath: qemu)
-            && FileManager.default.fileExists(atPath: BenchLinuxCommand.openSBI)
+            && FileManager.default.fileExists(atPath: LinuxBootMeasurement.openSBI)
         let load = Self.loadAverage()
         LinuxBenchChildren.stopOnSignals()
         var results: [(LinuxBenchRow, LinuxRowOutcome, LinuxRowOutcome?)] = []

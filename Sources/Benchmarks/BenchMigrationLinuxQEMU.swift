@@ -106,7 +106,7 @@ extension BenchMigrationCommand {
     /// QEMU's arguments for a row (the same on every side; a destination adds `-incoming`).
     func qemuLinuxArguments(_ row: LinuxBenchRow, images: GuestLinuxImages, disk: String?) -> [String] {
         var arguments = ["-M", "virt", "-smp", "1", "-m", "\(row.memoryMiB)", "-nographic", "-monitor", "none", "-serial", "stdio",
-                         "-bios", BenchLinuxCommand.openSBI, "-kernel", images.kernel, "-append", LinuxBenchGuest.bootargs(row),
+                         "-bios", LinuxBootMeasurement.openSBI, "-kernel", images.kernel, "-append", LinuxBenchGuest.bootargs(row),
                          "-netdev", "tap,id=n0,ifname=qtap0,script=no,downscript=no",
                          "-device", "virtio-net-device,netdev=n0,mac=\(LinuxBenchGuest.mac)"]
         if let disk {

@@ -100,7 +100,7 @@ struct LinuxNetworkBench {
         func session(_ mac: String, _ net: String) -> GuestSession {
             GuestSession(executable: qemu, arguments: [
                 "-M", "virt", "-smp", "1", "-m", String(memory), "-nographic", "-monitor", "none", "-serial", "stdio",
-                "-bios", BenchLinuxCommand.openSBI, "-kernel", images.kernel, "-initrd", images.initramfs, "-append", "console=ttyS0",
+                "-bios", LinuxBootMeasurement.openSBI, "-kernel", images.kernel, "-initrd", images.initramfs, "-append", "console=ttyS0",
                 "-netdev", "socket,id=n0,\(net)=127.0.0.1:\(port)", "-device", "virtio-net-device,netdev=n0,mac=\(mac)"])
         }
         let server = session("52:54:00:00:00:02", "listen")

@@ -25,6 +25,17 @@ for prog in hello bench echo irqflood; do
     "$CC" $CFLAGS -DROUNDS=${BENCH_ROUNDS:-20} -c "$HERE/$prog.c" -o "$OUT/$prog.o"
     link "$prog" 0x80000000 "$OUT/start.o" "$OUT/$prog.o" "$OUT/rt.o"
 done
+# bench cpu's memory-bound guest: M-mode sets up Sv39 and runs its workload in S-mode.
+"$CC" $CFLAGS -DROUNDS=${MEMBENCH_ROUNDS:-4} -DMEM_MIB=${MEMBENCH_MIB:-32} -c "$HERE/membench.c" -o "$OUT/membench.o"
+"$CC" $CFLAGS -c "$HERE/membench-s.S" -o "$OUT/membench-s.o"
+link membench 0x80000000 "$OUT/start.o" "$OUT/membench.o" "$OUT/membench-s.o" "$OUT/rt.o"
+# bench cpu's floating-point guest: RV64GC with the lp64d ABI (its own start and runtime objects,
+# as ld.lld links no mix of float ABIs).
+FPFLAGS=$(echo "$CFLAGS" | sed 's/-march=rv64imac_/-march=rv64imafdc_/; s/-mabi=lp64/-mabi=lp64d/')
+"$CC" $FPFLAGS -c "$HERE/start.S" -o "$OUT/start-fp.o"
+"$CC" $FPFLAGS -c "$HERE/rt.c" -o "$OUT/rt-fp.o"
+"$CC" $FPFLAGS -fno-math-errno -DROUNDS=${FPBENCH_ROUNDS:-20} -c "$HERE/fpbench.c" -o "$OUT/fpbench.o"
+link fpbench 0x80000000 "$OUT/start-fp.o" "$OUT/fpbench.o" "$OUT/rt-fp.o"
 # S-mode payloads (at 0x80200000, where OpenSBI fw_jump jumps).
 link hello-sbi 0x80200000 "$OUT/start.o" "$OUT/hello.o" "$OUT/rt-sbi.o"
 "$CC" $CFLAGS -c "$HERE/sbi.c" -o "$OUT/sbi.o"
