@@ -501,7 +501,7 @@ struct Emitter {
             unsignedDivide(d)
         default:
             precondition(BlockTranslator.runsOutOfLine(d.op), "\(d.op) is not translated")
-            outOfLine(d, pc: pc, completed: completed)
+            if !inlineFloat(d, pc: pc, completed: completed) { outOfLine(d, pc: pc, completed: completed) }
         }
     }
 
