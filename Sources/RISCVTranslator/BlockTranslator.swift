@@ -51,6 +51,16 @@ public struct TranslationContext {
     var controlWords: UnsafeMutablePointer<UInt64>
     /// The hart's f registers.
     var f: UnsafeMutablePointer<UInt64>
+    /// MXCSR per RISC-V rounding mode 0-3 (RNE, RTZ, RDN, RUP), every exception masked, flags
+    /// clear, no FTZ/DAZ; inline arithmetic loads one before its operation.
+    var mxcsrModes: (UInt32, UInt32, UInt32, UInt32) = (0x1F80, 0x7F80, 0x3F80, 0x5F80)
+    /// Where inline arithmetic stores MXCSR after its operation.
+    var mxcsrAfter: UInt32 = 0
+    /// The MXCSR Swift code runs with (loaded back after every inline operation).
+    var mxcsrDefault: UInt32 = 0x1F80
+    /// MXCSR exception flags (IE DE ZE OE UE PE, bits 0-5) to fflags (NV DZ OF UF NX); DE
+    /// (a denormal operand) has no RISC-V counterpart.
+    var flagMap: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     /// A context over `hart`'s TLBs and a jump cache.
     init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>, fetchTLB: UnsafeMutablePointer<TLBEntry>,
@@ -63,12 +73,24 @@ public struct TranslationContext {
         self.outOfLine = unsafeBitCast(OutOfLineCall.entry, to: UnsafeRawPointer.self)
         self.controlWords = controlWords
         self.f = f
+        withUnsafeMutableBytes(of: &flagMap) { map in
+            for i in 0..<64 {
+                var v: UInt8 = 0
+                if i & 1 != 0 { v |= 0x10 }    // IE -> NV
+                if i & 4 != 0 { v |= 0x08 }    // ZE -> DZ
+                if i & 8 != 0 { v |= 0x04 }    // OE -> OF
+                if i & 16 != 0 { v |= 0x02 }   // UE -> UF
+                if i & 32 != 0 { v |= 0x01 }   // PE -> NX
+                map[i] = v
+            }
+        }
     }
 
     static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, leftOffset: Int32 = 16, sideExitOffset: Int32 = 24
     static let fetchTLBOffset: Int32 = 32, jumpCacheOffset: Int32 = 40, generationsOffset: Int32 = 48
     static let outOfLineOffset: Int32 = 64, hartOffset: Int32 = 72, codeChangedOffset: Int32 = 80
     static let controlWordsOffset: Int32 = 88, fOffset: Int32 = 96
+    static let mxcsrModesOffset: Int32 = 104, mxcsrAfterOffset: Int32 = 120, mxcsrDefaultOffset: Int32 = 124, flagMapOffset: Int32 = 128
 
     /// Whether the offsets above are where Swift put the fields.
     static var layoutMatches: Bool {
@@ -77,6 +99,8 @@ public struct TranslationContext {
             && l.offset(of: \.sideExit) == 24 && l.offset(of: \.fetchTLB) == 32 && l.offset(of: \.jumpCache) == 40
             && l.offset(of: \.generations) == 48 && l.offset(of: \.outOfLine) == 64 && l.offset(of: \.hart) == 72
             && l.offset(of: \.codeChanged) == 80 && l.offset(of: \.controlWords) == 88 && l.offset(of: \.f) == 96
+            && l.offset(of: \.mxcsrModes) == 104 && l.offset(of: \.mxcsrAfter) == 120 && l.offset(of: \.mxcsrDefault) == 124
+            && l.offset(of: \.flagMap) == 128
     }
 
     /// `sideExit` values: none; the access at the returned pc missed the TLB (the interpreter

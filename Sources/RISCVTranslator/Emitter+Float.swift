@@ -6,8 +6,10 @@
 // and written boxed, `fmv.x.w` and `fsw` take raw bits, and every instruction that writes an f
 // register sets FS = Dirty and SD (stores and moves to x registers do not, as in the
 // interpreter). None of them raises an FP exception, so fflags are untouched. A TLB miss leaves
-// through a side exit before the access, as for integer loads and stores. Arithmetic stays out
-// of line (SoftFloat, bit-exact, every rounding mode).
+// through a side exit before the access, as for integer loads and stores. add, sub, mul, div and
+// sqrt of both precisions run on SSE under MXCSR set to the instruction's rounding mode, with
+// RISC-V's canonical NaN and fflags from MXCSR's flags; RMM, FMA, conversions, compares and
+// the rest stay out of line (SoftFloat, bit-exact, every rounding mode).
 
 import RISCV
 import X86
@@ -17,6 +19,7 @@ extension Emitter {
     private enum InlineFloat {
         case load(single: Bool), store(single: Bool)
         case signInject(FloatOp), moveToX(single: Bool), moveToF(single: Bool)
+        case arithmetic(ScalarOperation, single: Bool, rm: UInt8)
     }
 
     private static func inlineKind(_ d: DecodedInstruction) -> InlineFloat? {
@@ -33,6 +36,20 @@ extension Emitter {
             case .mvXD: return .moveToX(single: false)
             case .mvWX: return .moveToF(single: true)
             case .mvDX: return .moveToF(single: false)
+            case .addS, .subS, .mulS, .divS, .sqrtS, .addD, .subD, .mulD, .divD, .sqrtD:
+                // Round to nearest, max magnitude has no MXCSR mode: out of line.
+                let rm = UInt8((d.imm >> 8) & 7)
+                guard rm < 4 || rm == 7 else { return nil }
+                let single = op == .addS || op == .subS || op == .mulS || op == .divS || op == .sqrtS
+                let scalar: ScalarOperation
+                switch op {
+                case .addS, .addD: scalar = .add
+                case .subS, .subD: scalar = .sub
+                case .mulS, .mulD: scalar = .mul
+                case .divS, .divD: scalar = .div
+                default: scalar = .sqrt
+                }
+                return .arithmetic(scalar, single: single, rm: rm)
             default: return nil
             }
         default: return nil
@@ -102,6 +119,8 @@ extension Emitter {
             if single { asm.signExtend32(.rax, .rax) }
             // x0 as destination: the sink.
             store(d.rd == 0 ? 32 : d.rd, .rax)
+        case .arithmetic(let op, let single, let rm):
+            arithmetic(op, single: single, rm: rm, d, slow: slow)
         case .moveToF(let single):
             load(.rax, d.rs1)
             if single { box(.rax) }
@@ -114,6 +133,63 @@ extension Emitter {
         outOfLine(d, pc: pc, completed: completed)
         asm.bind(done)
         return true
+    }
+
+    /// f[rd] = rs1 op rs2 (sqrt: op rs1) on SSE under the rounding mode `rm` (7: frm, whose
+    /// values 4-7 go to `slow`), with the canonical NaN for any NaN result (x86 returns an
+    /// operand's payload or a negative default NaN) and the operation's MXCSR exception flags
+    /// ORed into fflags. x86 with exceptions masked detects tininess after rounding and raises
+    /// UE only when the tiny result is also inexact, as RISC-V does; DE has no counterpart and
+    /// is dropped.
+    private mutating func arithmetic(_ op: ScalarOperation, single: Bool, rm: UInt8, _ d: DecodedInstruction, slow: Label) {
+        let mode: Memory
+        if rm == 7 {
+            asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
+            asm.alu(.cmp, .rcx, imm: 4, .dword)
+            asm.jump(if: .aboveOrEqual, to: slow)
+            mode = Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset)
+        } else {
+            mode = Memory(.rsi, TranslationContext.mxcsrModesOffset + Int32(rm) * 4)
+        }
+        asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
+        if single {
+            readSingle(.rax, d.rs1)
+            asm.movq(.xmm0, .rax)
+            if op != .sqrt { readSingle(.rax, d.rs2); asm.movq(.xmm1, .rax) }
+        } else {
+            asm.load(.rax, fSlot(d.rs1), .qword)
+            asm.movq(.xmm0, .rax)
+            if op != .sqrt { asm.load(.rax, fSlot(d.rs2), .qword); asm.movq(.xmm1, .rax) }
+        }
+        asm.loadMXCSR(mode)
+        asm.scalar(op, double: !single, .xmm0, op == .sqrt ? .xmm0 : .xmm1)
+        asm.storeMXCSR(Memory(.rsi, TranslationContext.mxcsrAfterOffset))
+        asm.loadMXCSR(Memory(.rsi, TranslationContext.mxcsrDefaultOffset))
+        asm.movq(.rax, .xmm0)
+        // A NaN (exponent all ones, fraction not zero: twice the bits above twice infinity's)
+        // becomes the canonical NaN.
+        asm.mov(.rdx, .rax)
+        if single {
+            asm.alu(.add, .rdx, .rdx, .dword)
+            asm.alu(.cmp, .rdx, imm: Int32(bitPattern: 0xFF00_0000), .dword)
+            asm.mov(.r10, imm: 0x7FC0_0000, keepFlags: true)
+            asm.cmov(.above, .rax, .r10)
+            box(.rax)
+        } else {
+            asm.alu(.add, .rdx, .rdx)
+            asm.mov(.rcx, imm: 0xFFE0_0000_0000_0000)
+            asm.alu(.cmp, .rdx, .rcx)
+            asm.mov(.r10, imm: 0x7FF8_0000_0000_0000, keepFlags: true)
+            asm.cmov(.above, .rax, .r10)
+        }
+        asm.store(fSlot(d.rd), .rax, .qword)
+        // fflags |= the operation's flags.
+        asm.load(.rax, Memory(.rsi, TranslationContext.mxcsrAfterOffset), .dword)
+        asm.alu(.and, .rax, imm: 0x3F, .dword)
+        asm.load(.rax, Memory(.rsi, index: .rax, scale: 1, TranslationContext.flagMapOffset), .byte)
+        asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
+        asm.alu(.or, Memory(.r8, Int32(ControlWord.fflags * 8)), .rax)
+        markDirty()
     }
 
     /// r = 0xFFFF_FFFF_0000_0000 | the low 32 bits of r (uses rdx).
