@@ -99,4 +99,30 @@ struct FloatArithmeticInlineTests {
         let s = (b.hart.engine as! TranslatingEngine).statistics
         #expect(s.translatedInstructions >= 2 * cases - 10, "the operations ran in blocks")
     }
+
+    @Test("a product tiny before rounding but not after rounds to the smallest normal with NX only, on both engines", arguments: [false, true])
+    func tininessAfterRounding(single: Bool) throws {
+        // (1 + ulp) x the largest subnormal = smallest normal x (1 - 2^-104 / 2^-46): rounded
+        // with an unbounded exponent it is the smallest normal, so RISC-V raises no UF.
+        let mul = T.opFP(2, fmt: single ? 0 : 1, rs2: 2, rs1: 1, rm: 0, rd: 3)
+        let (f1, f2, want): (UInt64, UInt64, UInt64) = single
+            ? (0xFFFF_FFFF_3F80_0001, 0xFFFF_FFFF_007F_FFFF, 0xFFFF_FFFF_0080_0000)
+            : (0x3FF0_0000_0000_0001, 0x000F_FFFF_FFFF_FFFF, 0x0010_0000_0000_0000)
+        let zero = [UInt64](repeating: 0, count: 32)
+        var f = zero
+        f[1] = f1; f[2] = f2
+        // A nop first: a fresh hart's first instruction runs on the interpreter (it fills the
+        // fetch TLB), the block after it holds the fmul.
+        let program: [UInt32] = [0x0000_0013, mul, 0x0000_006f]
+        let a = try T.board(program, data: [], registers: zero, f: f, mstatusFS: 3, frm: 0, translate: false)
+        let b = try T.board(program, data: [], registers: zero, f: f, mstatusFS: 3, frm: 0, translate: true)
+        _ = a.hart.run(budget: 3)
+        _ = b.hart.run(budget: 3)
+        for h in [a.hart, b.hart] {
+            #expect(h.f[3] == want)
+            #expect(h.fflags == 0x01, "NX only")
+        }
+        let s = (b.hart.engine as! TranslatingEngine).statistics
+        #expect(s.translatedInstructions == 2 && s.outOfLineExits == 0, "the fmul ran inline in a block: \(s)")
+    }
 }
