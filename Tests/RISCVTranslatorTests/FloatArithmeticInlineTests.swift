@@ -28,7 +28,6 @@ struct FloatArithmeticInlineTests {
         let e = UInt64(max(0, min(maxExp, exponent + bias)))
         let sign: UInt64 = Bool.random(using: &g) ? 1 << UInt64(fractionBits + (single ? 8 : 11)) : 0
         let bits = sign | e << UInt64(fractionBits) | fraction
-        _ = maxExp
         return single ? 0xFFFF_FFFF_0000_0000 | bits : bits
     }
 
