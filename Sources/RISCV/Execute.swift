@@ -544,7 +544,7 @@ extension Hart {
 
     /// LR/SC and AMOs (slow path: they also need write permission), atomic across harts.
     /// False when a trap was taken.
-    func atomic(_ d: DecodedInstruction) -> Bool {
+    package func atomic(_ d: DecodedInstruction) -> Bool {
         let va = x[Int(d.rs1)]
         let src = x[Int(d.rs2)]
         let word: Bool

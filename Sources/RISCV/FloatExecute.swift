@@ -23,7 +23,7 @@ extension Hart {
     /// Executes one F/D instruction at `self.pc` (which the caller advances). False when a trap
     /// was taken. MMIO accesses are completed here, counted as MMIO exits.
     @inline(never)
-    func executeFloat(_ d: DecodedInstruction) -> Bool {
+    package func executeFloat(_ d: DecodedInstruction) -> Bool {
         let imm = UInt64(bitPattern: d.imm)
         guard mstatus & CSRBits.fs != 0 else {
             takeException(.illegalInstruction, tval: imm >> 32)

@@ -21,8 +21,19 @@ public final class Hart {
     public let x: UnsafeMutablePointer<UInt64>
     /// f0...f31 (raw 64 bits; singles NaN-boxed).
     public let f: UnsafeMutablePointer<UInt64>
-    /// fcsr's accrued exception flags (NV DZ OF UF NX) and dynamic rounding mode.
-    var fflags: UInt8 = 0, frm: UInt8 = 0
+    /// mstatus, fflags and frm, in memory translated code reads and writes directly (word 0:
+    /// mstatus, 1: fflags, 2: frm; see `ControlWord`). The properties below are views of it.
+    package let controlWords: UnsafeMutablePointer<UInt64>
+    /// fcsr's accrued exception flags (NV DZ OF UF NX).
+    var fflags: UInt8 {
+        @inline(__always) get { UInt8(truncatingIfNeeded: controlWords[ControlWord.fflags]) }
+        @inline(__always) set { controlWords[ControlWord.fflags] = UInt64(newValue) }
+    }
+    /// fcsr's dynamic rounding mode.
+    var frm: UInt8 {
+        @inline(__always) get { UInt8(truncatingIfNeeded: controlWords[ControlWord.frm]) }
+        @inline(__always) set { controlWords[ControlWord.frm] = UInt64(newValue) }
+    }
     /// The program counter.
     public var pc: UInt64 = 0x8000_0000
     /// The engine running this hart's code (nil: the interpreter). Not part of the saved
@@ -34,7 +45,10 @@ public final class Hart {
     public let hartID: UInt64
 
     // CSRs
-    var mstatus: UInt64 = CSRBits.uxl | CSRBits.sxl
+    var mstatus: UInt64 {
+        @inline(__always) get { controlWords[ControlWord.mstatus] }
+        @inline(__always) set { controlWords[ControlWord.mstatus] = newValue }
+    }
     var medeleg: UInt64 = 0, mideleg: UInt64 = 0, mie: UInt64 = 0
     /// Pending interrupts (mip). Timer and software bits are refreshed from the CLINT.
     public var mip: UInt64 = 0
@@ -127,6 +141,9 @@ public final class Hart {
         x.initialize(repeating: 0, count: 33)
         f = .allocate(capacity: 32)
         f.initialize(repeating: 0, count: 32)
+        controlWords = .allocate(capacity: ControlWord.count)
+        controlWords.initialize(repeating: 0, count: ControlWord.count)
+        controlWords[ControlWord.mstatus] = CSRBits.uxl | CSRBits.sxl
         decodePages = .allocate(capacity: max(memory.pageCount, 1))
         decodePages.initialize(repeating: nil, count: max(memory.pageCount, 1))
         codePage = .allocate(capacity: max(memory.pageCount, 1))
@@ -144,6 +161,7 @@ public final class Hart {
         crossPage.deallocate()
         x.deallocate()
         f.deallocate()
+        controlWords.deallocate()
         readTLB.deallocate(); writeTLB.deallocate(); fetchTLB.deallocate()
     }
 

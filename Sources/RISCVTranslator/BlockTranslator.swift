@@ -39,19 +39,74 @@ public struct TranslationContext {
     var jumpCache: UnsafeMutablePointer<JumpCacheEntry>
     var generations: UnsafeMutablePointer<UInt32>
     var reserved: UInt64 = 0
+    /// The out-of-line entry (`OutOfLineCall.entry`) translated code calls for the F, D and A
+    /// instructions it does not emit inline.
+    var outOfLine: UnsafeRawPointer
+    /// The hart (unretained; set by the engine before it runs blocks).
+    var hart: UnsafeMutableRawPointer?
+    /// Set to 1 by the engine when the hart reports code that may have changed (an
+    /// out-of-line store to a code page): the block then leaves after that instruction.
+    var codeChanged: UInt64 = 0
+    /// The hart's mstatus, fflags and frm words (`Hart.controlWords`).
+    var controlWords: UnsafeMutablePointer<UInt64>
+    /// The hart's f registers.
+    var f: UnsafeMutablePointer<UInt64>
+    /// MXCSR per RISC-V rounding mode 0-3 (RNE, RTZ, RDN, RUP), every exception masked, flags
+    /// clear, no FTZ/DAZ; inline arithmetic loads one before its operation.
+    var mxcsrModes: (UInt32, UInt32, UInt32, UInt32) = (0x1F80, 0x7F80, 0x3F80, 0x5F80)
+    /// Where inline arithmetic stores MXCSR after its operation.
+    var mxcsrAfter: UInt32 = 0
+    /// The MXCSR Swift code runs with (loaded back after every inline operation).
+    var mxcsrDefault: UInt32 = 0x1F80
+    /// MXCSR exception flags (IE DE ZE OE UE PE, bits 0-5) to fflags (NV DZ OF UF NX); DE
+    /// (a denormal operand) has no RISC-V counterpart.
+    var flagMap: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     /// A context over `hart`'s TLBs and a jump cache.
     init(readTLB: UnsafeMutablePointer<TLBEntry>, writeTLB: UnsafeMutablePointer<TLBEntry>, fetchTLB: UnsafeMutablePointer<TLBEntry>,
-         jumpCache: JumpCache) {
+         jumpCache: JumpCache, controlWords: UnsafeMutablePointer<UInt64>, f: UnsafeMutablePointer<UInt64>) {
         self.readTLB = readTLB
         self.writeTLB = writeTLB
         self.fetchTLB = fetchTLB
         self.jumpCache = jumpCache.entries
         self.generations = jumpCache.generations
+        self.outOfLine = unsafeBitCast(OutOfLineCall.entry, to: UnsafeRawPointer.self)
+        self.controlWords = controlWords
+        self.f = f
+        withUnsafeMutableBytes(of: &flagMap) { map in
+            for i in 0..<64 {
+                var v: UInt8 = 0
+                if i & 1 != 0 { v |= 0x10 }    // IE -> NV
+                if i & 4 != 0 { v |= 0x08 }    // ZE -> DZ
+                if i & 8 != 0 { v |= 0x04 }    // OE -> OF
+                if i & 16 != 0 { v |= 0x02 }   // UE -> UF
+                if i & 32 != 0 { v |= 0x01 }   // PE -> NX
+                map[i] = v
+            }
+        }
     }
 
     static let readTLBOffset: Int32 = 0, writeTLBOffset: Int32 = 8, leftOffset: Int32 = 16, sideExitOffset: Int32 = 24
     static let fetchTLBOffset: Int32 = 32, jumpCacheOffset: Int32 = 40, generationsOffset: Int32 = 48
+    static let outOfLineOffset: Int32 = 64, hartOffset: Int32 = 72, codeChangedOffset: Int32 = 80
+    static let controlWordsOffset: Int32 = 88, fOffset: Int32 = 96
+    static let mxcsrModesOffset: Int32 = 104, mxcsrAfterOffset: Int32 = 120, mxcsrDefaultOffset: Int32 = 124, flagMapOffset: Int32 = 128
+
+    /// Whether the offsets above are where Swift put the fields.
+    static var layoutMatches: Bool {
+        let l = MemoryLayout<TranslationContext>.self
+        return l.offset(of: \.readTLB) == 0 && l.offset(of: \.writeTLB) == 8 && l.offset(of: \.left) == 16
+            && l.offset(of: \.sideExit) == 24 && l.offset(of: \.fetchTLB) == 32 && l.offset(of: \.jumpCache) == 40
+            && l.offset(of: \.generations) == 48 && l.offset(of: \.outOfLine) == 64 && l.offset(of: \.hart) == 72
+            && l.offset(of: \.codeChanged) == 80 && l.offset(of: \.controlWords) == 88 && l.offset(of: \.f) == 96
+            && l.offset(of: \.mxcsrModes) == 104 && l.offset(of: \.mxcsrAfter) == 120 && l.offset(of: \.mxcsrDefault) == 124
+            && l.offset(of: \.flagMap) == 128
+    }
+
+    /// `sideExit` values: none; the access at the returned pc missed the TLB (the interpreter
+    /// runs it); an out-of-line instruction retired and then the block left because code may
+    /// have changed, trapped, or needs the VMM (`hart.pc` is set in those three cases).
+    static let noExit: UInt64 = 0, memoryExit: UInt64 = 1, codeChangedExit: UInt64 = 2, trapExit: UInt64 = 3, vmmExit: UInt64 = 4
 }
 
 /// One translated block: its code (in the caller's buffer) and what it covers.
@@ -96,6 +151,19 @@ public enum BlockTranslator {
              .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
              .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw,
              .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd:
+            return true
+        default:
+            return runsOutOfLine(op)
+        }
+    }
+
+    /// Whether `op` is an F, D or A instruction a block runs through `OutOfLineCall` (when it
+    /// does not emit it inline): the interpreter's own code, called from the block.
+    public static func runsOutOfLine(_ op: Opcode) -> Bool {
+        switch op {
+        case .flw, .fld, .fsw, .fsd, .fpu,
+             .lrw, .scw, .amoswapw, .amoaddw, .amoxorw, .amoandw, .amoorw, .amominw, .amomaxw, .amominuw, .amomaxuw,
+             .lrd, .scd, .amoswapd, .amoaddd, .amoxord, .amoandd, .amoord, .amomind, .amomaxd, .amominud, .amomaxud:
             return true
         default:
             return false
@@ -172,6 +240,9 @@ struct Emitter {
     var sideExits: [(Label, Int, UInt64)] = []
     /// Patchable exits: (offset of the rel32 field in the assembler, target pc).
     var links: [(offset: Int, target: UInt64)] = []
+    /// Out-of-line exits after an out-of-line instruction asked the block to leave: (label,
+    /// instructions completed before it).
+    var outOfLineExits: [(Label, Int)] = []
 
     init(asm: Assembler, instructions: Int, pc: UInt64) {
         self.asm = asm
@@ -240,6 +311,37 @@ struct Emitter {
             asm.ret()
         }
         sideExits.removeAll()
+        // The out-of-line call set `sideExit` and `hart.pc` (and took its own instruction from
+        // the budget when it retired).
+        for (label, completed) in outOfLineExits {
+            asm.bind(label)
+            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions - completed))
+            asm.ret()
+        }
+        outOfLineExits.removeAll()
+    }
+
+    /// Calls `OutOfLineCall.entry` for `d` at `pc` (the interpreter's code runs it); leaves
+    /// the block when it says so. rdi and rsi are kept across the call on the stack, whose
+    /// three pushes also give the call the 16-byte alignment the ABI wants (the block is
+    /// entered with rsp = 8 mod 16, as any called function).
+    mutating func outOfLine(_ d: DecodedInstruction, pc: UInt64, completed: Int) {
+        let leave = asm.newLabel()
+        outOfLineExits.append((leave, completed))
+        asm.push(.rdi)
+        asm.push(.rsi)
+        asm.push(.rsi)
+        asm.mov(.rdi, .rsi)
+        asm.mov(.rsi, imm: pc)
+        asm.mov(.rdx, imm: OutOfLineCall.head(d))
+        asm.mov(.rcx, imm: UInt64(bitPattern: d.imm))
+        asm.load(.rax, Memory(.rdi, TranslationContext.outOfLineOffset), .qword)
+        asm.call(.rax)
+        asm.pop(.rsi)
+        asm.pop(.rsi)
+        asm.pop(.rdi)
+        asm.test(.rax, .rax)
+        asm.jump(if: .notEqual, to: leave)
     }
 
     /// rax = the host address of the access at guest address rax through the TLB at
@@ -422,7 +524,8 @@ struct Emitter {
         case .divu, .remu, .divuw, .remuw:
             unsignedDivide(d)
         default:
-            preconditionFailure("\(d.op) is not translated")
+            precondition(BlockTranslator.runsOutOfLine(d.op), "\(d.op) is not translated")
+            if !inlineFloat(d, pc: pc, completed: completed) { outOfLine(d, pc: pc, completed: completed) }
         }
     }
 

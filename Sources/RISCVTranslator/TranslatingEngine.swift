@@ -75,6 +75,8 @@ public final class TranslatingEngine: ExecutionEngine {
         /// Jump-cache entries filled by the dispatcher (each after a lookup missed or a block
         /// returned to it).
         public var jumpCacheFills = 0
+        /// Blocks an out-of-line instruction ended (a trap, a VMM exit, a code change).
+        public var outOfLineExits = 0
     }
 
     /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
@@ -105,8 +107,10 @@ public final class TranslatingEngine: ExecutionEngine {
         suspect.initialize(repeating: false, count: pageCount)
         jumpCache = JumpCache(pageCount: pageCount)
         context = .allocate(capacity: 1)
+        precondition(TranslationContext.layoutMatches, "the generated code's context offsets must match TranslationContext")
         context.initialize(to: TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries,
-                                                  fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache))
+                                                  fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache,
+                                                  controlWords: hart.controlWords, f: hart.f))
     }
 
     deinit {
@@ -124,6 +128,7 @@ public final class TranslatingEngine: ExecutionEngine {
         guard index >= 0 && index < pageCount, pages[index] != nil else { return }
         suspect[index] = true
         jumpCache.stale(page: index)
+        context.pointee.codeChanged = 1
         statistics.invalidations += 1
     }
 
@@ -132,6 +137,7 @@ public final class TranslatingEngine: ExecutionEngine {
             suspect[i] = true
             jumpCache.stale(page: i)
         }
+        context.pointee.codeChanged = 1
         statistics.invalidateAlls += 1
     }
 
@@ -171,6 +177,7 @@ public final class TranslatingEngine: ExecutionEngine {
         var left = budget
         var spent = 0
         let tlb = hart.fetchTLB.entries
+        context.pointee.hart = Unmanaged.passUnretained(hart).toOpaque()
         while left > 0 {
             let pc = hart.pc
             let e = tlb[TLB.index(pc)]
@@ -183,14 +190,27 @@ public final class TranslatingEngine: ExecutionEngine {
                     context.pointee.sideExit = 0
                     let next = unsafeBitCast(entry, to: Block.self)(hart.x, UnsafeMutableRawPointer(context))
                     let n = left - Int(context.pointee.left)
-                    hart.pc = next
                     hart.instret &+= UInt64(n)
                     left -= n
                     spent += n
                     statistics.blocksRun += 1
                     statistics.translatedInstructions += n
-                    if context.pointee.sideExit == 0 { continue }
+                    let exit = context.pointee.sideExit
+                    if exit == TranslationContext.noExit { hart.pc = next; continue }
+                    if exit != TranslationContext.memoryExit {
+                        // An out-of-line instruction ended the block and set `pc`.
+                        statistics.outOfLineExits += 1
+                        if exit == TranslationContext.trapExit {
+                            // A trap spends budget without retiring, as in the interpreter.
+                            left -= 1
+                            spent += 1
+                        } else if exit == TranslationContext.vmmExit {
+                            break
+                        }
+                        continue
+                    }
                     // A side exit: the access at `next` goes through the interpreter.
+                    hart.pc = next
                     statistics.sideExits += 1
                     if left == 0 { break }
                 }

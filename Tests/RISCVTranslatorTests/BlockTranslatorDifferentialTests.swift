@@ -99,7 +99,8 @@ struct BlockTranslatorDifferentialTests {
             let entry = try code.append(asm.bytes)
             try code.seal()
             var context = TranslationContext(readTLB: hart.readTLB.entries, writeTLB: hart.writeTLB.entries,
-                                             fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache)
+                                             fetchTLB: hart.fetchTLB.entries, jumpCache: jumpCache,
+                                             controlWords: hart.controlWords, f: hart.f)
             context.left = 1000
             let next = registers.withUnsafeMutableBufferPointer { r in
                 withUnsafeMutablePointer(to: &context) { unsafeBitCast(entry, to: Block.self)(r.baseAddress!, UnsafeMutableRawPointer($0)) }

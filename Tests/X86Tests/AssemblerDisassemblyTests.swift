@@ -185,6 +185,39 @@ struct AssemblerDisassemblyTests {
         other.append(EncodingCase(text: "int3") { $0.breakpoint() })
         other.append(EncodingCase(text: "nop") { $0.nop() })
         groups.append(("shifts, multiply, divide, conditions, stack", other))
+
+        var sse: [EncodingCase] = []
+        for x in XMMRegister.allCases {
+            for r in regs {
+                sse.append(EncodingCase(text: "movq xmm\(x.rawValue), \(Names.q[Int(r.rawValue)])") { $0.movq(x, r) })
+                sse.append(EncodingCase(text: "movq \(Names.q[Int(r.rawValue)]), xmm\(x.rawValue)") { $0.movq(r, x) })
+            }
+            for y in XMMRegister.allCases {
+                for op in ScalarOperation.allCases {
+                    for double in [true, false] {
+                        let name: String
+                        switch op {
+                        case .sqrt: name = "sqrt"
+                        case .add: name = "add"
+                        case .mul: name = "mul"
+                        case .sub: name = "sub"
+                        case .div: name = "div"
+                        }
+                        sse.append(EncodingCase(text: "\(name)\(double ? "sd" : "ss") xmm\(x.rawValue), xmm\(y.rawValue)") {
+                            $0.scalar(op, double: double, x, y)
+                        })
+                    }
+                }
+            }
+        }
+        for base in regs {
+            for disp in displacements {
+                let m = Memory(base, disp)
+                sse.append(EncodingCase(text: "ldmxcsr \(Names.mem(m, .dword))") { $0.loadMXCSR(m) })
+                sse.append(EncodingCase(text: "stmxcsr \(Names.mem(m, .dword))") { $0.storeMXCSR(m) })
+            }
+        }
+        groups.append(("SSE scalar arithmetic, movq, MXCSR", sse))
         return groups
     }
 

@@ -194,4 +194,78 @@ struct AssemblerExecutionTests {
         }
         for n: UInt64 in [0, 1, 2, 10, 1000, 65_536] { #expect(sum(n, 0) == n * (n + 1) / 2) }
     }
+
+    @Test("scalar SSE arithmetic through movq computes what Swift's Double and Float do, on every pair of xmm registers")
+    func scalarArithmetic() throws {
+        var keep: [ExecutableMemory] = []
+        var g = SystemRandomNumberGenerator()
+        let doubles: [Double] = [0, -0.0, 1, -1.5, 3, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-300, 7e22]
+        for op in ScalarOperation.allCases {
+            for double in [true, false] {
+                let (x, y) = (XMMRegister.allCases.randomElement(using: &g)!, XMMRegister.allCases.randomElement(using: &g)!)
+                let f = try compile(&keep) { a in
+                    a.movq(x, .rdi)
+                    a.movq(y, .rsi)
+                    a.scalar(op, double: double, x, y)
+                    a.movq(.rax, x)
+                    a.ret()
+                }
+                for p in doubles { for q in doubles {
+                    let (pb, qb): (UInt64, UInt64) = double ? (p.bitPattern, q.bitPattern)
+                        : (UInt64(Float(p).bitPattern), UInt64(Float(q).bitPattern))
+                    let got = f(pb, x == y ? pb : qb)
+                    let b = x == y ? p : q
+                    if double {
+                        let want: Double
+                        switch op {
+                        case .add: want = p + b
+                        case .sub: want = p - b
+                        case .mul: want = p * b
+                        case .div: want = p / b
+                        case .sqrt: want = b.squareRoot()
+                        }
+                        #expect(got == want.bitPattern || (want.isNaN && Double(bitPattern: got).isNaN), "\(op) sd \(p) \(b)")
+                    } else {
+                        let (fp, fb) = (Float(p), Float(b))
+                        let want: Float
+                        switch op {
+                        case .add: want = fp + fb
+                        case .sub: want = fp - fb
+                        case .mul: want = fp * fb
+                        case .div: want = fp / fb
+                        case .sqrt: want = fb.squareRoot()
+                        }
+                        let low = UInt32(truncatingIfNeeded: got)
+                        #expect(low == want.bitPattern || (want.isNaN && Float(bitPattern: low).isNaN), "\(op) ss \(fp) \(fb)")
+                        #expect(got >> 32 == 0, "the upper half of the register keeps the source's (zero) bits")
+                    }
+                }}
+            }
+        }
+    }
+
+    @Test("ldmxcsr sets the rounding mode (1/3 rounds up under RC = up) and stmxcsr reads the inexact flag")
+    func mxcsr() throws {
+        var keep: [ExecutableMemory] = []
+        // rdi: [0] the MXCSR to load, [1] the MXCSR read back after 1 / 3, [2] 0x1F80 to restore.
+        let f = try compile(&keep) { a in
+            a.loadMXCSR(Memory(.rdi))
+            a.mov(.rax, imm: (1.0 as Double).bitPattern)
+            a.movq(.xmm0, .rax)
+            a.mov(.rax, imm: (3.0 as Double).bitPattern)
+            a.movq(.xmm9, .rax)
+            a.scalar(.div, double: true, .xmm0, .xmm9)
+            a.storeMXCSR(Memory(.rdi, 4))
+            a.loadMXCSR(Memory(.rdi, 8))
+            a.movq(.rax, .xmm0)
+            a.ret()
+        }
+        for (mode, want) in [(UInt32(0x1F80), (1.0 / 3.0).bitPattern), (0x5F80, (1.0 / 3.0).nextUp.bitPattern),
+                             (0x3F80, (1.0 / 3.0).bitPattern), (0x7F80, (1.0 / 3.0).bitPattern)] {
+            var words: [UInt32] = [mode, 0, 0x1F80]
+            let got = words.withUnsafeMutableBufferPointer { f(UInt64(UInt(bitPattern: $0.baseAddress!)), 0) }
+            #expect(got == want, "MXCSR 0x\(String(mode, radix: 16))")
+            #expect(words[1] & 0x20 != 0 && words[1] & ~0x3F == mode, "PE set, the mode kept")
+        }
+    }
 }
