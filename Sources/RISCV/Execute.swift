@@ -593,7 +593,19 @@ extension Hart {
             x[32] = 0
             return true
         }
-        guard let host = storePointer(va, size: size, value: src, amo: true) else { return false }
+        // An AMO on a page the write TLB maps (live RAM, logged dirty, holding no decoded
+        // code; the tag compare includes the alignment bits) skips the walk and PMP check, as a
+        // plain store's hit does; a miss, or an LR reservation the AMO may have to end, takes
+        // the slow path (walk, faults, TLB fill, reservation check).
+        let host: UnsafeMutableRawPointer
+        let e = writeTLB.entries[TLB.index(va)]
+        if reservation == .max && e.tag == va & (0xFFFF_FFFF_FFFF_F000 | (size - 1)) {
+            // SAFETY: a write-TLB hit maps into a live RAM page; the access is aligned.
+            host = UnsafeMutableRawPointer(bitPattern: UInt(va &+ e.addend)).unsafelyUnwrapped
+        } else {
+            guard let h = storePointer(va, size: size, value: src, amo: true) else { return false }
+            host = h
+        }
         let old: UInt64
         if word {
             let a = Hart.atomic32(host), b = UInt32(truncatingIfNeeded: src)
