@@ -42,7 +42,7 @@ struct LockstepProgram {
             for p in 0..<M.dataPages where M.fetchFaults(dataPerms[p], mode) { targets.append(M.data + UInt64(p) << 12 + 0x40) }
             if M.fetchFaults(dataPerms[4], mode) { targets.append(M.superpage + 0x800) }
         }
-        var stream = LockstepStream(mode: mode, faultTargets: targets, g: g)
+        var stream = LockstepStream(mode: mode, faultTargets: targets, dense: g.chance(30), g: g)
         let count = Int.random(in: 5...300, using: &stream.g)
         var items = stream.items(count)
         items.append([.jal(rd: 0, target: 0)])

@@ -45,6 +45,9 @@ struct LockstepStream {
     let mode: PrivilegeModeChoice
     /// Absolute addresses a jump may take to fault.
     let faultTargets: [UInt64]
+    /// Mostly integer code (ALU, loads, stores, branches, counted loops), so blocks are long
+    /// and chain; otherwise every kind of instruction is as likely as in any program.
+    let dense: Bool
     var g: LockstepRandom
 
     static let writable: [UInt32] = [1] + Array(3...25)
@@ -66,6 +69,15 @@ struct LockstepStream {
 
     mutating func item(index: Int, count: Int) -> [LockstepPiece] {
         let target = min(count, index + Int.random(in: 1...12, using: &g))
+        if dense && g.chance(85) {
+            switch Int.random(in: 0..<100, using: &g) {
+            case 0..<55: return [.word(alu())]
+            case 55..<75: return [.word(loadStore())]
+            case 75..<85: return [.half(compressed())]
+            case 85..<95: return [.branch(f3: g.pick([0, 1, 4, 5, 6, 7]), rs1: rs(), rs2: rs(), target: target)]
+            default: return loop()
+            }
+        }
         switch Int.random(in: 0..<100, using: &g) {
         case 0..<26: return [.word(alu())]
         case 26..<36: return [.half(compressed())]
@@ -83,6 +95,22 @@ struct LockstepStream {
         case 90..<91: return [.far(g.pick(faultTargets))]
         default: return [.word(alu())]
         }
+    }
+
+    /// A counted loop over integer code: `addi x30, x0, k; body; addi x30, x30, -1;
+    /// bne x30, x0, body` (nothing in the body writes x30; the handlers leave it alone).
+    mutating func loop() -> [LockstepPiece] {
+        var body: [LockstepPiece] = []
+        for _ in 0..<Int.random(in: 1...30, using: &g) {
+            switch Int.random(in: 0..<10, using: &g) {
+            case 0..<6: body.append(.word(alu()))
+            case 6..<9: body.append(.word(loadStore()))
+            default: body.append(.half(compressed()))
+            }
+        }
+        let size = body.reduce(0) { $0 + $1.size } + 4
+        return [.word(E.addi(30, 0, Int32.random(in: 1...40, using: &g)))] + body
+            + [.word(E.addi(30, 30, -1)), .word(E.b(-Int32(size), 0, 30, 1))]
     }
 
     mutating func alu() -> UInt32 {

@@ -54,7 +54,7 @@ struct LockstepTests {
           arguments: 0..<4)
     func fixedSeeds(group: Int) throws {
         var totals = Totals()
-        try Self.run(seeds: (UInt64(group * 100)..<UInt64(group * 100 + 100)), budget: 8000, totals: &totals)
+        try Self.run(seeds: (UInt64(group * 100)..<UInt64(group * 100 + 100)), budget: 12_000, totals: &totals)
         print("lockstep group \(group): \(totals.summary)")
         #expect(totals.failures.isEmpty, "\(totals.failures.count) programs differ; first:\n\(totals.failures.first ?? "")")
         #expect(totals.translated * 4 > Int(totals.instructions), "a good share ran translated")
