@@ -31,7 +31,7 @@ enum LockstepMemoryMap {
 
     /// A random leaf permission for a data page of a program running in `mode`: mostly
     /// usable, sometimes not.
-    static func dataPermission(_ mode: PrivilegeModeChoice, _ g: inout LockstepRandom) -> UInt64 {
+    static func dataPermission(_ mode: LockstepMode, _ g: inout LockstepRandom) -> UInt64 {
         let user = mode == .user ? u : 0
         var p: UInt64
         switch Int.random(in: 0..<100, using: &g) {
@@ -48,14 +48,14 @@ enum LockstepMemoryMap {
     }
 
     /// Whether a fetch in `mode` from a page with leaf bits `p` faults.
-    static func fetchFaults(_ p: UInt64, _ mode: PrivilegeModeChoice) -> Bool {
+    static func fetchFaults(_ p: UInt64, _ mode: LockstepMode) -> Bool {
         p & v == 0 || p & x == 0 || (p & w != 0 && p & r == 0) || (mode == .user) != (p & u != 0)
     }
 
     /// Writes the page tables: code, handlers, log and the page tables themselves as the
     /// program's mode needs them, data pages and the superpage with `dataPerms` (5 entries: 4
     /// data pages, then the superpage), the UART page with `uartPerm`.
-    static func pageTables(mode: PrivilegeModeChoice, dataPerms: [UInt64], uartPerm: UInt64) -> [(UInt64, UInt64)] {
+    static func pageTables(mode: LockstepMode, dataPerms: [UInt64], uartPerm: UInt64) -> [(UInt64, UInt64)] {
         func table(_ pa: UInt64) -> UInt64 { (pa >> 12) << 10 | v }
         func leaf(_ pa: UInt64, _ flags: UInt64) -> UInt64 { flags == 0 ? 0 : (pa >> 12) << 10 | flags }
         var entries: [(UInt64, UInt64)] = []
@@ -73,9 +73,4 @@ enum LockstepMemoryMap {
         set(l0Devices, (uart >> 12) & 511, leaf(uart, uartPerm))
         return entries
     }
-}
-
-/// The privilege mode a lockstep program runs in.
-enum PrivilegeModeChoice: CaseIterable {
-    case machine, supervisor, user
 }

@@ -14,7 +14,7 @@ struct LockstepProgram {
     typealias E = LockstepEncoding
     typealias M = LockstepMemoryMap
     let seed: UInt64
-    let mode: PrivilegeModeChoice
+    let mode: LockstepMode
     let paging: Bool
     let code: [UInt8]
     let instructions: Int
@@ -27,7 +27,7 @@ struct LockstepProgram {
     init(seed: UInt64, template: HartState) {
         self.seed = seed
         var g = LockstepRandom(seed: seed)
-        let mode = g.pick(PrivilegeModeChoice.allCases)
+        let mode = g.pick(LockstepMode.allCases)
         self.mode = mode
         paging = mode == .user || (mode == .supervisor && g.chance(80)) || g.chance(20)
         let dataPerms = (0..<5).map { _ in M.dataPermission(mode, &g) }
@@ -87,6 +87,22 @@ struct LockstepProgram {
                     word(E.u(0, 26, 0x17))                                  // auipc x26, 0
                     let o = offset(t)
                     word(o < 2048 ? E.i(o, 26, 0, rd, 0x67) : E.addi(0, 0, 0))
+                case .patch(let w, let t):
+                    // The first item from t on that is one 4-byte word, in reach of a 12-bit offset.
+                    let store = here + 8
+                    let found = (t..<items.count).first { k in
+                        guard items[k].count == 1, case .word = items[k][0] else { return false }
+                        return addresses[k] - store < 2048
+                    }
+                    if let k = found {
+                        let hi = (Int32(bitPattern: w) &+ 0x800) >> 12, lo = Int32(bitPattern: w) &- hi << 12
+                        word(E.u(UInt32(bitPattern: hi), 30, 0x37))           // lui x30, hi
+                        word(E.i(lo, 30, 0, 30, 0x1b))                        // addiw x30, x30, lo
+                        word(E.u(0, 26, 0x17))                                // auipc x26, 0
+                        word(E.s(Int32(addresses[k] - (here + 8)), 30, 26, 2, 0x23))  // sw x30, off(x26)
+                    } else {
+                        for _ in 0..<4 { word(E.addi(0, 0, 0)) }
+                    }
                 case .far(let target):
                     word(E.u(0, 26, 0x17))                                  // auipc x26, 0
                     let o = Int64(bitPattern: target) - Int64(M.code) - Int64(here + 4)
@@ -106,7 +122,7 @@ struct LockstepProgram {
         0xffff_ffff_0000_0001, 0xffff_ffff_4b80_0001, 0x1234_5678_3f80_0000,
     ]
 
-    static func initialState(_ template: HartState, mode: PrivilegeModeChoice, paging: Bool, _ g: inout LockstepRandom) -> HartState {
+    static func initialState(_ template: HartState, mode: LockstepMode, paging: Bool, _ g: inout LockstepRandom) -> HartState {
         var s = template
         for r in 1..<32 {
             s.x[r] = g.chance(30) ? g.pick(BlockTranslatorDifferentialTests.edgeValues) : g.next()

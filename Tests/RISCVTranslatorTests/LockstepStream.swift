@@ -14,35 +14,11 @@
 @testable import RISCV
 @testable import RISCVTranslator
 
-/// One piece of a lockstep item.
-enum LockstepPiece {
-    case word(UInt32)
-    case half(UInt16)
-    /// A conditional branch (funct3) to an item.
-    case branch(f3: UInt32, rs1: UInt32, rs2: UInt32, target: Int)
-    case jal(rd: UInt32, target: Int)
-    case cj(target: Int)
-    case cbranch(rs1: UInt32, nonzero: Bool, target: Int)
-    /// `auipc x26, 0; jalr rd, off(x26)` to an item.
-    case jalr(rd: UInt32, target: Int)
-    /// `auipc x26, 0; auipc x30, hi; jalr x0, lo(x30)` to an absolute address (a fetch fault).
-    case far(UInt64)
-
-    var size: Int {
-        switch self {
-        case .word, .branch, .jal: return 4
-        case .half, .cj, .cbranch: return 2
-        case .jalr: return 8
-        case .far: return 12
-        }
-    }
-}
-
 /// Draws the items of a lockstep program.
 struct LockstepStream {
     typealias E = LockstepEncoding
     typealias M = LockstepMemoryMap
-    let mode: PrivilegeModeChoice
+    let mode: LockstepMode
     /// Absolute addresses a jump may take to fault.
     let faultTargets: [UInt64]
     /// Mostly integer code (ALU, loads, stores, branches, counted loops), so blocks are long
@@ -93,6 +69,10 @@ struct LockstepStream {
         case 82..<86: return system()
         case 86..<90: return mmio()
         case 90..<91: return [.far(g.pick(faultTargets))]
+        case 91..<93:
+            // Rewrites later code (a store to a code page: it faults under Sv39 in S and U).
+            let p = LockstepPiece.patch(word: alu(), target: min(count, index + Int.random(in: 1...30, using: &g)))
+            return g.chance(50) ? [p, .word(E.fenceI)] : [p]
         default: return [.word(alu())]
         }
     }
