@@ -215,12 +215,16 @@ public final class TranslatingEngine: ExecutionEngine {
                     if left == 0 { break }
                 }
             }
-            // The interpreter runs one instruction (fetch faults, traps and exits included).
-            hart.execute(budget: 1)
+            // The interpreter runs one instruction (fetch faults, traps and exits included) and
+            // spends what it spends: an access that exits for MMIO retires nothing here (the
+            // VMM completes it) and spends nothing, as on the interpreter alone. Nothing spent
+            // without an exit ends the chunk (the caller's `run` spends at least one unit per
+            // chunk), so this loop cannot spin.
+            let n = hart.execute(budget: 1)
             statistics.interpreted += 1
-            left -= 1
-            spent += 1
-            if hart.pendingExit != nil { break }
+            left -= n
+            spent += n
+            if hart.pendingExit != nil || n == 0 { break }
         }
         return spent
     }

@@ -11,6 +11,7 @@ import Machine
 import Testing
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 /// A seeded SplitMix64 generator (the same cases on every run).
 struct SplitMix64 {
@@ -364,11 +365,11 @@ struct FloatDifferentialTests {
         guard p.terminationStatus == 0 else { throw GuestBuildError(reason: "\(tool) failed: \(msg.prefix(2000))") }
     }
 
-    /// Runs the ELF on Switchboard until it prints DONE; returns the results area.
-    static func runOnSwitchboard(_ elf: URL, bytes: Int) throws -> [UInt8] {
+    /// Runs the ELF on Switchboard on `engine` until it prints DONE; returns the results area.
+    static func runOnSwitchboard(_ elf: URL, bytes: Int, engine: CPUEngine) throws -> [UInt8] {
         final class Sink: @unchecked Sendable { var bytes: [UInt8] = [] }
         let sink = Sink()
-        let board = try VirtBoard(memoryMiB: 128) { sink.bytes.append($0) }
+        let board = try GuestPrograms.board(memoryMiB: 128, engine: engine) { sink.bytes.append($0) }
         try board.boot(firmware: .none, kernel: [UInt8](try Data(contentsOf: elf)))
         let deadline = Date().addingTimeInterval(600)
         while !String(decoding: sink.bytes, as: UTF8.self).contains("\n"), Date() < deadline {
@@ -412,7 +413,7 @@ struct FloatDifferentialTests {
         return [UInt8](d)
     }
 
-    @Test("every F/D operation agrees with QEMU 7.2 on edge and random operands, results and fflags")
+    @Test("every F/D operation agrees with QEMU 7.2 on edge and random operands, results and fflags, on each engine")
     func matchesQEMU() throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         let program = FloatDifferentialProgram(randomPerOp: 3000)
@@ -421,34 +422,36 @@ struct FloatDifferentialTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let elf = try Self.build(program, in: dir)
         let bytes = program.records * 16
-        let t0 = Date()
-        let ours = try Self.runOnSwitchboard(elf, bytes: bytes)
-        let oursSeconds = Date().timeIntervalSince(t0)
         guard let theirs = try Self.runOnQEMU(elf, bytes: bytes, dir: dir) else {
             print("skipping QEMU comparison: qemu-system-riscv64 not installed"); return
         }
-        func quad(_ b: [UInt8], _ i: Int) -> UInt64 {
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(b[i * 8 + k]) << UInt64(8 * k) }
-            return v
-        }
-        var differences = 0
-        for g in program.groups {
-            let rows = program.tables[g.table]!
-            for (i, ops) in rows.enumerated() {
-                let r = g.firstRecord + i
-                let (qr, qf, sr, sf) = (quad(theirs, 2 * r), quad(theirs, 2 * r + 1), quad(ours, 2 * r), quad(ours, 2 * r + 1))
-                if qr != sr || qf != sf {
-                    differences += 1
-                    if differences <= 25 {
-                        let hex = { (v: UInt64) in "0x" + String(v, radix: 16) }
-                        print("FP difference: \(g.name) operands \(ops.map(hex)) (frm \(g.frm)): QEMU \(hex(qr)) flags \(hex(qf)), Switchboard \(hex(sr)) flags \(hex(sf))")
+        for engine in GuestPrograms.engines {
+            let t0 = Date()
+            let ours = try Self.runOnSwitchboard(elf, bytes: bytes, engine: engine)
+            let oursSeconds = Date().timeIntervalSince(t0)
+            func quad(_ b: [UInt8], _ i: Int) -> UInt64 {
+                var v: UInt64 = 0
+                for k in 0..<8 { v |= UInt64(b[i * 8 + k]) << UInt64(8 * k) }
+                return v
+            }
+            var differences = 0
+            for g in program.groups {
+                let rows = program.tables[g.table]!
+                for (i, ops) in rows.enumerated() {
+                    let r = g.firstRecord + i
+                    let (qr, qf, sr, sf) = (quad(theirs, 2 * r), quad(theirs, 2 * r + 1), quad(ours, 2 * r), quad(ours, 2 * r + 1))
+                    if qr != sr || qf != sf {
+                        differences += 1
+                        if differences <= 25 {
+                            let hex = { (v: UInt64) in "0x" + String(v, radix: 16) }
+                            print("FP difference: \(g.name) operands \(ops.map(hex)) (frm \(g.frm)): QEMU \(hex(qr)) flags \(hex(qf)), Switchboard \(hex(sr)) flags \(hex(sf))")
+                        }
                     }
                 }
             }
+            print("FP differential (\(engine.rawValue)): \(program.records) records in \(program.groups.count) groups compared with QEMU 7.2, \(differences) differ (Switchboard ran them in \(String(format: "%.2f", oursSeconds)) s)")
+            #expect(differences == 0, "\(engine.rawValue)")
         }
-        print("FP differential: \(program.records) records in \(program.groups.count) groups compared with QEMU 7.2, \(differences) differ (Switchboard ran them in \(String(format: "%.2f", oursSeconds)) s)")
-        #expect(differences == 0)
         #expect(program.records > 100_000)
     }
 }

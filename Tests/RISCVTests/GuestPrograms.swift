@@ -1,11 +1,25 @@
 // Helpers for tests that run guest programs: builds Tools/riscv once per test run into a
-// temporary directory with the Swift toolchain's clang, and runs ELF files on a VirtBoard.
+// temporary directory with the Swift toolchain's clang, and runs ELF files on a VirtBoard with
+// either CPU engine (`engines`: every test that runs guest code runs on each engine this host has).
 import Foundation
 import Machine
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 enum GuestPrograms {
+    /// The engines guest-running tests are parameterized over: the interpreter, and the
+    /// translator where the host can run it.
+    static let engines: [CPUEngine] = CPUEngine.allCases.filter(\.isAvailable)
+
+    /// A board of `memoryMiB` with `harts` harts on `engine`.
+    static func board(memoryMiB: Int, harts: Int = 1, engine: CPUEngine,
+                      console: @escaping (UInt8) -> Void = { _ in }) throws -> VirtBoard {
+        let board = try VirtBoard(memoryMiB: memoryMiB, harts: harts, console: console)
+        try engine.install(on: board.harts)
+        return board
+    }
+
     /// The repository root, from this file's path.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -47,8 +61,8 @@ enum GuestPrograms {
         var board: VirtBoard
     }
 
-    /// Runs a guest on our board and captures the console.
-    static func run(firmware: VirtBoard.Firmware, kernel: [UInt8]?, timeout: Double = 20, harts: Int = 1,
+    /// Runs a guest on our board on `engine` and captures the console.
+    static func run(firmware: VirtBoard.Firmware, kernel: [UInt8]?, engine: CPUEngine, timeout: Double = 20, harts: Int = 1,
                     prepare: (VirtBoard) -> Void = { _ in }) throws -> Run {
         final class Sink: @unchecked Sendable {
             let lock = NSLock()
@@ -57,6 +71,7 @@ enum GuestPrograms {
         let sink = Sink()
         let board = try VirtBoard(memoryMiB: 128, harts: harts) { b in sink.lock.withLock { sink.bytes.append(b) } }
         try board.boot(firmware: firmware, kernel: kernel)
+        try engine.install(on: board.harts)
         prepare(board)
         let outcome = board.run(timeout: timeout)
         return Run(console: sink.lock.withLock { String(decoding: sink.bytes, as: UTF8.self) }, outcome: outcome,

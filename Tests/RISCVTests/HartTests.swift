@@ -6,6 +6,7 @@ import Machine
 import Testing
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 /// Runs `body` on a thread of its own and reports whether it returned within `seconds`. A
 /// wedged vCPU never returns: its thread is then left spinning and the test fails instead of
@@ -29,17 +30,24 @@ final class BoardBox: @unchecked Sendable {
 
 @Suite("Hart execute loop")
 struct HartTests {
-    static func boot(_ elf: [UInt8]) throws -> BoardBox {
-        let board = try VirtBoard(memoryMiB: 16) { _ in }
+    static func boot(_ elf: [UInt8], _ engine: CPUEngine) throws -> BoardBox {
+        let board = try GuestPrograms.board(memoryMiB: 16, engine: engine)
         try board.boot(firmware: .none, kernel: elf)
         return BoardBox(board)
     }
 
-    @Test("code at virtual page 0, remapped while it runs, spends its budget")
-    func lowVirtualAddresses() throws {
-        let box = try Self.boot(GuestELF.lowAddressRemapper)
+    static func boot(engine: CPUEngine, _ elf: [UInt8]) throws -> BoardBox { try boot(elf, engine) }
+
+    @Test("code at virtual page 0, remapped while it runs, spends its budget", arguments: GuestPrograms.engines)
+    func lowVirtualAddresses(_ engine: CPUEngine) throws {
+        let box = try Self.boot(GuestELF.lowAddressRemapper, engine)
+        // The translator keeps one translation per physical offset, made for one virtual pc:
+        // this code runs its one physical page at two virtual pages in turn, so every block is
+        // translated again each time (~40 us each in a debug build). A tenth of the budget
+        // still shows it returns.
+        let budget = engine == .interpret ? 200_000 : 20_000
         let finished = returns(within: 60) {
-            for _ in 0..<5 { _ = box.board.hart.run(budget: 200_000) }
+            for _ in 0..<5 { _ = box.board.hart.run(budget: budget) }
         }
         #expect(finished, "run(budget:) did not return: the vCPU thread is wedged")
         guard finished else { return }
@@ -56,9 +64,9 @@ struct HartTests {
         #expect(hart.instructionsRetired + 14 > expected && hart.instructionsRetired < expected + 14)
     }
 
-    @Test("the board's timeout fires for a guest running at low virtual addresses")
-    func lowVirtualAddressesTimeOut() throws {
-        let box = try Self.boot(GuestELF.lowAddressRemapper)
+    @Test("the board's timeout fires for a guest running at low virtual addresses", arguments: GuestPrograms.engines)
+    func lowVirtualAddressesTimeOut(_ engine: CPUEngine) throws {
+        let box = try Self.boot(GuestELF.lowAddressRemapper, engine)
         final class Result: @unchecked Sendable { var outcome: VirtBoard.Outcome? }
         let result = Result()
         let finished = returns(within: 60) { result.outcome = box.board.run(timeout: 0.5) }
@@ -66,9 +74,9 @@ struct HartTests {
         #expect(result.outcome == .timeout)
     }
 
-    @Test("an endless chain of fetch faults at 0x800 spends the budget")
-    func fetchFaultLoopAtALowAddress() throws {
-        let box = try Self.boot(GuestELF.lowFaultLoop)
+    @Test("an endless chain of fetch faults at 0x800 spends the budget", arguments: GuestPrograms.engines)
+    func fetchFaultLoopAtALowAddress(_ engine: CPUEngine) throws {
+        let box = try Self.boot(GuestELF.lowFaultLoop, engine)
         let finished = returns(within: 60) {
             for _ in 0..<3 { _ = box.board.hart.run(budget: 100_000) }
         }
@@ -83,8 +91,8 @@ struct HartTests {
         #expect(hart.instructionsRetired == 4)
     }
 
-    @Test("a trap vector that holds an illegal instruction spends the budget")
-    func illegalInstructionAtTheTrapVector() throws {
+    @Test("a trap vector that holds an illegal instruction spends the budget", arguments: GuestPrograms.engines)
+    func illegalInstructionAtTheTrapVector(_ engine: CPUEngine) throws {
         // mtvec points at a zero word (illegal), which traps to itself forever.
         let elf = GuestELF.image([
             0x0000_0297, // auipc t0, 0
@@ -92,7 +100,7 @@ struct HartTests {
             0x3052_9073, // csrw  mtvec, t0
             0x0000_0000, // illegal
         ])
-        let box = try Self.boot(elf)
+        let box = try Self.boot(elf, engine)
         let finished = returns(within: 60) {
             for _ in 0..<3 { _ = box.board.hart.run(budget: 100_000) }
         }
@@ -105,9 +113,9 @@ struct HartTests {
         #expect(hart.instructionsRetired == 3)
     }
 
-    @Test("guest writes to minstret and mcycle set those CSRs only, and travel in HartState")
-    func counterWrites() throws {
-        let box = try Self.boot(GuestELF.image([
+    @Test("guest writes to minstret and mcycle set those CSRs only, and travel in HartState", arguments: GuestPrograms.engines)
+    func counterWrites(_ engine: CPUEngine) throws {
+        let box = try Self.boot(engine: engine, GuestELF.image([
             0x1000_02b7, // lui   t0, 0x10000     t0 = 0x1000_0000
             0xb022_9073, // csrw  minstret, t0
             0xb002_9073, // csrw  mcycle, t0
@@ -124,15 +132,15 @@ struct HartTests {
         // The offsets are state: a second hart restored from it reads the same counters.
         let state = hart.saveState()
         let json = try JSONDecoder().decode(HartState.self, from: JSONEncoder().encode(state))
-        let other = try Self.boot(GuestELF.endlessLoop).board.hart
+        let other = try Self.boot(GuestELF.endlessLoop, engine).board.hart
         try other.restoreState(json)
         #expect(other.readCSR(CSR.minstret) == minstret && other.readCSR(CSR.mcycle) == mcycle)
         #expect(other.instructionsRetired == hart.instructionsRetired)
     }
 
-    @Test("a misaligned MMIO access still traps (RAM accesses complete: misaligned.S)")
-    func misalignedMMIOTraps() throws {
-        let box = try Self.boot(GuestELF.image([
+    @Test("a misaligned MMIO access still traps (RAM accesses complete: misaligned.S)", arguments: GuestPrograms.engines)
+    func misalignedMMIOTraps(_ engine: CPUEngine) throws {
+        let box = try Self.boot(engine: engine, GuestELF.image([
             0x0000_0317, // auipc t1, 0
             0x0143_0313, // addi  t1, t1, 20
             0x3053_1073, // csrw  mtvec, t1        the `j .` below

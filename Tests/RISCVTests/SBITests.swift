@@ -5,6 +5,7 @@ import Testing
 import Machine
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 @Suite("SBI")
 struct SBITests {
@@ -40,11 +41,11 @@ struct SBITests {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    @Test("builtin SBI: calls, timer and IPI; WFI sleeps")
-    func builtin() throws {
+    @Test("builtin SBI: calls, timer and IPI; WFI sleeps", arguments: GuestPrograms.engines)
+    func builtin(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         let cpu0 = SBITests.threadCPUSeconds(), wall0 = Date()
-        let r = try GuestPrograms.run(firmware: .builtin, kernel: try GuestPrograms.elf("sbi"))
+        let r = try GuestPrograms.run(firmware: .builtin, kernel: try GuestPrograms.elf("sbi"), engine: engine)
         let cpu = SBITests.threadCPUSeconds() - cpu0, wall = Date().timeIntervalSince(wall0)
         #expect(r.console == SBITests.expected)
         #expect(r.outcome == .powerOff(0))
@@ -53,11 +54,11 @@ struct SBITests {
         #expect(cpu < wall / 2, "WFI should sleep: \(cpu) s CPU in \(wall) s")
     }
 
-    @Test("OpenSBI on Switchboard gives the same answers")
-    func openSBI() throws {
+    @Test("OpenSBI on Switchboard gives the same answers", arguments: GuestPrograms.engines)
+    func openSBI(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         guard let fw = FileManager.default.contents(atPath: BootTests.openSBI) else { print("skipping: no OpenSBI"); return }
-        let r = try GuestPrograms.run(firmware: .elf([UInt8](fw)), kernel: try GuestPrograms.elf("sbi"))
+        let r = try GuestPrograms.run(firmware: .elf([UInt8](fw)), kernel: try GuestPrograms.elf("sbi"), engine: engine)
         #expect(SBITests.payload(r.console) == SBITests.expected)
         #expect(r.outcome == .powerOff(0))
         #expect(r.stats[.interrupt] > 0)

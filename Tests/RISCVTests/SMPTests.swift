@@ -6,6 +6,7 @@ import Foundation
 import Machine
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 import Testing
 
 @Suite struct SMPTests {
@@ -17,10 +18,10 @@ import Testing
     }
 
     @Test("AMOs, LR/SC and a spinlock keep exact totals on 1, 2 and 4 harts; CLINT IPIs wake the others",
-          arguments: [1, 2, 4])
-    func atomicsAcrossHarts(harts: Int) throws {
+          arguments: GuestPrograms.engines, [1, 2, 4])
+    func atomicsAcrossHarts(_ engine: CPUEngine, harts: Int) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
-        let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("smp"), timeout: 120, harts: harts)
+        let r = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("smp"), engine: engine, timeout: 120, harts: harts)
         let got = Self.lines(r.console, from: "harts")
         #expect(got == [
             "harts \(harts)", "amoadd.d ok", "amoadd.w ok", "lr/sc.d ok", "lr/sc.w ok", "spinlock ok",
@@ -31,13 +32,13 @@ import Testing
         for h in r.board.harts { #expect(h.instructionsRetired > 20000 * 5) }
     }
 
-    @Test("the same program prints the same on QEMU -smp 4")
-    func atomicsMatchQEMU() throws {
+    @Test("the same program prints the same on QEMU -smp 4", arguments: GuestPrograms.engines)
+    func atomicsMatchQEMU(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         guard let (out, status) = try GuestPrograms.runOnQEMU("smp", smp: 4) else {
             print("skipping: qemu-system-riscv64 not installed"); return
         }
-        let ours = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("smp"), timeout: 120, harts: 4)
+        let ours = try GuestPrograms.run(firmware: .none, kernel: try GuestPrograms.elf("smp"), engine: engine, timeout: 120, harts: 4)
         #expect(Self.lines(ours.console, from: "harts") == Self.lines(out, from: "harts"))
         #expect(status == 0)
     }
@@ -50,21 +51,21 @@ import Testing
         "remote fence.i error 0", "remote sfence.vma error 0",
     ]
 
-    @Test("builtin SBI: HSM start, IPIs, hart_stop and remote fences across 3 harts")
-    func builtinHSM() throws {
+    @Test("builtin SBI: HSM start, IPIs, hart_stop and remote fences across 3 harts", arguments: GuestPrograms.engines)
+    func builtinHSM(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
-        let r = try GuestPrograms.run(firmware: .builtin, kernel: try GuestPrograms.elf("smp-sbi"), timeout: 60, harts: 3)
+        let r = try GuestPrograms.run(firmware: .builtin, kernel: try GuestPrograms.elf("smp-sbi"), engine: engine, timeout: 60, harts: 3)
         #expect(Self.lines(r.console, from: "harts") == Self.hsmExpected, "\(r.console)")
         #expect(r.outcome == .powerOff(0))
         #expect(r.board.harts.map(\.hsmState).filter { $0 == .stopped }.count == 2)
     }
 
-    @Test("OpenSBI on Switchboard and on QEMU bring up the same 3 harts")
-    func openSBIHSM() throws {
+    @Test("OpenSBI on Switchboard and on QEMU bring up the same 3 harts", arguments: GuestPrograms.engines)
+    func openSBIHSM(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         guard FileManager.default.fileExists(atPath: BootTests.openSBI) else { print("skipping: no OpenSBI"); return }
         let fw = [UInt8](try Data(contentsOf: URL(fileURLWithPath: BootTests.openSBI)))
-        let r = try GuestPrograms.run(firmware: .elf(fw), kernel: try GuestPrograms.elf("smp-sbi"), timeout: 60, harts: 3)
+        let r = try GuestPrograms.run(firmware: .elf(fw), kernel: try GuestPrograms.elf("smp-sbi"), engine: engine, timeout: 60, harts: 3)
         #expect(Self.lines(r.console, from: "harts") == Self.hsmExpected, "\(r.console)")
         #expect(r.outcome == .powerOff(0))
         guard let (out, status) = try GuestPrograms.runOnQEMU("smp-sbi", bios: BootTests.openSBI, smp: 3) else {
@@ -82,17 +83,17 @@ import Testing
         #expect(board.run(vcpu: 0, budget: 1000) == .powerOff(code: 7))
     }
 
-    @Test("every hart's state travels in the board state, and a state for other hart counts is refused")
-    func stateCoversEveryHart() throws {
+    @Test("every hart's state travels in the board state, and a state for other hart counts is refused", arguments: GuestPrograms.engines)
+    func stateCoversEveryHart(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
-        let a = try VirtBoard(memoryMiB: 128, harts: 3) { _ in }
+        let a = try GuestPrograms.board(memoryMiB: 128, harts: 3, engine: engine)
         try a.boot(firmware: .builtin, kernel: try GuestPrograms.elf("smp-sbi"))
         #expect(a.run(vcpu: 0, budget: 200_000) == .continue)
         let state = try a.saveState()
         let decoded = try VirtBoardState(state)
         #expect(decoded.harts.count == 3)
         #expect(decoded.harts[1].runState != .started || decoded.harts[1].pc != 0)
-        let b = try VirtBoard(memoryMiB: 128, harts: 3) { _ in }
+        let b = try GuestPrograms.board(memoryMiB: 128, harts: 3, engine: engine)
         try b.restoreState(state)
         #expect(b.saveVirtState().harts == decoded.harts)
         let c = try VirtBoard(memoryMiB: 128, harts: 2) { _ in }

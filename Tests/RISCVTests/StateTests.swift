@@ -5,17 +5,19 @@ import Testing
 import Machine
 @testable import RISCV
 import RISCVBoard
+import RISCVTranslator
 
 @Suite("State save and restore")
 struct StateTests {
-    @Test func resumeOnAnotherBoard() throws {
+    @Test(arguments: GuestPrograms.engines)
+    func resumeOnAnotherBoard(_ engine: CPUEngine) throws {
         guard case .success = GuestPrograms.built else { print("skipping: \(GuestPrograms.built)"); return }
         let elf = try GuestPrograms.elf("bench")
-        let reference = try GuestPrograms.run(firmware: .none, kernel: elf)
+        let reference = try GuestPrograms.run(firmware: .none, kernel: elf, engine: engine)
 
         final class Sink: @unchecked Sendable { var bytes: [UInt8] = [] }
         let out = Sink()
-        let a = try VirtBoard(memoryMiB: 64) { out.bytes.append($0) }
+        let a = try GuestPrograms.board(memoryMiB: 64, engine: engine) { out.bytes.append($0) }
         try a.boot(firmware: .none, kernel: elf)
         #expect(a.hart.run(budget: 10_000_000) == .continue)
 
@@ -24,7 +26,7 @@ struct StateTests {
         let uartJSON = try JSONEncoder().encode(a.uart.saveState())
         let ram = try a.memory.read(at: GuestPhysicalAddress(VirtBoard.ramBase), count: 64 << 20)
 
-        let b = try VirtBoard(memoryMiB: 64) { out.bytes.append($0) }
+        let b = try GuestPrograms.board(memoryMiB: 64, engine: engine) { out.bytes.append($0) }
         try b.memory.write(ram, at: GuestPhysicalAddress(VirtBoard.ramBase))
         try b.hart.restoreState(JSONDecoder().decode(HartState.self, from: hartJSON))
         b.clint.restoreState(try JSONDecoder().decode(CLINTState.self, from: clintJSON))
