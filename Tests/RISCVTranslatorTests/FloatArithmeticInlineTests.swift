@@ -16,7 +16,7 @@ struct FloatArithmeticInlineTests {
     typealias T = FloatAtomicDifferentialTests
 
     /// A random operand of `single` or double precision with exponent near `exponent`.
-    static func operand(_ g: inout SeededGenerator, single: Bool, exponent: Int) -> UInt64 {
+    static func operand(_ g: inout SeededRandom, single: Bool, exponent: Int) -> UInt64 {
         let fractionBits = single ? 23 : 52, bias = single ? 127 : 1023, maxExp = single ? 254 : 2046
         let fraction: UInt64
         switch Int.random(in: 0..<4, using: &g) {
@@ -31,7 +31,7 @@ struct FloatArithmeticInlineTests {
         return single ? 0xFFFF_FFFF_0000_0000 | bits : bits
     }
 
-    static func special(_ g: inout SeededGenerator, single: Bool) -> UInt64 {
+    static func special(_ g: inout SeededRandom, single: Bool) -> UInt64 {
         if single {
             let v: [UInt64] = [0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7fa0_0001, 0xffc0_1234, 0, 0x8000_0000, 0x3f80_0000, 0x1]
             return Int.random(in: 0..<10, using: &g) == 0 ? g.next() : 0xFFFF_FFFF_0000_0000 | v.randomElement(using: &g)!
@@ -56,7 +56,7 @@ struct FloatArithmeticInlineTests {
         let zero = [UInt64](repeating: 0, count: 32)
         let a = try T.board(words, data: [], registers: zero, f: zero, mstatusFS: 3, frm: 0, translate: false)
         let b = try T.board(words, data: [], registers: zero, f: zero, mstatusFS: 3, frm: 0, translate: true)
-        var g = SeededGenerator(state: 0xA71_7E57)
+        var g = SeededRandom(seed: 0xA71_7E57)
         var disagreements = 0, cases = 0, underflows = 0, nans = 0
         for (k, kind) in kinds.enumerated() {
             for _ in 0..<400 {

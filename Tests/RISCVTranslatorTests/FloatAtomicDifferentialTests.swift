@@ -16,18 +16,6 @@ import Testing
 import RISCVBoard
 @testable import RISCVTranslator
 
-/// A seeded SplitMix64 generator (a failing seed reruns the same program).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 struct FloatAtomicDifferentialTests {
     static let code: UInt64 = 0x8000_0000
     static let handler: UInt64 = 0x8000_3000
@@ -193,7 +181,7 @@ struct FloatAtomicDifferentialTests {
         var exceptions = 0
         var failures = 0
         for round in 0..<rounds {
-            var g = SeededGenerator(state: seed &+ UInt64(round) &* 0x1_0000_0001)
+            var g = SeededRandom(seed: seed &+ UInt64(round) &* 0x1_0000_0001)
             let words = program(&g)
             var data = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &g) }
             for i in stride(from: 0, to: 4096, by: 8) where Bool.random(using: &g) {

@@ -31,7 +31,7 @@ enum LockstepMemoryMap {
 
     /// A random leaf permission for a data page of a program running in `mode`: mostly
     /// usable, sometimes not.
-    static func dataPermission(_ mode: LockstepMode, _ g: inout LockstepRandom) -> UInt64 {
+    static func dataPermission(_ mode: LockstepMode, _ g: inout SeededRandom) -> UInt64 {
         let user = mode == .user ? u : 0
         var p: UInt64
         switch Int.random(in: 0..<100, using: &g) {

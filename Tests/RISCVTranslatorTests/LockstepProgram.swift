@@ -26,7 +26,7 @@ struct LockstepProgram {
     /// The program for `seed`; `template` is a reset hart's state.
     init(seed: UInt64, template: HartState) {
         self.seed = seed
-        var g = LockstepRandom(seed: seed)
+        var g = SeededRandom(seed: seed)
         let mode = g.pick(LockstepMode.allCases)
         self.mode = mode
         paging = mode == .user || (mode == .supervisor && g.chance(80)) || g.chance(20)
@@ -122,7 +122,7 @@ struct LockstepProgram {
         0xffff_ffff_0000_0001, 0xffff_ffff_4b80_0001, 0x1234_5678_3f80_0000,
     ]
 
-    static func initialState(_ template: HartState, mode: LockstepMode, paging: Bool, _ g: inout LockstepRandom) -> HartState {
+    static func initialState(_ template: HartState, mode: LockstepMode, paging: Bool, _ g: inout SeededRandom) -> HartState {
         var s = template
         for r in 1..<32 {
             s.x[r] = g.chance(30) ? g.pick(BlockTranslatorDifferentialTests.edgeValues) : g.next()

@@ -20,7 +20,7 @@ final class LockstepRunner {
     let interpreter: VirtBoard
     let translator: VirtBoard
     let engine: TranslatingEngine
-    private var g: LockstepRandom
+    private var g: SeededRandom
     /// Chunks run and budget units given so far.
     private(set) var chunks = 0
     private(set) var budgetGiven = 0
@@ -33,7 +33,7 @@ final class LockstepRunner {
         try program.install(on: translator)
         engine = try TranslatingEngine(hart: translator.hart, codeCapacity: 1 << 20)
         translator.hart.engine = engine
-        g = LockstepRandom(seed: seed ^ 0x5eed_1f7e_0000_0000)
+        g = SeededRandom(seed: seed ^ 0x5eed_1f7e_0000_0000)
     }
 
     /// Instructions the interpreter retired.

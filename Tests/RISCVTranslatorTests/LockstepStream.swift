@@ -24,7 +24,7 @@ struct LockstepStream {
     /// Mostly integer code (ALU, loads, stores, branches, counted loops), so blocks are long
     /// and chain; otherwise every kind of instruction is as likely as in any program.
     let dense: Bool
-    var g: LockstepRandom
+    var g: SeededRandom
 
     static let writable: [UInt32] = [1] + Array(3...25)
     mutating func rd() -> UInt32 { g.chance(5) ? 0 : g.pick(Self.writable) }

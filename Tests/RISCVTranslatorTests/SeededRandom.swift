@@ -1,8 +1,8 @@
-// LockstepRandom: the lockstep runner's seeded generator (SplitMix64), so a seed printed with a
+// SeededRandom: the translator tests' seeded generator (SplitMix64), so a seed printed with a
 // difference regenerates the same program, data, initial state and interrupt schedule.
 
 /// A deterministic random number generator seeded by one 64-bit value.
-struct LockstepRandom: RandomNumberGenerator {
+struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed }
