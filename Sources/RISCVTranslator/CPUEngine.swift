@@ -41,14 +41,16 @@ public enum CPUEngine: String, Sendable, CaseIterable, Codable {
         return e
     }
 
-    /// Installs the engine on every hart (the interpreter needs nothing).
-    public func install(on harts: [Hart]) throws {
+    /// Installs the engine on every hart (the interpreter needs nothing); the translator
+    /// translates a block after `translationThreshold` interpreted runs (tests pass 0 to
+    /// translate everything they run).
+    public func install(on harts: [Hart], translationThreshold: Int = TranslatingEngine.defaultThreshold) throws {
         guard self == .translate else {
             for h in harts { h.engine = nil }
             return
         }
         guard isAvailable else { throw CPUEngineError.unavailable(self) }
-        for h in harts { h.engine = try TranslatingEngine(hart: h) }
+        for h in harts { h.engine = try TranslatingEngine(hart: h, translationThreshold: translationThreshold) }
     }
 }
 

@@ -24,6 +24,12 @@
 // page go through the `JumpCache`, which the dispatcher fills and whose entries are checked
 // against the fetch TLB and the target page's generation, so they never outlive a remap or a
 // code change.
+//
+// Blocks are translated when they are hot: a block is first run `translationThreshold` times on
+// the interpreter (its length decoded once, then one interpreter call per run), and translated
+// on the next. A Linux boot runs ~50,000 distinct blocks, most of them a few times; translating
+// each on first sight made the boot slower on the translator than on the interpreter (the
+// threshold's figures: docs/cpu.md). Tests pass 0 to translate everything on first sight.
 
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +42,10 @@ import X86
 public final class TranslatingEngine: ExecutionEngine {
     /// Bytes of code memory (flushed whole when full).
     public let codeCapacity: Int
+    /// Interpreted runs of a block before it is translated (0: translate on first sight).
+    public let translationThreshold: Int
+    /// The threshold VMs run with.
+    public static let defaultThreshold = 16
     private let code: ExecutableMemory
     /// Per global RAM page: nil, or 2048 slots (one per 2-byte offset).
     private let pages: UnsafeMutablePointer<UnsafeMutablePointer<Slot>?>
@@ -52,6 +62,8 @@ public final class TranslatingEngine: ExecutionEngine {
     /// virtual pc they leave for.
     private var pendingLinks: [Int: [(site: UnsafeRawPointer, target: UInt64)]] = [:]
     private var decoded: [DecodedInstruction] = []
+    /// Bytes `decodeBlock` decoded last.
+    private var decodedBytes = 0
     private let jumpCache: JumpCache
 
     /// Blocks translated, blocks run, instructions they retired, side exits, interpreted
@@ -77,14 +89,19 @@ public final class TranslatingEngine: ExecutionEngine {
         public var jumpCacheFills = 0
         /// Blocks an out-of-line instruction ended (a trap, a VMM exit, a code change).
         public var outOfLineExits = 0
+        /// Runs of blocks not hot enough to translate yet, on the interpreter.
+        public var coldRuns = 0
     }
 
     /// One translation slot: the virtual pc it was made for (`Slot.none`: empty), its entry
-    /// and instruction count (0: the instruction there is left to the interpreter).
+    /// and instruction count (0: the instruction there is left to the interpreter). A cold
+    /// slot has no entry yet: `instructions` is the block's length, run on the interpreter,
+    /// and `coldRuns` the interpreted runs left before it is translated.
     struct Slot: @unchecked Sendable {
         var pc: UInt64
         var entry: UnsafeRawPointer?
         var instructions: Int
+        var coldRuns: Int = 0
 
         static let none = UInt64.max
         static let empty = Slot(pc: none, entry: nil, instructions: 0)
@@ -92,8 +109,11 @@ public final class TranslatingEngine: ExecutionEngine {
 
     typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt64
 
-    /// An engine for `hart`, with `codeCapacity` bytes of translations.
-    public init(hart: Hart, codeCapacity: Int = 32 << 20) throws {
+    /// An engine for `hart`, with `codeCapacity` bytes of translations, translating a block
+    /// after `translationThreshold` interpreted runs (0: at once).
+    public init(hart: Hart, codeCapacity: Int = 32 << 20, translationThreshold: Int = 0) throws {
+        precondition(translationThreshold >= 0, "a threshold counts runs")
+        self.translationThreshold = translationThreshold
         precondition(MemoryLayout<TLBEntry>.stride == 24 && MemoryLayout<TLBEntry>.offset(of: \.addend) == 8,
                      "the translated TLB lookup assumes 24-byte entries with the addend at 8")
         self.codeCapacity = codeCapacity
@@ -213,6 +233,16 @@ public final class TranslatingEngine: ExecutionEngine {
                     hart.pc = next
                     statistics.sideExits += 1
                     if left == 0 { break }
+                } else if slot.entry == nil && slot.coldRuns > 0 {
+                    // A block not hot yet: the interpreter runs its length (it ends at the
+                    // block's last instruction, or earlier at a trap or exit).
+                    let n = hart.execute(budget: min(slot.instructions, left))
+                    statistics.coldRuns += 1
+                    statistics.interpreted += n
+                    left -= n
+                    spent += n
+                    if hart.pendingExit != nil || n == 0 { break }
+                    continue
                 }
             }
             // The interpreter runs one instruction (fetch faults, traps and exits included) and
@@ -241,7 +271,20 @@ public final class TranslatingEngine: ExecutionEngine {
         }
         if suspect[page] { validate(page: page, host: host, hart: hart) }
         let s = table[offset >> 1]
-        if s.pc == pc { return s }
+        if s.pc == pc {
+            if s.coldRuns == 0 { return s }
+            if s.coldRuns > 1 {
+                table[offset >> 1].coldRuns -= 1
+                return s
+            }
+        } else if translationThreshold > 0 {
+            let length = decodeBlock(offset: offset, host: host)
+            if length > 0 {
+                let cold = Slot(pc: pc, entry: nil, instructions: length, coldRuns: translationThreshold)
+                table[offset >> 1] = cold
+                return cold
+            }
+        }
         let made = translate(pc: pc, offset: offset, host: host, hart: hart, page: page)
         // A flush (code memory full) emptied the tables: the table pointer stays valid.
         table[offset >> 1] = made
@@ -280,10 +323,12 @@ public final class TranslatingEngine: ExecutionEngine {
         statistics.linked += 1
     }
 
-    /// Decodes from `host` at `offset` up to the page end and translates a block.
-    private func translate(pc: UInt64, offset: Int, host: UnsafeRawPointer, hart: Hart, page: Int) -> Slot {
+    /// Decodes from `host` at `offset` into `decoded`, up to the page end, the longest block
+    /// or the first instruction not translated; returns the block's instruction count.
+    private func decodeBlock(offset: Int, host: UnsafeRawPointer) -> Int {
         decoded.removeAll(keepingCapacity: true)
         var off = offset
+        var count = 0
         while off + 2 <= 4096 && decoded.count < BlockTranslator.maxInstructions {
             let low = UInt32(host.load(fromByteOffset: off, as: UInt16.self))
             let d: DecodedInstruction
@@ -297,7 +342,17 @@ public final class TranslatingEngine: ExecutionEngine {
             decoded.append(d)
             off += Int(d.length)
             if !BlockTranslator.translates(d.op) { break }
+            count += 1
+            if BlockTranslator.endsBlock(d.op) { break }
         }
+        decodedBytes = off - offset
+        return count
+    }
+
+    /// Decodes from `host` at `offset` up to the page end and translates a block.
+    private func translate(pc: UInt64, offset: Int, host: UnsafeRawPointer, hart: Hart, page: Int) -> Slot {
+        _ = decodeBlock(offset: offset, host: host)
+        let off = offset + decodedBytes
         // The page's snapshot: taken with its first translation; a later block whose bytes
         // differ from it (changed without a word from the hart) starts the page afresh.
         if let copy = snapshots[page] {

@@ -16,7 +16,7 @@ enum GuestPrograms {
     static func board(memoryMiB: Int, harts: Int = 1, engine: CPUEngine,
                       console: @escaping (UInt8) -> Void = { _ in }) throws -> VirtBoard {
         let board = try VirtBoard(memoryMiB: memoryMiB, harts: harts, console: console)
-        try engine.install(on: board.harts)
+        try engine.install(on: board.harts, translationThreshold: 0)
         return board
     }
 
@@ -71,7 +71,7 @@ enum GuestPrograms {
         let sink = Sink()
         let board = try VirtBoard(memoryMiB: 128, harts: harts) { b in sink.lock.withLock { sink.bytes.append(b) } }
         try board.boot(firmware: firmware, kernel: kernel)
-        try engine.install(on: board.harts)
+        try engine.install(on: board.harts, translationThreshold: 0)
         prepare(board)
         let outcome = board.run(timeout: timeout)
         return Run(console: sink.lock.withLock { String(decoding: sink.bytes, as: UTF8.self) }, outcome: outcome,
