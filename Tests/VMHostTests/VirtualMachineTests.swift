@@ -45,13 +45,9 @@ final class TestDatapath: @unchecked Sendable {
 }
 
 @Suite struct VirtualMachineTests {
-    /// An appliance on the interpreter: a debug build's translator is too slow to translate
-    /// the sink's code afresh within its receive ring at 2,000 frames/s on a loaded machine
-    /// (MigrationTestSupport says more); the release binary's scenarios run the translator.
+    /// An appliance VM on the host's default engine.
     static func appliance(_ name: String, mac: UInt8, bootargs: String, elf: [UInt8], pool: PacketPool) throws -> VirtualMachine {
-        var board = VirtBoardSpec(firmware: .none, kernel: elf, bootargs: bootargs)
-        board.engine = .interpret
-        return try VirtualMachine(VMConfiguration(name: name, memoryMiB: 16, board: board,
+        try VirtualMachine(VMConfiguration(name: name, memoryMiB: 16, board: VirtBoardSpec(firmware: .none, kernel: elf, bootargs: bootargs),
                                            nicMACs: [MACAddress(0x52, 0x54, 0, 0, 0, mac)], disks: [], consoleLog: nil,
                                            consoleToStdout: false, expect: []), pool: pool)
     }
