@@ -195,6 +195,18 @@ struct AssemblerExecutionTests {
         for n: UInt64 in [0, 1, 2, 10, 1000, 65_536] { #expect(sum(n, 0) == n * (n + 1) / 2) }
     }
 
+    /// What Swift computes for `op` on `a` and `b` (`sqrt` takes `b`, as the instruction
+    /// takes its source).
+    static func expected<F: BinaryFloatingPoint>(_ op: ScalarOperation, _ a: F, _ b: F) -> F {
+        switch op {
+        case .add: return a + b
+        case .sub: return a - b
+        case .mul: return a * b
+        case .div: return a / b
+        case .sqrt: return b.squareRoot()
+        }
+    }
+
     @Test("scalar SSE arithmetic through movq computes what Swift's Double and Float do, on every pair of xmm registers")
     func scalarArithmetic() throws {
         var keep: [ExecutableMemory] = []
@@ -216,25 +228,11 @@ struct AssemblerExecutionTests {
                     let got = f(pb, x == y ? pb : qb)
                     let b = x == y ? p : q
                     if double {
-                        let want: Double
-                        switch op {
-                        case .add: want = p + b
-                        case .sub: want = p - b
-                        case .mul: want = p * b
-                        case .div: want = p / b
-                        case .sqrt: want = b.squareRoot()
-                        }
+                        let want = Self.expected(op, p, b)
                         #expect(got == want.bitPattern || (want.isNaN && Double(bitPattern: got).isNaN), "\(op) sd \(p) \(b)")
                     } else {
                         let (fp, fb) = (Float(p), Float(b))
-                        let want: Float
-                        switch op {
-                        case .add: want = fp + fb
-                        case .sub: want = fp - fb
-                        case .mul: want = fp * fb
-                        case .div: want = fp / fb
-                        case .sqrt: want = fb.squareRoot()
-                        }
+                        let want = Self.expected(op, fp, fb)
                         let low = UInt32(truncatingIfNeeded: got)
                         #expect(low == want.bitPattern || (want.isNaN && Float(bitPattern: low).isNaN), "\(op) ss \(fp) \(fb)")
                         #expect(got >> 32 == 0, "the upper half of the register keeps the source's (zero) bits")
