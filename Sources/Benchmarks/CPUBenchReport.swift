@@ -63,6 +63,10 @@ struct CPUBenchReport {
                     if let s = f.extra["startup_seconds"] as? Double { line += String(format: " (start-up %.3f s subtracted)", s) }
                     if let m = f.extra["icount_mips"] as? Double { line += String(format: ", %.1f MIPS with -icount shift=0", m) }
                     if let b = f.extra["blocks_translated"] { line += ", \(b) blocks translated" }
+                    if let r = f.extra["blocks_run"], let i = f.extra["interpreted"], let x = f.extra["side_exits"],
+                       let j = f.extra["jump_cache_fills"] {
+                        line += " (\(r) block runs, \(j) from the dispatcher, \(x) side exits, \(i) interpreted)"
+                    }
                     if let c = f.checksum { line += ", checksum \(c)" }
                     if let n = f.extra["note"] as? String { line += " (\(n))" }
                 }

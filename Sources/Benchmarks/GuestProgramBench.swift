@@ -37,7 +37,14 @@ struct GuestProgramBench {
         var figure = CPUBenchFigure(instructions: instructions, seconds: seconds, mips: Double(instructions) / seconds / 1e6,
                                     checksum: Self.line("checksum ", in: text))
         if let own = Self.line("instret ", in: text).flatMap(UInt64.init) { figure.extra["guest_instret"] = own }
-        if let t = board.hart.engine as? TranslatingEngine { figure.extra["blocks_translated"] = t.statistics.translated }
+        if let t = board.hart.engine as? TranslatingEngine {
+            let s = t.statistics
+            figure.extra["blocks_translated"] = s.translated
+            figure.extra["blocks_run"] = s.blocksRun
+            figure.extra["interpreted"] = s.interpreted
+            figure.extra["side_exits"] = s.sideExits
+            figure.extra["jump_cache_fills"] = s.jumpCacheFills
+        }
         return figure
     }
 

@@ -189,12 +189,17 @@ public enum BlockTranslator {
             if endsBlock(d.op) { break }
         }
         guard count > 0 else { return nil }
-        var emitter = Emitter(asm: asm, instructions: count, pc: pc)
+        let block = code.prefix(count)
+        var emitter = Emitter(asm: asm, instructions: count, pc: pc, held: Emitter.allocate(block))
         let start = asm.count
         // Take the block's instructions from the budget, or give them back and return unrun.
         let bail = emitter.asm.newLabel()
         emitter.asm.alu(.sub, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
         emitter.asm.jump(if: .sign, to: bail)
+        let last = block.last!
+        let lastPC = block.dropLast().reduce(pc) { $0 &+ UInt64($1.length) }
+        let selfLoop = endsBlock(last.op) && last.op != .jalr && lastPC &+ UInt64(bitPattern: last.imm) == pc
+        emitter.enter(selfLoop: selfLoop, written: emitter.destinations(block))
         var guestPC = pc
         var jumped = false
         for (i, d) in code.prefix(count).enumerated() {
@@ -211,6 +216,7 @@ public enum BlockTranslator {
             // Before an instruction left to the interpreter: back to the dispatcher. After the
             // longest block or at the page end: on to the next translation like a jump.
             if count < code.count && !translates(code[count].op) {
+                emitter.writeBack(emitter.dirty)
                 emitter.asm.mov(.rax, imm: guestPC)
                 emitter.asm.ret()
             } else {
@@ -222,6 +228,7 @@ public enum BlockTranslator {
         emitter.asm.mov(.rax, imm: pc)
         emitter.asm.ret()
         emitter.emitSideExits()
+        emitter.emitLoopExits()
         asm = emitter.asm
         let links = emitter.links.map { BlockTranslation.Link(offset: $0.offset - start, target: $0.target) }
         return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped, links: links)
@@ -235,25 +242,42 @@ struct Emitter {
     let instructions: Int
     /// The block's guest page (its exits to other pages go through the jump cache).
     let page: UInt64
+    /// The block's guest pc.
+    let start: UInt64
+    /// The host register each guest register is held in through the block (nil: in the file).
+    let held: [Register?]
+    /// Held registers (bit r) whose host copy may be newer than the file.
+    var dirty: UInt64 = 0
+    /// A self-looping block's loop head (after the entry loads).
+    var loopHead: Label?
+    /// Back-edge exits when the budget runs out: (label, registers to write back).
+    var loopExits: [(Label, UInt64)] = []
     /// Out-of-line exits before a memory access that missed the TLB: (label, instructions
-    /// completed before it, its pc).
-    var sideExits: [(Label, Int, UInt64)] = []
+    /// completed before it, its pc, registers to write back).
+    var sideExits: [(Label, Int, UInt64, UInt64)] = []
     /// Patchable exits: (offset of the rel32 field in the assembler, target pc).
     var links: [(offset: Int, target: UInt64)] = []
     /// Out-of-line exits after an out-of-line instruction asked the block to leave: (label,
     /// instructions completed before it).
     var outOfLineExits: [(Label, Int)] = []
 
-    init(asm: Assembler, instructions: Int, pc: UInt64) {
+    init(asm: Assembler, instructions: Int, pc: UInt64, held: [Register?]) {
         self.asm = asm
         self.instructions = instructions
         self.page = pc & ~0xFFF
+        self.start = pc
+        self.held = held
     }
 
     /// Leaves for `target`: rax = target, then, on the block's own page, a `jmp` the engine
     /// may aim at the target's translation, falling through to `ret` until it does; on another
     /// page, the jump-cache lookup.
     mutating func exit(to target: UInt64) {
+        if target == start && loopHead != nil {
+            backEdge()
+            return
+        }
+        writeBack(dirty)
         asm.mov(.rax, imm: target)
         guard target & ~0xFFF == page else {
             lookup()
@@ -303,8 +327,9 @@ struct Emitter {
     /// The side exits, after the block's code: the instructions not run go back to the
     /// budget.
     mutating func emitSideExits() {
-        for (label, completed, pc) in sideExits {
+        for (label, completed, pc, mask) in sideExits {
             asm.bind(label)
+            writeBack(mask)
             asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions - completed))
             asm.store(Memory(.rsi, TranslationContext.sideExitOffset), imm: 1, .qword)
             asm.mov(.rax, imm: pc)
@@ -328,6 +353,7 @@ struct Emitter {
     mutating func outOfLine(_ d: DecodedInstruction, pc: UInt64, completed: Int) {
         let leave = asm.newLabel()
         outOfLineExits.append((leave, completed))
+        writeBack(dirty)
         asm.push(.rdi)
         asm.push(.rsi)
         asm.push(.rsi)
@@ -342,6 +368,7 @@ struct Emitter {
         asm.pop(.rdi)
         asm.test(.rax, .rax)
         asm.jump(if: .notEqual, to: leave)
+        reloadAfterCall(d)
     }
 
     /// rax = the host address of the access at guest address rax through the TLB at
@@ -350,7 +377,7 @@ struct Emitter {
     /// have clear, as the interpreter's does).
     mutating func translateAddress(size: Int, tlbOffset: Int32, completed: Int, pc: UInt64) {
         let miss = asm.newLabel()
-        sideExits.append((miss, completed, pc))
+        sideExits.append((miss, completed, pc, dirty))
         asm.mov(.rcx, .rax)
         asm.shift(.shr, .rcx, by: 12)
         asm.alu(.and, .rcx, imm: Int32(TLB.size - 1), .dword)
@@ -367,16 +394,36 @@ struct Emitter {
     /// The register file slot of x`r` (32: the sink x0's writes go to).
     func slot(_ r: UInt8) -> Memory { Memory(.rdi, Int32(r) * 8) }
 
+    /// `host` = x`r` (from its host register when held).
     mutating func load(_ host: Register, _ r: UInt8) {
-        if r == 0 { asm.mov(host, imm: 0) } else { asm.load(host, slot(r), .qword) }
+        if r == 0 {
+            asm.mov(host, imm: 0)
+        } else if let h = held[Int(r)] {
+            if h != host { asm.mov(host, h) }
+        } else {
+            asm.load(host, slot(r), .qword)
+        }
     }
 
-    mutating func store(_ r: UInt8, _ host: Register) { asm.store(slot(r), host, .qword) }
+    /// x`r` = `host` (into its host register when held; 32 is x0's sink).
+    mutating func store(_ r: UInt8, _ host: Register) {
+        if r < 32, let h = held[Int(r)] {
+            if h != host { asm.mov(h, host) }
+            dirty |= 1 << UInt64(r)
+        } else {
+            asm.store(slot(r), host, .qword)
+        }
+    }
 
-    /// rax = sign-extension of eax, then x[rd] = rax.
+    /// x[rd] = the sign-extension of eax.
     mutating func storeWord(_ rd: UInt8) {
-        asm.signExtend32(.rax, .rax)
-        store(rd, .rax)
+        if rd < 32, let h = held[Int(rd)] {
+            asm.signExtend32(h, .rax)
+            dirty |= 1 << UInt64(rd)
+        } else {
+            asm.signExtend32(.rax, .rax)
+            store(rd, .rax)
+        }
     }
 
     /// Jumps and branches: emits the block's exit and returns true; false for any other op.
@@ -395,6 +442,7 @@ struct Emitter {
             asm.alu(.and, .rax, imm: -2)
             asm.mov(.rcx, imm: next)
             store(d.rd, .rcx)
+            writeBack(dirty)
             lookup()
             return true
         case .beq: condition = .equal

@@ -107,7 +107,8 @@ public final class TranslatingEngine: ExecutionEngine {
         static let empty = Slot(pc: none, entry: nil, instructions: 0)
     }
 
-    typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt64
+    /// The entry trampoline (`BlockTranslator.Entry`) at the start of the code memory.
+    private var entry: BlockTranslator.Entry
 
     /// An engine for `hart`, with `codeCapacity` bytes of translations, translating a block
     /// after `translationThreshold` interpreted runs (0: at once).
@@ -118,6 +119,7 @@ public final class TranslatingEngine: ExecutionEngine {
                      "the translated TLB lookup assumes 24-byte entries with the addend at 8")
         self.codeCapacity = codeCapacity
         code = try ExecutableMemory(capacity: codeCapacity)
+        entry = try Self.emitEntry(into: code)
         pageCount = hart.memory.pageCount
         pages = .allocate(capacity: pageCount)
         pages.initialize(repeating: nil, count: pageCount)
@@ -177,7 +179,20 @@ public final class TranslatingEngine: ExecutionEngine {
         pendingLinks.removeAll()
         jumpCache.wipe()
         try? code.reset()
+        // The trampoline goes first again (emitting it into empty memory cannot fail short of
+        // mprotect refusing, when the engine was unusable anyway).
+        if let e = try? Self.emitEntry(into: code) { entry = e }
         statistics.flushes += 1
+    }
+
+    /// Emits the entry trampoline into `code` and returns it.
+    private static func emitEntry(into code: ExecutableMemory) throws -> BlockTranslator.Entry {
+        var asm = Assembler()
+        BlockTranslator.emitEntry(into: &asm)
+        try code.unseal()
+        let address = try code.append(asm.bytes)
+        try code.seal()
+        return unsafeBitCast(address, to: BlockTranslator.Entry.self)
     }
 
     /// A suspected page: keep its translations when its bytes are those they were made from
@@ -208,7 +223,7 @@ public final class TranslatingEngine: ExecutionEngine {
                     statistics.jumpCacheFills += 1
                     context.pointee.left = Int64(left)
                     context.pointee.sideExit = 0
-                    let next = unsafeBitCast(entry, to: Block.self)(hart.x, UnsafeMutableRawPointer(context))
+                    let next = self.entry(hart.x, UnsafeMutableRawPointer(context), entry)
                     let n = left - Int(context.pointee.left)
                     hart.instret &+= UInt64(n)
                     left -= n

@@ -12,7 +12,6 @@ import RISCVBoard
 import X86
 
 struct BlockTranslatorDifferentialTests {
-    typealias Block = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt64
     /// `fence`: an instruction the translator leaves to the interpreter.
     static let untranslated: UInt32 = 0x0ff0_000f
 
@@ -66,6 +65,12 @@ struct BlockTranslatorDifferentialTests {
         let board = try VirtBoard(memoryMiB: 16) { _ in }
         let hart = board.hart
         let code = try ExecutableMemory(capacity: 1 << 20)
+        var entryCode = Assembler()
+        BlockTranslator.emitEntry(into: &entryCode)
+        let trampolines = try ExecutableMemory(capacity: 4096)
+        try trampolines.unseal()
+        let enter = unsafeBitCast(try trampolines.append(entryCode.bytes), to: BlockTranslator.Entry.self)
+        try trampolines.seal()
         let jumpCache = JumpCache(pageCount: hart.memory.pageCount)  // empty: every lookup returns
         var g = SystemRandomNumberGenerator()
         let base: UInt64 = 0x8000_0000
@@ -75,7 +80,15 @@ struct BlockTranslatorDifferentialTests {
             let body = Int.random(in: 0...40, using: &g)
             let ends = Bool.random(using: &g) || body == 0
             var words = (0..<body).map { _ in Self.randomInstruction(last: false, &g) }
-            if ends { words.append(Self.randomInstruction(last: true, &g)) }
+            if ends {
+                // Not back to the block's own start: a self-looping block runs on to the end of
+                // its budget (the lockstep runner covers those loops).
+                var last: UInt32
+                repeat {
+                    last = Self.randomInstruction(last: true, &g)
+                } while Decoder.decode32(last).op != .jalr && UInt64(4 * body) &+ UInt64(bitPattern: Decoder.decode32(last).imm) == 0
+                words.append(last)
+            }
             for (i, w) in words.enumerated() { try board.memory.store(w, at: GuestPhysicalAddress(base + UInt64(4 * i))) }
             // An instruction the translator leaves to the interpreter ends a block without a jump.
             try board.memory.store(Self.untranslated, at: GuestPhysicalAddress(base + UInt64(4 * words.count)))
@@ -103,7 +116,7 @@ struct BlockTranslatorDifferentialTests {
                                              controlWords: hart.controlWords, f: hart.f)
             context.left = 1000
             let next = registers.withUnsafeMutableBufferPointer { r in
-                withUnsafeMutablePointer(to: &context) { unsafeBitCast(entry, to: Block.self)(r.baseAddress!, UnsafeMutableRawPointer($0)) }
+                withUnsafeMutablePointer(to: &context) { enter(r.baseAddress!, UnsafeMutableRawPointer($0), entry) }
             }
             #expect(context.left == 1000 - Int64(words.count))
             #expect(context.sideExit == 0)

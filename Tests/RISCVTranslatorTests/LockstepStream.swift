@@ -78,18 +78,29 @@ struct LockstepStream {
     }
 
     /// A counted loop over integer code: `addi x30, x0, k; body; addi x30, x30, -1;
-    /// bne x30, x0, body` (nothing in the body writes x30; the handlers leave it alone).
+    /// bne x30, x0, body` (nothing in the body writes x30; the handlers leave it alone). Some
+    /// bodies touch the UART through x26 (a translated loop leaves through a side exit in the
+    /// middle of every iteration); others walk x26 from x31 - 2048 in 128-byte steps, so an
+    /// access misses the TLB in a later iteration, when registers the body writes after it
+    /// hold values from the iteration before.
     mutating func loop() -> [LockstepPiece] {
+        let walks = g.chance(40)
         var body: [LockstepPiece] = []
         for _ in 0..<Int.random(in: 1...30, using: &g) {
-            switch Int.random(in: 0..<10, using: &g) {
-            case 0..<6: body.append(.word(alu()))
-            case 6..<9: body.append(.word(loadStore()))
+            switch Int.random(in: 0..<21, using: &g) {
+            case 0..<12: body.append(.word(alu()))
+            case 12..<17: body.append(.word(loadStore()))
+            case 17, 18:
+                if walks {
+                    body += [.word(E.i(0, 26, 4, rd(), 0x03)), .word(E.addi(26, 26, 128))]          // lbu rd, 0(x26)
+                } else {
+                    body += [.word(E.u(UInt32(M.uart >> 12), 26, 0x37)), .word(E.i(7, 26, 4, rd(), 0x03))]  // lbu rd, 7(x26)
+                }
             default: body.append(.half(compressed()))
             }
         }
         let size = body.reduce(0) { $0 + $1.size } + 4
-        return [.word(E.addi(30, 0, Int32.random(in: 1...40, using: &g)))] + body
+        return (walks ? [.word(E.addi(26, 31, -2048))] : []) + [.word(E.addi(30, 0, Int32.random(in: 1...40, using: &g)))] + body
             + [.word(E.addi(30, 30, -1)), .word(E.b(-Int32(size), 0, 30, 1))]
     }
 

@@ -1,0 +1,122 @@
+// Emitter+Registers: register allocation within a block. The guest registers a block uses most
+// (two uses or more, at most seven) live in host registers from the block's entry to its exits:
+// loaded once after the budget check, read and written there by every instruction, and stored
+// back to the register file at each exit (the jump or return at the end, a side exit before a
+// memory access, an out-of-line call), only those written so far. Everything outside the block
+// (the interpreter, the out-of-line calls, the next block) sees the register file exactly as
+// before, so precision is unchanged. Six of the host registers are callee-saved, which the
+// entry trampoline (`BlockTranslator.emitEntry`) saves once per dispatcher call, so chained
+// blocks and out-of-line calls keep them; r11 is not, and is reloaded after every call.
+//
+// A block whose branch or jump leads back to its own start (most hot loops) keeps its registers
+// across iterations: the back edge takes the next iteration's instructions from the budget and
+// jumps to just after the loads, and every register the loop writes counts as written from its
+// head on.
+
+import RISCV
+import X86
+
+extension Emitter {
+    /// Host registers guest registers are held in; r11 does not survive a call.
+    static let pool: [Register] = [.rbx, .rbp, .r12, .r13, .r14, .r15, .r11]
+
+    /// The registers x1...x31 that `code` uses at least twice, most used first, each beside
+    /// the host register it gets (`held[r]`, nil: it stays in the register file).
+    static func allocate(_ code: ArraySlice<DecodedInstruction>) -> [Register?] {
+        var uses = [Int](repeating: 0, count: 33)
+        func use(_ r: UInt8) { if r >= 1 && r <= 31 { uses[Int(r)] += 1 } }
+        for d in code {
+            if BlockTranslator.runsOutOfLine(d.op) {
+                // F, D and A: rs1 is an x register (the address) for all but FP arithmetic.
+                if d.op != .fpu { use(d.rs1) }
+            } else {
+                use(d.rs1)
+                use(d.rs2)
+                use(d.rd)
+            }
+        }
+        let ranked = (1...31).filter { uses[$0] >= 2 }.sorted { uses[$0] != uses[$1] ? uses[$0] > uses[$1] : $0 < $1 }
+        var held = [Register?](repeating: nil, count: 33)
+        for (r, host) in zip(ranked, pool) { held[r] = host }
+        return held
+    }
+
+    /// Bit r for each held register x`r` some instruction of `code` names as destination (a
+    /// superset of those the block writes).
+    func destinations(_ code: ArraySlice<DecodedInstruction>) -> UInt64 {
+        var mask: UInt64 = 0
+        for d in code where d.rd < 32 && held[Int(d.rd)] != nil { mask |= 1 << UInt64(d.rd) }
+        return mask
+    }
+
+    /// After the budget check: loads every held register from the file. A self-looping block
+    /// binds its loop head after the loads and counts `written` as written from there on.
+    mutating func enter(selfLoop: Bool, written: UInt64) {
+        for r in 1...31 { if let h = held[r] { asm.load(h, slot(UInt8(r)), .qword) } }
+        if selfLoop {
+            let head = asm.newLabel()
+            asm.bind(head)
+            loopHead = head
+            dirty = written
+        }
+    }
+
+    /// Stores the held registers in `mask` to the file.
+    mutating func writeBack(_ mask: UInt64) {
+        guard mask != 0 else { return }
+        for r in 1...31 where mask & (1 << UInt64(r)) != 0 {
+            if let h = held[r] { asm.store(slot(UInt8(r)), h, .qword) }
+        }
+    }
+
+    /// After an out-of-line call: the registers it may have written (its `rd`) and those the
+    /// call did not preserve, from the file (where the call left them current).
+    mutating func reloadAfterCall(_ d: DecodedInstruction) {
+        for r in 1...31 {
+            guard let h = held[r] else { continue }
+            if r == Int(d.rd) || !Register.calleeSaved.contains(h) { asm.load(h, slot(UInt8(r)), .qword) }
+        }
+    }
+
+    /// The back edge of a self-looping block: the next iteration's instructions from the
+    /// budget, then the loop head; when the budget is out, the held registers go back and the
+    /// block returns its own pc unrun (as its entry check would).
+    mutating func backEdge() {
+        guard let head = loopHead else { return }
+        let out = asm.newLabel()
+        asm.alu(.sub, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions))
+        asm.jump(if: .sign, to: out)
+        asm.jmp(head)
+        loopExits.append((out, dirty))
+    }
+
+    /// The back edges' exits, after the block's code.
+    mutating func emitLoopExits() {
+        for (label, mask) in loopExits {
+            asm.bind(label)
+            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions))
+            writeBack(mask)
+            asm.mov(.rax, imm: start)
+            asm.ret()
+        }
+        loopExits.removeAll()
+    }
+}
+
+extension BlockTranslator {
+    /// The dispatcher's way into translated code: (register file, context, block entry) ->
+    /// next pc. It saves the callee-saved registers the blocks hold guest registers in, keeps
+    /// the stack as a block expects it (rsp = 8 mod 16 at the block's entry, as for any called
+    /// function), and returns what the block returns.
+    public typealias Entry = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer, UnsafeRawPointer) -> UInt64
+
+    /// Emits the `Entry` trampoline into `asm`.
+    public static func emitEntry(into asm: inout Assembler) {
+        for r in Register.calleeSaved { asm.push(r) }
+        asm.alu(.sub, .rsp, imm: 8)
+        asm.call(.rdx)
+        asm.alu(.add, .rsp, imm: 8)
+        for r in Register.calleeSaved.reversed() { asm.pop(r) }
+        asm.ret()
+    }
+}
