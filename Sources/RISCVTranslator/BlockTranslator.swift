@@ -194,7 +194,7 @@ public enum BlockTranslator {
         let start = asm.count
         // Take the block's instructions from the budget, or give them back and return unrun.
         let bail = emitter.asm.newLabel()
-        emitter.asm.alu(.sub, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
+        emitter.asm.alu(.sub, Emitter.budget, imm: Int32(count))
         emitter.asm.jump(if: .sign, to: bail)
         let last = block.last!
         let lastPC = block.dropLast().reduce(pc) { $0 &+ UInt64($1.length) }
@@ -224,7 +224,7 @@ public enum BlockTranslator {
             }
         }
         emitter.asm.bind(bail)
-        emitter.asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(count))
+        emitter.asm.alu(.add, Emitter.budget, imm: Int32(count))
         emitter.asm.mov(.rax, imm: pc)
         emitter.asm.ret()
         emitter.emitSideExits()
@@ -330,7 +330,7 @@ struct Emitter {
         for (label, completed, pc, mask) in sideExits {
             asm.bind(label)
             writeBack(mask)
-            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions - completed))
+            asm.alu(.add, Emitter.budget, imm: Int32(instructions - completed))
             asm.store(Memory(.rsi, TranslationContext.sideExitOffset), imm: 1, .qword)
             asm.mov(.rax, imm: pc)
             asm.ret()
@@ -340,7 +340,7 @@ struct Emitter {
         // the budget when it retired).
         for (label, completed) in outOfLineExits {
             asm.bind(label)
-            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions - completed))
+            asm.alu(.add, Emitter.budget, imm: Int32(instructions - completed))
             asm.ret()
         }
         outOfLineExits.removeAll()
@@ -354,6 +354,7 @@ struct Emitter {
         let leave = asm.newLabel()
         outOfLineExits.append((leave, completed))
         writeBack(dirty)
+        asm.store(Memory(.rsi, TranslationContext.leftOffset), Emitter.budget, .qword)
         asm.push(.rdi)
         asm.push(.rsi)
         asm.push(.rsi)
@@ -366,6 +367,7 @@ struct Emitter {
         asm.pop(.rsi)
         asm.pop(.rsi)
         asm.pop(.rdi)
+        asm.load(Emitter.budget, Memory(.rsi, TranslationContext.leftOffset), .qword)
         asm.test(.rax, .rax)
         asm.jump(if: .notEqual, to: leave)
         reloadAfterCall(d)

@@ -1,12 +1,13 @@
 // Emitter+Registers: register allocation within a block. The guest registers a block uses most
-// (two uses or more, at most seven) live in host registers from the block's entry to its exits:
+// (two uses or more, at most six) live in host registers from the block's entry to its exits:
 // loaded once after the budget check, read and written there by every instruction, and stored
 // back to the register file at each exit (the jump or return at the end, a side exit before a
 // memory access, an out-of-line call), only those written so far. Everything outside the block
 // (the interpreter, the out-of-line calls, the next block) sees the register file exactly as
-// before, so precision is unchanged. Six of the host registers are callee-saved, which the
-// entry trampoline (`BlockTranslator.emitEntry`) saves once per dispatcher call, so chained
-// blocks and out-of-line calls keep them; r11 is not, and is reloaded after every call.
+// before, so precision is unchanged. The host registers are the six callee-saved ones, which
+// the entry trampoline (`BlockTranslator.emitEntry`) saves once per dispatcher call, so chained
+// blocks and out-of-line calls keep them. The trampoline also keeps the instruction budget in
+// r11 while blocks run, so a block's budget check is a register subtraction.
 //
 // A block whose branch or jump leads back to its own start (most hot loops) keeps its registers
 // across iterations: the back edge takes the next iteration's instructions from the budget and
@@ -17,8 +18,11 @@ import RISCV
 import X86
 
 extension Emitter {
-    /// Host registers guest registers are held in; r11 does not survive a call.
-    static let pool: [Register] = [.rbx, .rbp, .r12, .r13, .r14, .r15, .r11]
+    /// Host registers guest registers are held in.
+    static let pool: [Register] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
+    /// The budget (`TranslationContext.left`) while blocks run: the entry trampoline loads it
+    /// and stores it back, and an out-of-line call gets it through the context.
+    static let budget = Register.r11
 
     /// The registers x1...x31 that `code` uses at least twice, most used first, each beside
     /// the host register it gets (`held[r]`, nil: it stays in the register file).
@@ -84,7 +88,7 @@ extension Emitter {
     mutating func backEdge() {
         guard let head = loopHead else { return }
         let out = asm.newLabel()
-        asm.alu(.sub, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions))
+        asm.alu(.sub, Emitter.budget, imm: Int32(instructions))
         asm.jump(if: .sign, to: out)
         asm.jmp(head)
         loopExits.append((out, dirty))
@@ -94,7 +98,7 @@ extension Emitter {
     mutating func emitLoopExits() {
         for (label, mask) in loopExits {
             asm.bind(label)
-            asm.alu(.add, Memory(.rsi, TranslationContext.leftOffset), imm: Int32(instructions))
+            asm.alu(.add, Emitter.budget, imm: Int32(instructions))
             writeBack(mask)
             asm.mov(.rax, imm: start)
             asm.ret()
@@ -114,7 +118,10 @@ extension BlockTranslator {
     public static func emitEntry(into asm: inout Assembler) {
         for r in Register.calleeSaved { asm.push(r) }
         asm.alu(.sub, .rsp, imm: 8)
+        asm.load(Emitter.budget, Memory(.rsi, TranslationContext.leftOffset), .qword)
         asm.call(.rdx)
+        // Blocks keep rsi (the context) as they got it.
+        asm.store(Memory(.rsi, TranslationContext.leftOffset), Emitter.budget, .qword)
         asm.alu(.add, .rsp, imm: 8)
         for r in Register.calleeSaved.reversed() { asm.pop(r) }
         asm.ret()
