@@ -35,6 +35,9 @@ struct BenchCPUCommand: ParsableCommand {
     @Option(help: "Memory row: MiB mapped with 4 KiB pages and walked.")
     var memMib: Int = 32
 
+    @Option(help: "Integer, FP and memory rows: runs per engine, interleaved (engine after engine, then again); the fastest is shown, as the least disturbed by other load on the machine.")
+    var repeats: Int = 3
+
     @Option(help: "Linux row: boots per engine (the median is shown).")
     var linuxRuns: Int = 3
 
@@ -58,6 +61,7 @@ struct BenchCPUCommand: ParsableCommand {
         guard (1...1_000_000).contains(fpRounds) else { throw ValidationError("--fp-rounds must be 1...1000000") }
         guard (1...100_000).contains(memRounds) else { throw ValidationError("--mem-rounds must be 1...100000") }
         guard (2...1024).contains(memMib), memMib % 2 == 0 else { throw ValidationError("--mem-mib must be an even number in 2...1024") }
+        guard (1...20).contains(repeats) else { throw ValidationError("--repeats must be 1...20") }
         guard (1...20).contains(linuxRuns) else { throw ValidationError("--linux-runs must be 1...20") }
         if let rows { do { _ = try CPUBenchRowKind.parse(rows) } catch { throw ValidationError("\(error)") } }
     }
@@ -83,7 +87,7 @@ struct BenchCPUCommand: ParsableCommand {
                 // membench's data sits 16 MiB above RAM's base.
                 let memory = kind == .memory ? max(64, memMib + 32) : 64
                 report.rows.append(try GuestWorkloadRow(kind: kind, guests: guests, size: size, memoryMiB: memory,
-                                                        qemu: haveQEMU ? qemu : nil).measure())
+                                                        qemu: haveQEMU ? qemu : nil, repeats: repeats).measure())
             case .linux:
                 switch linuxImagesToBoot(named: rows != nil) {
                 case .success(let images):

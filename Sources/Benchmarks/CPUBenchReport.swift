@@ -62,6 +62,9 @@ struct CPUBenchReport {
                     line += "\(f.instructions.map(String.init) ?? "?") instructions in \(String(format: "%.3f", f.seconds)) s"
                     if let s = f.extra["startup_seconds"] as? Double { line += String(format: " (start-up %.3f s subtracted)", s) }
                     if let m = f.extra["icount_mips"] as? Double { line += String(format: ", %.1f MIPS with -icount shift=0", m) }
+                    if let runs = f.extra["runs_mips"] as? [Double], runs.count > 1 {
+                        line += ", runs " + runs.map { String(format: "%.0f", $0) }.joined(separator: " ") + " MIPS"
+                    }
                     if let b = f.extra["blocks_translated"] { line += ", \(b) blocks translated" }
                     if let r = f.extra["blocks_run"], let i = f.extra["interpreted"], let x = f.extra["side_exits"],
                        let j = f.extra["jump_cache_fills"] {

@@ -13,6 +13,9 @@ struct GuestWorkloadRow {
     var memoryMiB: Int
     /// QEMU binary, or nil when it is not installed.
     var qemu: String?
+    /// Runs per engine; each engine's fastest is kept. The runs interleave (every engine once,
+    /// then again), so a burst of load from elsewhere slows one run of each, not one engine.
+    var repeats: Int = 1
 
     func measure() throws -> CPUBenchRow {
         let (program, cpu): (String, String)
@@ -25,15 +28,22 @@ struct GuestWorkloadRow {
         let bench = GuestProgramBench(full: guests.full.elf(program), empty: guests.empty.elf(program),
                                       memoryMiB: memoryMiB, qemuCPU: cpu, qemu: qemu ?? "")
         var figures: [String: CPUBenchFigure] = [:]
-        for engine in CPUEngine.allCases where engine.isAvailable {
-            figures[engine.rawValue] = try bench.run(on: engine)
+        let haveQEMU = qemu.map { FileManager.default.isExecutableFile(atPath: $0) } ?? false
+        func keep(_ name: String, _ f: CPUBenchFigure) {
+            var f = f
+            let runs = (figures[name]?.extra["runs_mips"] as? [Double] ?? []) + [f.mips ?? 0]
+            if let best = figures[name], (best.mips ?? 0) >= (f.mips ?? 0) { f = best }
+            f.extra["runs_mips"] = runs
+            figures[name] = f
         }
-        var note: String?
-        if let qemu, FileManager.default.isExecutableFile(atPath: qemu) {
-            figures["qemu"] = try bench.runQEMU()
-        } else {
-            note = "QEMU not installed: its column skipped"
+        for _ in 0..<repeats {
+            for engine in CPUEngine.allCases where engine.isAvailable {
+                keep(engine.rawValue, try bench.run(on: engine))
+            }
+            if haveQEMU { keep("qemu", try bench.runQEMU()) }
         }
+        let note: String? = haveQEMU ? (repeats > 1 ? "fastest of \(repeats) interleaved runs per engine" : nil)
+                                     : "QEMU not installed: its column skipped"
         return CPUBenchRow(kind: kind, size: size, figures: figures, note: note)
     }
 }

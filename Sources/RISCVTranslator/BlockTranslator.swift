@@ -455,9 +455,13 @@ struct Emitter {
         case .bgeu: condition = .aboveOrEqual
         default: return false
         }
-        load(.rcx, d.rs1)
-        load(.rdx, d.rs2)
-        asm.alu(.cmp, .rcx, .rdx)
+        let left = heldRegister(d.rs1) ?? .rcx
+        if left == .rcx { load(.rcx, d.rs1) }
+        switch source(d.rs2) {
+        case .zero: asm.alu(.cmp, left, imm: 0)
+        case .register(let h): asm.alu(.cmp, left, h)
+        case .memory(let m): asm.alu(.cmp, left, m)
+        }
         let taken = asm.newLabel()
         asm.jump(if: condition, to: taken)
         exit(to: next)
@@ -473,26 +477,36 @@ struct Emitter {
         switch d.op {
         case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
             let width: Width = d.op == .lb || d.op == .lbu ? .byte : d.op == .lh || d.op == .lhu ? .word : d.op == .ld ? .qword : .dword
-            load(.rax, d.rs1)
-            asm.alu(.add, .rax, imm: imm32)
+            address(d.rs1, imm32)
             translateAddress(size: width.rawValue, tlbOffset: TranslationContext.readTLBOffset, completed: completed, pc: pc)
-            if d.op == .lbu || d.op == .lhu || d.op == .lwu { asm.load(.rax, Memory(.rax), width) } else { asm.loadSigned(.rax, Memory(.rax), width) }
-            store(d.rd, .rax)
+            let into = heldRegister(d.rd) ?? .rax
+            if d.op == .lbu || d.op == .lhu || d.op == .lwu { asm.load(into, Memory(.rax), width) } else { asm.loadSigned(into, Memory(.rax), width) }
+            if into == .rax { store(d.rd, .rax) } else { wrote(d.rd) }
         case .sb, .sh, .sw, .sd:
             let width: Width = d.op == .sb ? .byte : d.op == .sh ? .word : d.op == .sw ? .dword : .qword
-            load(.rax, d.rs1)
-            asm.alu(.add, .rax, imm: imm32)
+            address(d.rs1, imm32)
             translateAddress(size: width.rawValue, tlbOffset: TranslationContext.writeTLBOffset, completed: completed, pc: pc)
-            load(.rcx, d.rs2)
-            asm.store(Memory(.rax), .rcx, width)
+            switch source(d.rs2) {
+            case .zero: asm.store(Memory(.rax), imm: 0, width)
+            case .register(let h): asm.store(Memory(.rax), h, width)
+            case .memory(let m):
+                asm.load(.rcx, m, .qword)
+                asm.store(Memory(.rax), .rcx, width)
+            }
         case .lui:
-            asm.mov(.rax, imm: UInt64(bitPattern: d.imm))
-            store(d.rd, .rax)
+            if let h = heldRegister(d.rd) {
+                asm.mov(h, imm: UInt64(bitPattern: d.imm))
+                wrote(d.rd)
+            } else {
+                asm.mov(.rax, imm: UInt64(bitPattern: d.imm))
+                store(d.rd, .rax)
+            }
         case .auipc:
             asm.mov(.rax, imm: pc &+ UInt64(bitPattern: d.imm))
             store(d.rd, .rax)
         case .addi, .xori, .ori, .andi:
             let op: ALUOperation = d.op == .addi ? .add : d.op == .xori ? .xor : d.op == .ori ? .or : .and
+            if combineImmediateInPlace(op, d) { break }
             load(.rax, d.rs1)
             asm.alu(op, .rax, imm: imm32)
             store(d.rd, .rax)
@@ -503,11 +517,13 @@ struct Emitter {
             asm.set(d.op == .slti ? .less : .below, .rax)
             store(d.rd, .rax)
         case .slli, .srli, .srai:
-            load(.rax, d.rs1)
-            asm.shift(d.op == .slli ? .shl : d.op == .srli ? .shr : .sar, .rax, by: UInt8(truncatingIfNeeded: d.imm & 63))
-            store(d.rd, .rax)
+            let into = heldRegister(d.rd) ?? .rax
+            load(into, d.rs1)
+            asm.shift(d.op == .slli ? .shl : d.op == .srli ? .shr : .sar, into, by: UInt8(truncatingIfNeeded: d.imm & 63))
+            if into == .rax { store(d.rd, .rax) } else { wrote(d.rd) }
         case .add, .sub, .xor, .or, .and:
             let op: ALUOperation = d.op == .add ? .add : d.op == .sub ? .sub : d.op == .xor ? .xor : d.op == .or ? .or : .and
+            if combineInPlace(op, d) { break }
             load(.rax, d.rs1)
             load(.rcx, d.rs2)
             asm.alu(op, .rax, .rcx)
@@ -545,10 +561,11 @@ struct Emitter {
             asm.shiftByCL(d.op == .sllw ? .shl : d.op == .srlw ? .shr : .sar, .rax, .dword)
             storeWord(d.rd)
         case .mul:
-            load(.rax, d.rs1)
             load(.rcx, d.rs2)
-            asm.imul(.rax, .rcx)
-            store(d.rd, .rax)
+            let into = heldRegister(d.rd) ?? .rax
+            load(into, d.rs1)
+            asm.imul(into, .rcx)
+            if into == .rax { store(d.rd, .rax) } else { wrote(d.rd) }
         case .mulw:
             load(.rax, d.rs1)
             load(.rcx, d.rs2)

@@ -127,3 +127,86 @@ extension BlockTranslator {
         asm.ret()
     }
 }
+
+/// Where an instruction's source register is read from.
+enum GuestSource {
+    /// x0.
+    case zero
+    /// A host register holding it.
+    case register(Register)
+    /// Its slot in the register file.
+    case memory(Memory)
+}
+
+extension Emitter {
+    /// The held host register of x`r` (nil for x0, its sink and registers in the file).
+    func heldRegister(_ r: UInt8) -> Register? { r >= 1 && r < 32 ? held[Int(r)] : nil }
+
+    /// Where x`r` is read from.
+    func source(_ r: UInt8) -> GuestSource {
+        if r == 0 { return .zero }
+        if let h = heldRegister(r) { return .register(h) }
+        return .memory(slot(r))
+    }
+
+    /// Records a write of held x`r`.
+    mutating func wrote(_ r: UInt8) { dirty |= 1 << UInt64(r) }
+
+    /// `host` = `s`.
+    mutating func move(_ host: Register, _ s: GuestSource) {
+        switch s {
+        case .zero: asm.mov(host, imm: 0)
+        case .register(let h): if h != host { asm.mov(host, h) }
+        case .memory(let m): asm.load(host, m, .qword)
+        }
+    }
+
+    /// `host` = `host` op `s` (64-bit add, sub, xor, or, and).
+    mutating func combine(_ op: ALUOperation, _ host: Register, _ s: GuestSource) {
+        switch s {
+        case .zero: if op == .and { asm.mov(host, imm: 0) }
+        case .register(let h): asm.alu(op, host, h)
+        case .memory(let m): asm.alu(op, host, m)
+        }
+    }
+
+    /// rax = x`base` + `offset` (a load or store's address).
+    mutating func address(_ base: UInt8, _ offset: Int32) {
+        if let h = heldRegister(base) {
+            if offset == 0 { asm.mov(.rax, h) } else { asm.lea(.rax, Memory(h, offset)) }
+        } else {
+            load(.rax, base)
+            if offset != 0 { asm.alu(.add, .rax, imm: offset) }
+        }
+    }
+
+    /// x`rd` = x`rs1` op x`rs2` straight into `rd`'s host register, when it is held and the
+    /// operands allow (not when rd is rs2 but not rs1); false otherwise.
+    mutating func combineInPlace(_ op: ALUOperation, _ d: DecodedInstruction) -> Bool {
+        guard let h = heldRegister(d.rd), d.rd != d.rs2 || d.rd == d.rs1 else { return false }
+        if d.rd != d.rs1 { move(h, source(d.rs1)) }
+        combine(op, h, source(d.rs2))
+        wrote(d.rd)
+        return true
+    }
+
+    /// x`rd` = x`rs1` op imm straight into `rd`'s host register when it is held; false
+    /// otherwise.
+    mutating func combineImmediateInPlace(_ op: ALUOperation, _ d: DecodedInstruction) -> Bool {
+        guard let h = heldRegister(d.rd) else { return false }
+        let imm = Int32(truncatingIfNeeded: d.imm)
+        if d.rd == d.rs1 {
+            if imm != 0 || op == .and { asm.alu(op, h, imm: imm) }
+        } else if op == .add, let s = heldRegister(d.rs1) {
+            asm.lea(h, Memory(s, imm))
+        } else if d.rs1 == 0 {
+            // x0 op imm: imm for add, xor and or, 0 for and.
+            asm.mov(h, imm: op == .and ? 0 : UInt64(bitPattern: d.imm))
+        } else {
+            move(h, source(d.rs1))
+            if imm != 0 || op == .and { asm.alu(op, h, imm: imm) }
+        }
+        wrote(d.rd)
+        return true
+    }
+}

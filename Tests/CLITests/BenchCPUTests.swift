@@ -13,7 +13,7 @@ import Testing
             print("skipping bench cpu rows: \(Self.qemu) is not installed (Tools/bootstrap installs it)")
             return
         }
-        let r = try CLI.run(["bench", "cpu", "--json", "--rows", "fp,memory,integer",
+        let r = try CLI.run(["bench", "cpu", "--json", "--repeats", "2", "--rows", "fp,memory,integer",
                              "--rounds", "1", "--fp-rounds", "10", "--mem-rounds", "2", "--mem-mib", "8"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
@@ -28,6 +28,8 @@ import Testing
                 let e = try #require(engines[engine] as? [String: Any], "\(name): no \(engine) figures")
                 // QEMU's MIPS subtracts its start-up, which may outweigh a tiny workload.
                 if engine != "qemu" { #expect((e["mips"] as? Double ?? 0) > 0, "\(name) \(engine): \(e)") }
+                // --repeats 2: two interleaved runs, the fastest shown.
+                #expect((e["runs_mips"] as? [Double])?.count == 2, "\(name) \(engine): \(e)")
                 #expect((e["instructions"] as? Int ?? 0) > 0, "\(name) \(engine): \(e)")
                 sums.append(try #require(e["checksum"] as? String, "\(name) \(engine): no checksum"))
                 guestCounts.append(try #require(e["guest_instret"] as? Int, "\(name) \(engine): no guest count"))
