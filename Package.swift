@@ -53,7 +53,7 @@ let package = Package(
         // executable memory. A leaf: it knows nothing of RISC-V.
         .target(name: "X86", swiftSettings: hotPath),
         // The binary translator (issue 13, first step): predecoded RV64 integer blocks to x86-64.
-        .target(name: "RISCVTranslator", dependencies: ["RISCV", "X86", "Machine"], swiftSettings: hotPath),
+        .target(name: "RISCVTranslator", dependencies: ["RISCV", "X86", "Machine", "CLinuxShims"], swiftSettings: hotPath),
         // Backend-neutral VMM core: guest memory, the VCPU and Board protocols, the state coder.
         .target(name: "Machine", swiftSettings: hotPath),
         // The software CPU: RISC-V RV64 harts with trap-and-emulate and the builtin SBI; it knows

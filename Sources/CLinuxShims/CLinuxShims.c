@@ -509,6 +509,15 @@ void sb_sleep_until_ns(int64_t deadline_ns) {
 #if defined(__x86_64__)
 #include <cpuid.h>
 
+int sb_cpu_has_fma(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & bit_FMA) || !(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6) == 6;   /* XCR0: the OS saves SSE and AVX state */
+}
+
 int sb_crc32c_hardware(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -531,6 +540,7 @@ uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) {
     return c32;
 }
 #else
+int sb_cpu_has_fma(void) { return 0; }
 int sb_crc32c_hardware(void) { return 0; }
 uint32_t sb_crc32c_update(uint32_t crc, const void *p, size_t n) { (void)p; (void)n; return crc; }
 #endif

@@ -8,9 +8,11 @@
 // interpreter). None of them raises an FP exception, so fflags are untouched. A TLB miss leaves
 // through a side exit before the access, as for integer loads and stores. add, sub, mul, div and
 // sqrt of both precisions run on SSE under MXCSR set to the instruction's rounding mode, with
-// RISC-V's canonical NaN and fflags from MXCSR's flags; RMM, FMA, conversions, compares and
-// the rest stay out of line (SoftFloat, bit-exact, every rounding mode).
+// RISC-V's canonical NaN and fflags from MXCSR's flags; the four fused multiply-adds run on FMA3
+// when the host has it, leaving a NaN result to the out-of-line path. RMM, conversions, compares
+// and the rest stay out of line (SoftFloat, bit-exact, every rounding mode).
 
+import CLinuxShims
 import RISCV
 import X86
 
@@ -20,7 +22,11 @@ extension Emitter {
         case load(single: Bool), store(single: Bool)
         case signInject(FloatOp), moveToX(single: Bool), moveToF(single: Bool)
         case arithmetic(ScalarOperation, single: Bool, rm: UInt8)
+        case fused(FusedOperation, single: Bool, rm: UInt8)
     }
+
+    /// Whether the host runs FMA3, which the fused multiply-adds need inline.
+    static let hostHasFMA = sb_cpu_has_fma() != 0
 
     private static func inlineKind(_ d: DecodedInstruction) -> InlineFloat? {
         switch d.op {
@@ -50,6 +56,19 @@ extension Emitter {
                 default: scalar = .sqrt
                 }
                 return .arithmetic(scalar, single: single, rm: rm)
+            case .maddS, .msubS, .nmsubS, .nmaddS, .maddD, .msubD, .nmsubD, .nmaddD:
+                let rm = UInt8((d.imm >> 8) & 7)
+                guard hostHasFMA, rm < 4 || rm == 7 else { return nil }
+                let single = op == .maddS || op == .msubS || op == .nmsubS || op == .nmaddS
+                // RISC-V's fnmsub is -(a*b) + c and fnmadd -(a*b) - c.
+                let fused: FusedOperation
+                switch op {
+                case .maddS, .maddD: fused = .multiplyAdd
+                case .msubS, .msubD: fused = .multiplySubtract
+                case .nmsubS, .nmsubD: fused = .negatedMultiplyAdd
+                default: fused = .negatedMultiplySubtract
+                }
+                return .fused(fused, single: single, rm: rm)
             default: return nil
             }
         default: return nil
@@ -121,6 +140,8 @@ extension Emitter {
             store(d.rd == 0 ? 32 : d.rd, .rax)
         case .arithmetic(let op, let single, let rm):
             arithmetic(op, single: single, rm: rm, d, slow: slow)
+        case .fused(let op, let single, let rm):
+            fused(op, single: single, rm: rm, d, slow: slow)
         case .moveToF(let single):
             load(.rax, d.rs1)
             if single { box(.rax) }
@@ -142,15 +163,7 @@ extension Emitter {
     /// UE only when the tiny result is also inexact, as RISC-V does; DE has no counterpart and
     /// is dropped.
     private mutating func arithmetic(_ op: ScalarOperation, single: Bool, rm: UInt8, _ d: DecodedInstruction, slow: Label) {
-        let mode: Memory
-        if rm == 7 {
-            asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
-            asm.alu(.cmp, .rcx, imm: 4, .dword)
-            asm.jump(if: .aboveOrEqual, to: slow)
-            mode = Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset)
-        } else {
-            mode = Memory(.rsi, TranslationContext.mxcsrModesOffset + Int32(rm) * 4)
-        }
+        let mode = roundingMode(rm, slow: slow)
         asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
         if single {
             readSingle(.rax, d.rs1)
@@ -183,12 +196,61 @@ extension Emitter {
             asm.cmov(.above, .rax, .r10)
         }
         asm.store(fSlot(d.rd), .rax, .qword)
-        // fflags |= the operation's flags.
+        accrueFlags()
+        markDirty()
+    }
+
+    /// The MXCSR image for rounding mode `rm`: a fixed one, or for 7 the one frm names (frm
+    /// 4-7 jump to `slow`; uses rcx; r8 = the control words).
+    private mutating func roundingMode(_ rm: UInt8, slow: Label) -> Memory {
+        guard rm == 7 else { return Memory(.rsi, TranslationContext.mxcsrModesOffset + Int32(rm) * 4) }
+        asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
+        asm.alu(.cmp, .rcx, imm: 4, .dword)
+        asm.jump(if: .aboveOrEqual, to: slow)
+        return Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset)
+    }
+
+    /// fflags |= the flags the last operation left in `mxcsrAfter` (uses rax and r8).
+    private mutating func accrueFlags() {
         asm.load(.rax, Memory(.rsi, TranslationContext.mxcsrAfterOffset), .dword)
         asm.alu(.and, .rax, imm: 0x3F, .dword)
         asm.load(.rax, Memory(.rsi, index: .rax, scale: 1, TranslationContext.flagMapOffset), .byte)
         asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
         asm.alu(.or, Memory(.r8, Int32(ControlWord.fflags * 8)), .rax)
+    }
+
+    /// f[rd] = ±(rs1 * rs2) ± rs3 with one rounding (FMA3) under the rounding mode `rm`, and
+    /// the operation's flags. A NaN result leaves for `slow` before anything is written: the
+    /// interpreter's SoftFloat decides its flags (RISC-V raises NV for inf * 0 + qNaN, which
+    /// x86 need not) and returns the canonical NaN. A finite or infinite result cannot carry
+    /// NV, and its OF/UF/NX come from MXCSR as for the other operations.
+    private mutating func fused(_ op: FusedOperation, single: Bool, rm: UInt8, _ d: DecodedInstruction, slow: Label) {
+        let mode = roundingMode(rm, slow: slow)
+        let rs3 = UInt8((d.imm >> 16) & 31)
+        asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
+        for (f, x) in [(d.rs1, XMMRegister.xmm1), (d.rs2, .xmm2), (rs3, .xmm0)] {
+            if single { readSingle(.rax, f) } else { asm.load(.rax, fSlot(f), .qword) }
+            asm.movq(x, .rax)
+        }
+        asm.loadMXCSR(mode)
+        asm.fused(op, double: !single, .xmm0, .xmm1, .xmm2)
+        asm.storeMXCSR(Memory(.rsi, TranslationContext.mxcsrAfterOffset))
+        asm.loadMXCSR(Memory(.rsi, TranslationContext.mxcsrDefaultOffset))
+        asm.movq(.rax, .xmm0)
+        asm.mov(.rdx, .rax)
+        if single {
+            asm.alu(.add, .rdx, .rdx, .dword)
+            asm.alu(.cmp, .rdx, imm: Int32(bitPattern: 0xFF00_0000), .dword)
+            asm.jump(if: .above, to: slow)
+            box(.rax)
+        } else {
+            asm.alu(.add, .rdx, .rdx)
+            asm.mov(.rcx, imm: 0xFFE0_0000_0000_0000)
+            asm.alu(.cmp, .rdx, .rcx)
+            asm.jump(if: .above, to: slow)
+        }
+        asm.store(fSlot(d.rd), .rax, .qword)
+        accrueFlags()
         markDirty()
     }
 

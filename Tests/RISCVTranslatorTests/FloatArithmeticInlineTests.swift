@@ -99,6 +99,94 @@ struct FloatArithmeticInlineTests {
         #expect(s.translatedInstructions >= 2 * cases - 10, "the operations ran in blocks")
     }
 
+    /// fmadd/fmsub/fnmsub/fnmadd (R4 format): f`rd` = ±(f`rs1` * f`rs2`) ± f`rs3`.
+    static func fused(_ opcode: UInt32, single: Bool, rm: UInt32) -> UInt32 {
+        3 << 27 | (single ? 0 : 1) << 25 | 2 << 20 | 1 << 15 | rm << 12 | 4 << 7 | opcode
+    }
+
+    @Test("inline FMA3 fmadd, fmsub, fnmsub and fnmadd give SoftFloat's bits and flags in every rounding mode, at the edges")
+    func fusedMatchesSoftFloat() throws {
+        var words: [UInt32] = []
+        var kinds: [(opcode: UInt32, single: Bool)] = []
+        for opcode: UInt32 in [0x43, 0x47, 0x4B, 0x4F] {
+            for single in [true, false] {
+                for rm: UInt32 in [0, 1, 2, 3, 4, 7] {
+                    words.append(Self.fused(opcode, single: single, rm: rm))
+                    words.append(0x0000_006f)   // jal x0, 0
+                    kinds.append((opcode, single))
+                }
+            }
+        }
+        let zero = [UInt64](repeating: 0, count: 32)
+        let a = try T.board(words, data: [], registers: zero, f: zero, mstatusFS: 3, frm: 0, translate: false)
+        let b = try T.board(words, data: [], registers: zero, f: zero, mstatusFS: 3, frm: 0, translate: true)
+        var g = SeededRandom(seed: 0xF3A_7E57)
+        var disagreements = 0, cases = 0, underflows = 0, nans = 0, cancellations = 0, invalid = 0
+        for (k, kind) in kinds.enumerated() {
+            for _ in 0..<300 {
+                let maxExp = kind.single ? 127 : 1023
+                let e1 = Int.random(in: -maxExp...maxExp, using: &g)
+                let e2: Int, e3: Int
+                switch Int.random(in: 0..<4, using: &g) {
+                case 0: e2 = -maxExp + 1 - e1 + Int.random(in: -2...2, using: &g); e3 = -maxExp + Int.random(in: 0...3, using: &g)  // near underflow
+                case 1: e2 = Int.random(in: -3...3, using: &g); e3 = e1 + e2 + Int.random(in: -1...1, using: &g)                    // cancellation
+                case 2: e2 = maxExp - e1 + Int.random(in: -1...1, using: &g); e3 = maxExp - Int.random(in: 0...2, using: &g)        // near overflow
+                default: e2 = Int.random(in: -maxExp...maxExp, using: &g); e3 = Int.random(in: -maxExp...maxExp, using: &g)
+                }
+                var f1 = Self.operand(&g, single: kind.single, exponent: e1)
+                var f2 = Self.operand(&g, single: kind.single, exponent: e2)
+                var f3 = Self.operand(&g, single: kind.single, exponent: e3)
+                if Int.random(in: 0..<8, using: &g) == 0 { f1 = Self.special(&g, single: kind.single) }
+                if Int.random(in: 0..<8, using: &g) == 0 { f2 = Self.special(&g, single: kind.single) }
+                if Int.random(in: 0..<8, using: &g) == 0 { f3 = Self.special(&g, single: kind.single) }
+                if Int.random(in: 0..<6, using: &g) == 0 {
+                    // The addend is ± the product rounded: the result is the product's rounding
+                    // error (or zero), which only a fused operation gets right.
+                    let product: UInt64
+                    if kind.single {
+                        let p = Float(bitPattern: UInt32(truncatingIfNeeded: f1)) * Float(bitPattern: UInt32(truncatingIfNeeded: f2))
+                        product = 0xFFFF_FFFF_0000_0000 | UInt64(p.bitPattern)
+                    } else {
+                        product = (Double(bitPattern: f1) * Double(bitPattern: f2)).bitPattern
+                    }
+                    f3 = Bool.random(using: &g) ? product : product ^ (kind.single ? 0x8000_0000 : 1 << 63)
+                    cancellations += 1
+                }
+                if Int.random(in: 0..<40, using: &g) == 0 {
+                    // inf * 0 + qNaN: NV on RISC-V.
+                    f1 = kind.single ? 0xFFFF_FFFF_7f80_0000 : 0x7ff0_0000_0000_0000
+                    f2 = kind.single ? 0xFFFF_FFFF_0000_0000 : 0
+                    f3 = kind.single ? 0xFFFF_FFFF_7fc0_0000 : 0x7ff8_0000_0000_0000
+                }
+                let frm = UInt8([0, 1, 2, 3, 0, 1, 2, 3, 4].randomElement(using: &g)!)
+                let fflags = UInt8.random(in: 0...31, using: &g) & (Bool.random(using: &g) ? 0 : 0x1F)
+                for h in [a.hart, b.hart] {
+                    h.pc = T.code + UInt64(8 * k)
+                    h.f[1] = f1; h.f[2] = f2; h.f[3] = f3; h.f[4] = 0
+                    h.frm = frm; h.fflags = fflags
+                }
+                _ = a.hart.run(budget: 2)
+                _ = b.hart.run(budget: 2)
+                cases += 1
+                if a.hart.fflags & 2 != 0 && fflags & 2 == 0 { underflows += 1 }
+                if a.hart.fflags & 0x10 != 0 && fflags & 0x10 == 0 { invalid += 1 }
+                let result = a.hart.f[4]
+                if result == 0x7ff8_0000_0000_0000 || result == 0xffff_ffff_7fc0_0000 { nans += 1 }
+                if a.hart.saveState() != b.hart.saveState() {
+                    disagreements += 1
+                    if disagreements <= 10 {
+                        Issue.record("opcode 0x\(String(kind.opcode, radix: 16)) \(kind.single ? "s" : "d") frm \(frm): f1 0x\(String(f1, radix: 16)) f2 0x\(String(f2, radix: 16)) f3 0x\(String(f3, radix: 16)): 0x\(String(a.hart.f[4], radix: 16)) flags \(a.hart.fflags) vs 0x\(String(b.hart.f[4], radix: 16)) flags \(b.hart.fflags)")
+                    }
+                }
+            }
+        }
+        print("inline FMA: \(cases) cases, \(underflows) underflows, \(invalid) invalid, \(nans) NaN results, \(cancellations) addends cancelling the product, \(disagreements) disagreements")
+        #expect(disagreements == 0)
+        #expect(underflows > 100 && nans > 200 && invalid > 50 && cancellations > 1000, "the edges were reached")
+        let s = (b.hart.engine as! TranslatingEngine).statistics
+        #expect(s.translatedInstructions >= 2 * cases - 10, "the operations ran in blocks")
+    }
+
     @Test("a product tiny before rounding but not after rounds to the smallest normal with NX only, on both engines", arguments: [false, true])
     func tininessAfterRounding(single: Bool) throws {
         // (1 + ulp) x the largest subnormal = smallest normal x (1 - 2^-104 / 2^-46): rounded

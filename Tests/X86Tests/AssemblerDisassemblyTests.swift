@@ -210,6 +210,26 @@ struct AssemblerDisassemblyTests {
                 }
             }
         }
+        for op in FusedOperation.allCases {
+            let name: String
+            switch op {
+            case .multiplyAdd: name = "vfmadd231"
+            case .multiplySubtract: name = "vfmsub231"
+            case .negatedMultiplyAdd: name = "vfnmadd231"
+            case .negatedMultiplySubtract: name = "vfnmsub231"
+            }
+            for double in [true, false] {
+                for x in XMMRegister.allCases {
+                    for y in XMMRegister.allCases {
+                        for z in [XMMRegister.xmm0, .xmm5, .xmm8, .xmm15] {
+                            sse.append(EncodingCase(text: "\(name)\(double ? "sd" : "ss") xmm\(x.rawValue), xmm\(y.rawValue), xmm\(z.rawValue)") {
+                                $0.fused(op, double: double, x, y, z)
+                            })
+                        }
+                    }
+                }
+            }
+        }
         for base in regs {
             for disp in displacements {
                 let m = Memory(base, disp)
@@ -217,7 +237,7 @@ struct AssemblerDisassemblyTests {
                 sse.append(EncodingCase(text: "stmxcsr \(Names.mem(m, .dword))") { $0.storeMXCSR(m) })
             }
         }
-        groups.append(("SSE scalar arithmetic, movq, MXCSR", sse))
+        groups.append(("SSE scalar arithmetic, FMA3, movq, MXCSR", sse))
         return groups
     }
 

@@ -21,6 +21,13 @@ func compile(_ keep: inout [ExecutableMemory], _ body: (inout Assembler) -> Void
     return unsafeBitCast(p, to: Function2.self)
 }
 
+typealias Function3 = @convention(c) (UInt64, UInt64, UInt64) -> UInt64
+
+/// `compile` for a function of three arguments (rdi, rsi, rdx).
+func compile3(_ keep: inout [ExecutableMemory], _ body: (inout Assembler) -> Void) throws -> Function3 {
+    unsafeBitCast(try compile(&keep, body), to: Function3.self)
+}
+
 struct AssemblerExecutionTests {
     var rng = SystemRandomNumberGenerator()
 
@@ -238,6 +245,53 @@ struct AssemblerExecutionTests {
                         #expect(got >> 32 == 0, "the upper half of the register keeps the source's (zero) bits")
                     }
                 }}
+            }
+        }
+    }
+
+    @Test("FMA3's four 231 forms round once, as Swift's addingProduct does, on both precisions")
+    func fusedMultiplyAdd() throws {
+        guard (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" fma ") == true else {
+            print("skipping FMA3 execution: this CPU has no FMA3")
+            return
+        }
+        var keep: [ExecutableMemory] = []
+        var g = SystemRandomNumberGenerator()
+        // (1 + 2^-30)^2 - 1 needs the unrounded product: 2^-29 + 2^-60, not 2^-29.
+        let values: [Double] = [1 + 0x1p-30, -1, 1, 3, 0.1, -2.5e-300, 7e22, 1e308, .infinity, 0, -0.0]
+        for op in FusedOperation.allCases {
+            for double in [true, false] {
+                let regs = XMMRegister.allCases.shuffled(using: &g)
+                let (d, x, y) = (regs[0], regs[1], regs[2])
+                // rdi = a, rsi = b, rdx = c: returns op(a, b, c).
+                let f = try compile3(&keep) { asm in
+                    asm.movq(x, .rdi)
+                    asm.movq(y, .rsi)
+                    asm.movq(d, .rdx)
+                    asm.fused(op, double: double, d, x, y)
+                    asm.movq(.rax, d)
+                    asm.ret()
+                }
+                for a in values { for b in values { for c in values {
+                    func expected<F: BinaryFloatingPoint>(_ a: F, _ b: F, _ c: F) -> F {
+                        switch op {
+                        case .multiplyAdd: return c.addingProduct(a, b)
+                        case .multiplySubtract: return (-c).addingProduct(a, b)
+                        case .negatedMultiplyAdd: return c.addingProduct(-a, b)
+                        case .negatedMultiplySubtract: return (-c).addingProduct(-a, b)
+                        }
+                    }
+                    if double {
+                        let want = expected(a, b, c)
+                        let got = f(a.bitPattern, b.bitPattern, c.bitPattern)
+                        #expect(got == want.bitPattern || (want.isNaN && Double(bitPattern: got).isNaN), "\(op) sd \(a) \(b) \(c)")
+                    } else {
+                        let (fa, fb, fc) = (Float(a), Float(b), Float(c))
+                        let want = expected(fa, fb, fc)
+                        let got = UInt32(truncatingIfNeeded: f(UInt64(fa.bitPattern), UInt64(fb.bitPattern), UInt64(fc.bitPattern)))
+                        #expect(got == want.bitPattern || (want.isNaN && Float(bitPattern: got).isNaN), "\(op) ss \(fa) \(fb) \(fc)")
+                    }
+                }}}
             }
         }
     }

@@ -135,6 +135,9 @@ int sb_icmp_send(int fd, uint32_t addr, const void *buf, uint32_t len);
 /// Waits up to `timeout_us` for a datagram and reads it (IP header included) into `buf`;
 /// its length, 0 on timeout, or -errno.
 int sb_icmp_recv(int fd, void *buf, uint32_t len, int64_t timeout_us);
+/// Whether this CPU runs FMA3 (VEX) instructions: CPUID says FMA and AVX, and the OS saves
+/// the AVX state (XCR0).
+int sb_cpu_has_fma(void);
 /// Whether this CPU computes CRC-32C in hardware (x86-64 SSE4.2 `crc32`).
 int sb_crc32c_hardware(void);
 /// Continues a CRC-32C over `n` bytes in hardware (`crc` is the running, inverted value);
