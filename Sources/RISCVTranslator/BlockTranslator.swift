@@ -217,6 +217,7 @@ public enum BlockTranslator {
             // longest block or at the page end: on to the next translation like a jump.
             if count < code.count && !translates(code[count].op) {
                 emitter.writeBack(emitter.dirty)
+                if emitter.fpMode != nil { emitter.emitFPFlush() }
                 emitter.asm.mov(.rax, imm: guestPC)
                 emitter.asm.ret()
             } else {
@@ -252,9 +253,19 @@ struct Emitter {
     var loopHead: Label?
     /// Back-edge exits when the budget runs out: (label, registers to write back).
     var loopExits: [(Label, UInt64)] = []
+    /// The rounding mode MXCSR is set to for the guest's FP arithmetic at this point of the
+    /// block (an instruction's rm, 7 for frm), its exception flags accruing there; nil: the
+    /// host's default MXCSR (see Emitter+FloatMode.swift).
+    var fpMode: UInt8?
+    /// Whether an earlier instruction of the block found mstatus.FS on (it stays on: nothing
+    /// a block runs turns it off), and whether FS is already Dirty.
+    var fpKnownOn = false, fsKnownDirty = false
+    /// Jumps to the current instruction's out-of-line path taken with guest MXCSR modes, which
+    /// restore the host's first.
+    var slowStubs: [Label] = []
     /// Out-of-line exits before a memory access that missed the TLB: (label, instructions
-    /// completed before it, its pc, registers to write back).
-    var sideExits: [(Label, Int, UInt64, UInt64)] = []
+    /// completed before it, its pc, registers to write back, the MXCSR mode then).
+    var sideExits: [(Label, Int, UInt64, UInt64, UInt8?)] = []
     /// Patchable exits: (offset of the rel32 field in the assembler, target pc).
     var links: [(offset: Int, target: UInt64)] = []
     /// Out-of-line exits after an out-of-line instruction asked the block to leave: (label,
@@ -278,6 +289,7 @@ struct Emitter {
             return
         }
         writeBack(dirty)
+        if fpMode != nil { emitFPFlush() }
         asm.mov(.rax, imm: target)
         guard target & ~0xFFF == page else {
             lookup()
@@ -327,9 +339,10 @@ struct Emitter {
     /// The side exits, after the block's code: the instructions not run go back to the
     /// budget.
     mutating func emitSideExits() {
-        for (label, completed, pc, mask) in sideExits {
+        for (label, completed, pc, mask, mode) in sideExits {
             asm.bind(label)
             writeBack(mask)
+            if mode != nil { emitFPFlush() }
             asm.alu(.add, Emitter.budget, imm: Int32(instructions - completed))
             asm.store(Memory(.rsi, TranslationContext.sideExitOffset), imm: 1, .qword)
             asm.mov(.rax, imm: pc)
@@ -354,6 +367,10 @@ struct Emitter {
         let leave = asm.newLabel()
         outOfLineExits.append((leave, completed))
         writeBack(dirty)
+        if fpMode != nil {
+            emitFPFlush()
+            fpMode = nil
+        }
         asm.store(Memory(.rsi, TranslationContext.leftOffset), Emitter.budget, .qword)
         asm.push(.rdi)
         asm.push(.rsi)
@@ -379,7 +396,7 @@ struct Emitter {
     /// have clear, as the interpreter's does).
     mutating func translateAddress(size: Int, tlbOffset: Int32, completed: Int, pc: UInt64) {
         let miss = asm.newLabel()
-        sideExits.append((miss, completed, pc, dirty))
+        sideExits.append((miss, completed, pc, dirty, fpMode))
         asm.mov(.rcx, .rax)
         asm.shift(.shr, .rcx, by: 12)
         asm.alu(.and, .rcx, imm: Int32(TLB.size - 1), .dword)
@@ -445,6 +462,7 @@ struct Emitter {
             asm.mov(.rcx, imm: next)
             store(d.rd, .rcx)
             writeBack(dirty)
+            if fpMode != nil { emitFPFlush() }
             lookup()
             return true
         case .beq: condition = .equal

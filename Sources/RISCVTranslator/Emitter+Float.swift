@@ -83,25 +83,19 @@ extension Emitter {
     mutating func inlineFloat(_ d: DecodedInstruction, pc: UInt64, completed: Int) -> Bool {
         guard let kind = Self.inlineKind(d) else { return false }
         let slow = asm.newLabel(), done = asm.newLabel()
-        // mstatus.FS == Off: the interpreter's code raises the trap.
-        asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
-        asm.load(.rdx, Memory(.r8, Int32(ControlWord.mstatus * 8)), .dword)
-        asm.alu(.and, .rdx, imm: Int32(CSRBits.fs), .dword)
-        asm.jump(if: .equal, to: slow)
+        checkFPOn(slow: slow)
         let offset = Int32(truncatingIfNeeded: d.imm)
         switch kind {
         case .load(let single):
-            load(.rax, d.rs1)
-            asm.alu(.add, .rax, imm: offset)
+            address(d.rs1, offset)
             translateAddress(size: single ? 4 : 8, tlbOffset: TranslationContext.readTLBOffset, completed: completed, pc: pc)
             asm.load(.rax, Memory(.rax), single ? .dword : .qword)
             if single { box(.rax) }
             asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
             asm.store(fSlot(d.rd), .rax, .qword)
-            markDirty()
+            markFSDirty()
         case .store(let single):
-            load(.rax, d.rs1)
-            asm.alu(.add, .rax, imm: offset)
+            address(d.rs1, offset)
             translateAddress(size: single ? 4 : 8, tlbOffset: TranslationContext.writeTLBOffset, completed: completed, pc: pc)
             asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
             asm.load(.rcx, fSlot(d.rs2), .qword)
@@ -131,7 +125,7 @@ extension Emitter {
                 asm.alu(.or, .rax, .rcx)
             }
             asm.store(fSlot(d.rd), .rax, .qword)
-            markDirty()
+            markFSDirty()
         case .moveToX(let single):
             asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
             asm.load(.rax, fSlot(d.rs1), .qword)
@@ -147,23 +141,30 @@ extension Emitter {
             if single { box(.rax) }
             asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
             asm.store(fSlot(d.rd), .rax, .qword)
-            markDirty()
+            markFSDirty()
         }
         asm.jmp(done)
+        emitSlowStubs(slow)
         asm.bind(slow)
+        // The fallback runs under the host's MXCSR and goes on in the fast path's mode.
+        let mode = fpMode
+        fpMode = nil
         outOfLine(d, pc: pc, completed: completed)
+        if let mode { loadMode(mode) }
+        fpMode = mode
         asm.bind(done)
+        fpKnownOn = true
         return true
     }
 
     /// f[rd] = rs1 op rs2 (sqrt: op rs1) on SSE under the rounding mode `rm` (7: frm, whose
     /// values 4-7 go to `slow`), with the canonical NaN for any NaN result (x86 returns an
-    /// operand's payload or a negative default NaN) and the operation's MXCSR exception flags
-    /// ORed into fflags. x86 with exceptions masked detects tininess after rounding and raises
+    /// operand's payload or a negative default NaN); the operation's exception flags accrue in
+    /// MXCSR until the block folds them into fflags (Emitter+FloatMode). x86 with exceptions masked detects tininess after rounding and raises
     /// UE only when the tiny result is also inexact, as RISC-V does; DE has no counterpart and
     /// is dropped.
     private mutating func arithmetic(_ op: ScalarOperation, single: Bool, rm: UInt8, _ d: DecodedInstruction, slow: Label) {
-        let mode = roundingMode(rm, slow: slow)
+        enterFPMode(rm, slow: slow)
         asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
         if single {
             readSingle(.rax, d.rs1)
@@ -174,10 +175,7 @@ extension Emitter {
             asm.movq(.xmm0, .rax)
             if op != .sqrt { asm.load(.rax, fSlot(d.rs2), .qword); asm.movq(.xmm1, .rax) }
         }
-        asm.loadMXCSR(mode)
         asm.scalar(op, double: !single, .xmm0, op == .sqrt ? .xmm0 : .xmm1)
-        asm.storeMXCSR(Memory(.rsi, TranslationContext.mxcsrAfterOffset))
-        asm.loadMXCSR(Memory(.rsi, TranslationContext.mxcsrDefaultOffset))
         asm.movq(.rax, .xmm0)
         // A NaN (exponent all ones, fraction not zero: twice the bits above twice infinity's)
         // becomes the canonical NaN.
@@ -196,62 +194,38 @@ extension Emitter {
             asm.cmov(.above, .rax, .r10)
         }
         asm.store(fSlot(d.rd), .rax, .qword)
-        accrueFlags()
-        markDirty()
-    }
-
-    /// The MXCSR image for rounding mode `rm`: a fixed one, or for 7 the one frm names (frm
-    /// 4-7 jump to `slow`; uses rcx; r8 = the control words).
-    private mutating func roundingMode(_ rm: UInt8, slow: Label) -> Memory {
-        guard rm == 7 else { return Memory(.rsi, TranslationContext.mxcsrModesOffset + Int32(rm) * 4) }
-        asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
-        asm.alu(.cmp, .rcx, imm: 4, .dword)
-        asm.jump(if: .aboveOrEqual, to: slow)
-        return Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset)
-    }
-
-    /// fflags |= the flags the last operation left in `mxcsrAfter` (uses rax and r8).
-    private mutating func accrueFlags() {
-        asm.load(.rax, Memory(.rsi, TranslationContext.mxcsrAfterOffset), .dword)
-        asm.alu(.and, .rax, imm: 0x3F, .dword)
-        asm.load(.rax, Memory(.rsi, index: .rax, scale: 1, TranslationContext.flagMapOffset), .byte)
-        asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
-        asm.alu(.or, Memory(.r8, Int32(ControlWord.fflags * 8)), .rax)
+        markFSDirty()
     }
 
     /// f[rd] = ±(rs1 * rs2) ± rs3 with one rounding (FMA3) under the rounding mode `rm`, and
-    /// the operation's flags. A NaN result leaves for `slow` before anything is written: the
+    /// the operation's flags (accruing in MXCSR). A NaN result leaves for `slow` before anything is written: the
     /// interpreter's SoftFloat decides its flags (RISC-V raises NV for inf * 0 + qNaN, which
     /// x86 need not) and returns the canonical NaN. A finite or infinite result cannot carry
     /// NV, and its OF/UF/NX come from MXCSR as for the other operations.
     private mutating func fused(_ op: FusedOperation, single: Bool, rm: UInt8, _ d: DecodedInstruction, slow: Label) {
-        let mode = roundingMode(rm, slow: slow)
+        enterFPMode(rm, slow: slow)
         let rs3 = UInt8((d.imm >> 16) & 31)
         asm.load(.r9, Memory(.rsi, TranslationContext.fOffset), .qword)
         for (f, x) in [(d.rs1, XMMRegister.xmm1), (d.rs2, .xmm2), (rs3, .xmm0)] {
             if single { readSingle(.rax, f) } else { asm.load(.rax, fSlot(f), .qword) }
             asm.movq(x, .rax)
         }
-        asm.loadMXCSR(mode)
         asm.fused(op, double: !single, .xmm0, .xmm1, .xmm2)
-        asm.storeMXCSR(Memory(.rsi, TranslationContext.mxcsrAfterOffset))
-        asm.loadMXCSR(Memory(.rsi, TranslationContext.mxcsrDefaultOffset))
         asm.movq(.rax, .xmm0)
         asm.mov(.rdx, .rax)
         if single {
             asm.alu(.add, .rdx, .rdx, .dword)
             asm.alu(.cmp, .rdx, imm: Int32(bitPattern: 0xFF00_0000), .dword)
-            asm.jump(if: .above, to: slow)
+            asm.jump(if: .above, to: slowTarget(slow))
             box(.rax)
         } else {
             asm.alu(.add, .rdx, .rdx)
             asm.mov(.rcx, imm: 0xFFE0_0000_0000_0000)
             asm.alu(.cmp, .rdx, .rcx)
-            asm.jump(if: .above, to: slow)
+            asm.jump(if: .above, to: slowTarget(slow))
         }
         asm.store(fSlot(d.rd), .rax, .qword)
-        accrueFlags()
-        markDirty()
+        markFSDirty()
     }
 
     /// r = 0xFFFF_FFFF_0000_0000 | the low 32 bits of r (uses rdx).
@@ -271,12 +245,5 @@ extension Emitter {
         asm.mov(.r10, imm: 0x7FC0_0000)
         asm.alu(.cmp, .rdx, imm: -1, .dword)
         asm.cmov(.notEqual, r, .r10)
-    }
-
-    /// mstatus |= FS Dirty | SD (uses r8 and rcx).
-    private mutating func markDirty() {
-        asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
-        asm.mov(.rcx, imm: CSRBits.fsDirty | CSRBits.sd)
-        asm.alu(.or, Memory(.r8, Int32(ControlWord.mstatus * 8)), .rcx)
     }
 }

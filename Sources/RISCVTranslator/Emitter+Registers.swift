@@ -87,6 +87,8 @@ extension Emitter {
     /// block returns its own pc unrun (as its entry check would).
     mutating func backEdge() {
         guard let head = loopHead else { return }
+        // The loop head runs with the host's MXCSR (as on entry).
+        if fpMode != nil { emitFPFlush() }
         let out = asm.newLabel()
         asm.alu(.sub, Emitter.budget, imm: Int32(instructions))
         asm.jump(if: .sign, to: out)
