@@ -389,11 +389,6 @@ public final class TranslatingEngine: ExecutionEngine {
         do {
             try code.unseal()
             let entry = try code.append(assembler.bytes)
-            if getenv("SWITCHBOARD_DUMP_BLOCKS") != nil {
-                let f = fopen("/tmp/blocks/\(String(pc, radix: 16))-\(String(entry - UnsafeRawPointer(code.base), radix: 16)).bin", "w")
-                _ = assembler.bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-                fclose(f)
-            }
             try code.seal()
             hart.markCodePage(page)
             statistics.translated += 1
