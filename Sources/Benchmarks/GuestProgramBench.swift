@@ -69,7 +69,8 @@ struct GuestProgramBench {
         let dt = tFull - tEmpty, dtCounted = tFullCounted - tEmptyCounted
         var figure = CPUBenchFigure(instructions: nFull, seconds: tFull, mips: dt > 0 ? Double(n) / dt / 1e6 : nil,
                                     checksum: checksum)
-        figure.extra["startup_seconds"] = round3(tEmpty)
+        figure.extra["startup_seconds"] = tEmpty
+        figure.extra["workload_instructions"] = n
         figure.extra["guest_instret"] = nFull
         if dtCounted > 0 { figure.extra["icount_mips"] = round3(Double(n) / dtCounted / 1e6) }
         if dt <= 0 { figure.extra["note"] = "start-up dominated: no MIPS at this size" }

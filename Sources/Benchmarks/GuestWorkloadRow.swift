@@ -36,11 +36,25 @@ struct GuestWorkloadRow {
             f.extra["runs_mips"] = runs
             figures[name] = f
         }
+        // QEMU's time is a difference (the full program's run minus the empty one's), so its
+        // best is the fastest full run minus the fastest empty run, not the largest of the
+        // per-round differences (which a slow empty run inflates).
+        var qemuRuns: [CPUBenchFigure] = []
         for _ in 0..<repeats {
             for engine in CPUEngine.allCases where engine.isAvailable {
                 keep(engine.rawValue, try bench.run(on: engine))
             }
-            if haveQEMU { keep("qemu", try bench.runQEMU()) }
+            if haveQEMU { qemuRuns.append(try bench.runQEMU()) }
+        }
+        if var best = qemuRuns.first {
+            let full = qemuRuns.map(\.seconds).min()!
+            let empty = qemuRuns.compactMap { $0.extra["startup_seconds"] as? Double }.min() ?? 0
+            let n = Double(best.extra["workload_instructions"] as? UInt64 ?? 0)
+            best.seconds = full
+            best.extra["startup_seconds"] = round3(empty)
+            best.mips = full > empty ? n / (full - empty) / 1e6 : nil
+            best.extra["runs_mips"] = qemuRuns.map { $0.mips ?? 0 }
+            figures["qemu"] = best
         }
         let note: String? = haveQEMU ? (repeats > 1 ? "fastest of \(repeats) interleaved runs per engine" : nil)
                                      : "QEMU not installed: its column skipped"

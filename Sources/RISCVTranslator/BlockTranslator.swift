@@ -402,12 +402,12 @@ struct Emitter {
         asm.alu(.and, .rcx, imm: Int32(TLB.size - 1), .dword)
         asm.lea(.rcx, Memory(.rcx, index: .rcx, scale: 2))      // index * 3
         asm.load(.rdx, Memory(.rsi, tlbOffset), .qword)
-        asm.lea(.rdx, Memory(.rdx, index: .rcx, scale: 8))      // + index * 24
         asm.mov(.r8, .rax)
         asm.alu(.and, .r8, imm: Int32(truncatingIfNeeded: Int64(bitPattern: 0xFFFF_FFFF_FFFF_F000 | UInt64(size - 1))))
-        asm.alu(.cmp, .r8, Memory(.rdx, 0))
+        // The entry at TLB + index * 24: its tag, then its addend.
+        asm.alu(.cmp, .r8, Memory(.rdx, index: .rcx, scale: 8, 0))
         asm.jump(if: .notEqual, to: miss)
-        asm.alu(.add, .rax, Memory(.rdx, 8))
+        asm.alu(.add, .rax, Memory(.rdx, index: .rcx, scale: 8, 8))
     }
 
     /// The register file slot of x`r` (32: the sink x0's writes go to).
