@@ -43,8 +43,11 @@ enum CLI {
     }
 
     /// Runs `switchboard arguments...` in `directory`; `signal` is sent after `signalAfter` seconds.
+    /// A run still going after `timeout` seconds gets SIGTERM (and SIGKILL 15 s later), so a
+    /// hung run ends with what it printed instead of outliving its test (and holding the
+    /// namespaces the next test builds).
     static func run(_ arguments: [String], in directory: String? = nil, signal: Int32? = nil,
-                    signalAfter: Double = 0.5, binary: String = CLI.binary) throws -> Result {
+                    signalAfter: Double = 0.5, binary: String = CLI.binary, timeout: Double? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -54,6 +57,14 @@ enum CLI {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                guard process.isRunning else { return }
+                kill(pid, SIGTERM)
+                DispatchQueue.global().asyncAfter(deadline: .now() + 15) { if process.isRunning { kill(pid, SIGKILL) } }
+            }
+        }
         if let signal {
             Thread.sleep(forTimeInterval: signalAfter)
             kill(process.processIdentifier, signal)

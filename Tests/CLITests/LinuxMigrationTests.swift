@@ -48,7 +48,7 @@ import TestSupport
         let finished = DispatchSemaphore(value: 0)
         let path = dir.path
         Thread {
-            run = try? CLI.run(["run", file, "--json"], in: path, binary: binary)
+            run = try? CLI.run(["run", file, "--json"], in: path, binary: binary, timeout: 290)
             finished.signal()
         }.start()
         let up = Date(timeIntervalSinceNow: 120)
@@ -58,9 +58,10 @@ import TestSupport
         let stream = try ExternalTool(path: ip).run(["netns", "exec", "sb-sender", CLI.packageRoot + "/Tools/tcp-stream",
                                                      "10.0.40.1", "5001", "--bytes", "18M", "--rate", "1M",
                                                      "--connect-timeout", "120", "--timeout", "120"])
-        #expect(finished.wait(timeout: .now() + 300) == .success, "the run did not end")
+        #expect(finished.wait(timeout: .now() + 320) == .success, "the run did not end")
         let r = try #require(run)
-        #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(3000))")
+        let console = (try? String(contentsOfFile: dir.path + "/linux-migration.log", encoding: .utf8)) ?? "(no console log)"
+        #expect(r.status == 0, "\(r.stderr.suffix(2000)) \(r.stdout.suffix(3000))\nconsole:\n\(console.suffix(3000))")
 
         // The sender: every byte written, no reset; its retransmissions.
         let sent = try #require(try JSONSerialization.jsonObject(with: Data(stream.output.utf8)) as? [String: Any], "\(stream.output)")
