@@ -229,7 +229,6 @@ public enum BlockTranslator {
         emitter.asm.mov(.rax, imm: pc)
         emitter.asm.ret()
         emitter.emitSideExits()
-        emitter.emitLoopExits()
         asm = emitter.asm
         let links = emitter.links.map { BlockTranslation.Link(offset: $0.offset - start, target: $0.target) }
         return BlockTranslation(instructions: count, guestBytes: Int(guestPC &- pc), endsInJump: jumped, links: links)
@@ -251,8 +250,6 @@ struct Emitter {
     var dirty: UInt64 = 0
     /// A self-looping block's loop head (after the entry loads).
     var loopHead: Label?
-    /// Back-edge exits when the budget runs out: (label, registers to write back).
-    var loopExits: [(Label, UInt64)] = []
     /// The rounding mode MXCSR is set to for the guest's FP arithmetic at this point of the
     /// block (an instruction's rm, 7 for frm), its exception flags accruing there; nil: the
     /// host's default MXCSR (see Emitter+FloatMode.swift).
@@ -479,6 +476,16 @@ struct Emitter {
         case .zero: asm.alu(.cmp, left, imm: 0)
         case .register(let h): asm.alu(.cmp, left, h)
         case .memory(let m): asm.alu(.cmp, left, m)
+        }
+        if target == start && loopHead != nil {
+            // The loop's own branch: falling through goes round again, so an iteration takes
+            // one taken branch (the back edge's), not three.
+            let leave = asm.newLabel()
+            asm.jump(if: condition.negated, to: leave)
+            backEdge()
+            asm.bind(leave)
+            exit(to: next)
+            return true
         }
         let taken = asm.newLabel()
         asm.jump(if: condition, to: taken)

@@ -83,29 +83,18 @@ extension Emitter {
     }
 
     /// The back edge of a self-looping block: the next iteration's instructions from the
-    /// budget, then the loop head; when the budget is out, the held registers go back and the
-    /// block returns its own pc unrun (as its entry check would).
+    /// budget and on to the loop head; when the budget is out, the held registers go back and
+    /// the block returns its own pc unrun (as its entry check would).
     mutating func backEdge() {
         guard let head = loopHead else { return }
         // The loop head runs with the host's MXCSR (as on entry).
         if fpMode != nil { emitFPFlush() }
-        let out = asm.newLabel()
         asm.alu(.sub, Emitter.budget, imm: Int32(instructions))
-        asm.jump(if: .sign, to: out)
-        asm.jmp(head)
-        loopExits.append((out, dirty))
-    }
-
-    /// The back edges' exits, after the block's code.
-    mutating func emitLoopExits() {
-        for (label, mask) in loopExits {
-            asm.bind(label)
-            asm.alu(.add, Emitter.budget, imm: Int32(instructions))
-            writeBack(mask)
-            asm.mov(.rax, imm: start)
-            asm.ret()
-        }
-        loopExits.removeAll()
+        asm.jump(if: .noSign, to: head)
+        asm.alu(.add, Emitter.budget, imm: Int32(instructions))
+        writeBack(dirty)
+        asm.mov(.rax, imm: start)
+        asm.ret()
     }
 }
 
@@ -185,7 +174,14 @@ extension Emitter {
     /// x`rd` = x`rs1` op x`rs2` straight into `rd`'s host register, when it is held and the
     /// operands allow (not when rd is rs2 but not rs1); false otherwise.
     mutating func combineInPlace(_ op: ALUOperation, _ d: DecodedInstruction) -> Bool {
-        guard let h = heldRegister(d.rd), d.rd != d.rs2 || d.rd == d.rs1 else { return false }
+        guard let h = heldRegister(d.rd) else { return false }
+        if d.rs1 == 0 && (op == .add || op == .or || op == .xor) {
+            // x0 op rs2 (a move: `mv`, `c.mv`) is rs2.
+            move(h, source(d.rs2))
+            wrote(d.rd)
+            return true
+        }
+        guard d.rd != d.rs2 || d.rd == d.rs1 else { return false }
         if d.rd != d.rs1 { move(h, source(d.rs1)) }
         combine(op, h, source(d.rs2))
         wrote(d.rd)
