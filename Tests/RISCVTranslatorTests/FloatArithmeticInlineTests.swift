@@ -39,6 +39,27 @@ struct FloatArithmeticInlineTests {
         return T.specialDoubles.randomElement(using: &g)!
     }
 
+    /// Runs the instruction at `pc` (and the `jal` after it) on the interpreter's board `a` and
+    /// the translator's `b` after `setup` on each hart; whether their whole states agree.
+    static func runBoth(_ a: VirtBoard, _ b: VirtBoard, at pc: UInt64, setup: (Hart) -> Void) -> Bool {
+        for h in [a.hart, b.hart] {
+            h.pc = pc
+            setup(h)
+        }
+        _ = a.hart.run(budget: 2)
+        _ = b.hart.run(budget: 2)
+        return a.hart.saveState() == b.hart.saveState()
+    }
+
+    /// Counts a disagreement and records the first ten: the case, then f`result` and fflags on
+    /// each engine.
+    static func tally(_ agree: Bool, _ disagreements: inout Int, _ a: VirtBoard, _ b: VirtBoard, result: Int, _ what: String) {
+        guard !agree else { return }
+        disagreements += 1
+        guard disagreements <= 10 else { return }
+        Issue.record("\(what): 0x\(String(a.hart.f[result], radix: 16)) flags \(a.hart.fflags) vs 0x\(String(b.hart.f[result], radix: 16)) flags \(b.hart.fflags)")
+    }
+
     @Test("inline SSE add, sub, mul, div and sqrt give SoftFloat's bits and flags in every rounding mode, at the edges")
     func matchesSoftFloat() throws {
         // (funct5, single): add sub mul div sqrt.
@@ -74,22 +95,15 @@ struct FloatArithmeticInlineTests {
                 if Int.random(in: 0..<6, using: &g) == 0 { f2 = Self.special(&g, single: kind.single) }
                 let frm = UInt8([0, 1, 2, 3, 0, 1, 2, 3, 4].randomElement(using: &g)!)
                 let fflags = UInt8.random(in: 0...31, using: &g) & (Bool.random(using: &g) ? 0 : 0x1F)
-                for h in [a.hart, b.hart] {
-                    h.pc = T.code + UInt64(8 * k)
+                let agree = Self.runBoth(a, b, at: T.code + UInt64(8 * k)) { h in
                     h.f[1] = f1; h.f[2] = f2; h.f[3] = 0
                     h.frm = frm; h.fflags = fflags
                 }
-                _ = a.hart.run(budget: 2)
-                _ = b.hart.run(budget: 2)
                 cases += 1
                 if a.hart.fflags & 2 != 0 { underflows += 1 }
                 if a.hart.f[3] == 0x7ff8_0000_0000_0000 || a.hart.f[3] == 0xffff_ffff_7fc0_0000 { nans += 1 }
-                if a.hart.saveState() != b.hart.saveState() {
-                    disagreements += 1
-                    if disagreements <= 10 {
-                        Issue.record("funct5 \(kind.funct5) \(kind.single ? "s" : "d") rm \(kind.rm) frm \(frm): f1 0x\(String(f1, radix: 16)) f2 0x\(String(f2, radix: 16)): f3 0x\(String(a.hart.f[3], radix: 16)) flags \(a.hart.fflags) vs 0x\(String(b.hart.f[3], radix: 16)) flags \(b.hart.fflags)")
-                    }
-                }
+                Self.tally(agree, &disagreements, a, b, result: 3,
+                           "funct5 \(kind.funct5) \(kind.single ? "s" : "d") rm \(kind.rm) frm \(frm): f1 0x\(String(f1, radix: 16)) f2 0x\(String(f2, radix: 16))")
             }
         }
         print("inline FP arithmetic: \(cases) cases, \(underflows) underflows, \(nans) NaN results, \(disagreements) disagreements")
@@ -160,24 +174,17 @@ struct FloatArithmeticInlineTests {
                 }
                 let frm = UInt8([0, 1, 2, 3, 0, 1, 2, 3, 4].randomElement(using: &g)!)
                 let fflags = UInt8.random(in: 0...31, using: &g) & (Bool.random(using: &g) ? 0 : 0x1F)
-                for h in [a.hart, b.hart] {
-                    h.pc = T.code + UInt64(8 * k)
+                let agree = Self.runBoth(a, b, at: T.code + UInt64(8 * k)) { h in
                     h.f[1] = f1; h.f[2] = f2; h.f[3] = f3; h.f[4] = 0
                     h.frm = frm; h.fflags = fflags
                 }
-                _ = a.hart.run(budget: 2)
-                _ = b.hart.run(budget: 2)
                 cases += 1
                 if a.hart.fflags & 2 != 0 && fflags & 2 == 0 { underflows += 1 }
                 if a.hart.fflags & 0x10 != 0 && fflags & 0x10 == 0 { invalid += 1 }
                 let result = a.hart.f[4]
                 if result == 0x7ff8_0000_0000_0000 || result == 0xffff_ffff_7fc0_0000 { nans += 1 }
-                if a.hart.saveState() != b.hart.saveState() {
-                    disagreements += 1
-                    if disagreements <= 10 {
-                        Issue.record("opcode 0x\(String(kind.opcode, radix: 16)) \(kind.single ? "s" : "d") frm \(frm): f1 0x\(String(f1, radix: 16)) f2 0x\(String(f2, radix: 16)) f3 0x\(String(f3, radix: 16)): 0x\(String(a.hart.f[4], radix: 16)) flags \(a.hart.fflags) vs 0x\(String(b.hart.f[4], radix: 16)) flags \(b.hart.fflags)")
-                    }
-                }
+                Self.tally(agree, &disagreements, a, b, result: 4,
+                           "opcode 0x\(String(kind.opcode, radix: 16)) \(kind.single ? "s" : "d") frm \(frm): f1 0x\(String(f1, radix: 16)) f2 0x\(String(f2, radix: 16)) f3 0x\(String(f3, radix: 16))")
             }
         }
         print("inline FMA: \(cases) cases, \(underflows) underflows, \(invalid) invalid, \(nans) NaN results, \(cancellations) addends cancelling the product, \(disagreements) disagreements")

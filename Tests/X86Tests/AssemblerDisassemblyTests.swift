@@ -195,14 +195,8 @@ struct AssemblerDisassemblyTests {
             for y in XMMRegister.allCases {
                 for op in ScalarOperation.allCases {
                     for double in [true, false] {
-                        let name: String
-                        switch op {
-                        case .sqrt: name = "sqrt"
-                        case .add: name = "add"
-                        case .mul: name = "mul"
-                        case .sub: name = "sub"
-                        case .div: name = "div"
-                        }
+                        // The cases are named as the mnemonics' stems (addsd, sqrtss, ...).
+                        let name = "\(op)"
                         sse.append(EncodingCase(text: "\(name)\(double ? "sd" : "ss") xmm\(x.rawValue), xmm\(y.rawValue)") {
                             $0.scalar(op, double: double, x, y)
                         })
