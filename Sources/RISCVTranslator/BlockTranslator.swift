@@ -10,14 +10,14 @@
 //
 // The function takes the hart's register file (`Hart.x`: x0...x31 and the sink slot 32 that
 // writes to x0 go to) in rdi and a `TranslationContext` in rsi, and returns the guest pc to
-// continue at. The context carries the instruction budget: each block takes its instruction
-// count from `left` on entry and, when that would go below zero, gives it back and returns its
+// continue at; the dispatcher enters it through the entry trampoline (`emitEntry`). The
+// instruction budget (the context's `left`, in r11 while blocks run): each block takes its
+// instruction count on entry and, when that would go below zero, gives it back and returns its
 // own pc unrun, so chained blocks never overrun the budget (interrupts are taken between
 // budgets). Exits to a pc known at translation time end in a patchable `jmp` (`links`), which
 // the engine aims at the target's translation when it is on the same page: a loop then runs
-// without returning to Swift. Registers live in the file: every instruction loads its sources
-// and stores its result (register allocation is later work). Only caller-saved host registers
-// are used, so there is no prologue.
+// without returning to Swift. The guest registers a block uses most are held in host registers
+// within it (Emitter+Registers); the rest are loaded and stored in the file per instruction.
 
 import RISCV
 import X86
@@ -29,7 +29,8 @@ public struct TranslationContext {
     public var readTLB: UnsafeMutablePointer<TLBEntry>
     /// The hart's write TLB entries.
     public var writeTLB: UnsafeMutablePointer<TLBEntry>
-    /// Instructions the blocks may still retire; they count it down.
+    /// Instructions the blocks may still retire; they count it down (in r11 while they run:
+    /// the trampoline loads it and stores it back, out-of-line calls see it here).
     public var left: Int64 = 0
     /// Set to 1 by a side exit (the access at the returned pc is the interpreter's).
     public var sideExit: UInt64 = 0
@@ -411,15 +412,7 @@ struct Emitter {
     func slot(_ r: UInt8) -> Memory { Memory(.rdi, Int32(r) * 8) }
 
     /// `host` = x`r` (from its host register when held).
-    mutating func load(_ host: Register, _ r: UInt8) {
-        if r == 0 {
-            asm.mov(host, imm: 0)
-        } else if let h = held[Int(r)] {
-            if h != host { asm.mov(host, h) }
-        } else {
-            asm.load(host, slot(r), .qword)
-        }
-    }
+    mutating func load(_ host: Register, _ r: UInt8) { move(host, source(r)) }
 
     /// x`r` = `host` (into its host register when held; 32 is x0's sink).
     mutating func store(_ r: UInt8, _ host: Register) {

@@ -61,25 +61,32 @@ extension Emitter {
             fpMode = nil
         }
         if rm == 7 {
-            asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
-            asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
+            loadFRM()
             asm.alu(.cmp, .rcx, imm: 4, .dword)
             asm.jump(if: .aboveOrEqual, to: common)
         }
-        loadMode(rm)
+        loadMode(rm, frmInRCX: true)
         fpMode = rm
     }
 
-    /// ldmxcsr with the image of `rm` (7: frm's, read into rcx; frm below 4 is known here).
-    mutating func loadMode(_ rm: UInt8) {
-        if rm == 7 {
-            asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
-            asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
-            asm.alu(.and, .rcx, imm: 3, .dword)
-            asm.loadMXCSR(Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset))
-        } else {
+    /// rcx = frm (uses r8).
+    private mutating func loadFRM() {
+        asm.load(.r8, Memory(.rsi, TranslationContext.controlWordsOffset), .qword)
+        asm.load(.rcx, Memory(.r8, Int32(ControlWord.frm * 8)), .dword)
+    }
+
+    /// ldmxcsr with the image of `rm` (7: frm's, known below 4 here; read into rcx unless
+    /// `frmInRCX`).
+    mutating func loadMode(_ rm: UInt8, frmInRCX: Bool = false) {
+        guard rm == 7 else {
             asm.loadMXCSR(Memory(.rsi, TranslationContext.mxcsrModesOffset + Int32(rm) * 4))
+            return
         }
+        if !frmInRCX {
+            loadFRM()
+            asm.alu(.and, .rcx, imm: 3, .dword)
+        }
+        asm.loadMXCSR(Memory(.rsi, index: .rcx, scale: 4, TranslationContext.mxcsrModesOffset))
     }
 
     /// mstatus.FS == Off goes to the out-of-line path (the interpreter's code raises the

@@ -73,13 +73,10 @@ extension Emitter {
         }
     }
 
-    /// After an out-of-line call: the registers it may have written (its `rd`) and those the
-    /// call did not preserve, from the file (where the call left them current).
+    /// After an out-of-line call: the register it may have written (its `rd`), from the file
+    /// (the held registers are callee-saved, so the call kept the others).
     mutating func reloadAfterCall(_ d: DecodedInstruction) {
-        for r in 1...31 {
-            guard let h = held[r] else { continue }
-            if r == Int(d.rd) || !Register.calleeSaved.contains(h) { asm.load(h, slot(UInt8(r)), .qword) }
-        }
+        if let h = heldRegister(d.rd) { asm.load(h, slot(d.rd), .qword) }
     }
 
     /// The back edge of a self-looping block: the next iteration's instructions from the

@@ -1,21 +1,9 @@
 // MessageGenerator: seeded random OpenFlow messages for the round-trip property tests, and a
-// seeded generator of bytes for the fuzz loop (SplitMix64: the same seed, the same run).
+// seeded generator of bytes for the fuzz loop (TestSupport's SeededRandom: the same seed, the same run).
 
 import Frames
+import TestSupport
 @testable import OpenFlow
-
-/// SplitMix64: small, fast, seeded.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random valid messages of every kind.
 struct MessageGenerator {

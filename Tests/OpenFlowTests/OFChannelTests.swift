@@ -6,6 +6,7 @@
 import Foundation
 import XCTest
 @testable import OpenFlow
+import TestSupport
 
 final class OFChannelTests: XCTestCase {
     /// Splits the channel's output into decoded messages.

@@ -5,6 +5,7 @@
 import Frames
 import XCTest
 @testable import OpenFlow
+import TestSupport
 
 final class OFCodecTests: XCTestCase {
     /// Hex string -> bytes (spaces ignored).

@@ -12,19 +12,7 @@ import Testing
 @testable import RISCV
 import RISCVBoard
 import RISCVTranslator
-
-/// A seeded SplitMix64 generator (the same cases on every run).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
+import TestSupport
 
 /// The generated program: its groups (one instruction under one rounding set-up, over one
 /// operand table) and their records' places in the results area.
@@ -71,7 +59,7 @@ struct FloatDifferentialProgram {
     }
 
     init(randomPerOp: Int) {
-        var rng = SplitMix64(state: 0x5EED_F10A7)
+        var rng = SeededRandom(seed: 0x5EED_F10A7)
         let single = FloatOperands.single, double = FloatOperands.double
         func boxed(_ v: [UInt64]) -> [UInt64] { v.map { $0 | 0xFFFF_FFFF_0000_0000 } }
         let sEdges = boxed(single.edges) + FloatOperands.badlyBoxed
@@ -283,7 +271,7 @@ struct FloatOperands {
 
     /// A random value: mostly moderate exponents (so operations interact), some anywhere,
     /// some special, with fractions that are random or have long runs of ones or zeros.
-    func randomValue(_ rng: inout SplitMix64, near exponent: Int? = nil) -> UInt64 {
+    func randomValue(_ rng: inout SeededRandom, near exponent: Int? = nil) -> UInt64 {
         let f = format
         let sign: UInt64 = rng.next() & 1 == 0 ? 0 : f.signBit
         var e: Int
@@ -306,14 +294,14 @@ struct FloatOperands {
 
     func exponent(_ v: UInt64) -> Int { Int((v >> UInt64(format.fracBits)) & UInt64(format.expMax)) }
 
-    func randomPair(_ rng: inout SplitMix64) -> (UInt64, UInt64) {
+    func randomPair(_ rng: inout SeededRandom) -> (UInt64, UInt64) {
         let a = randomValue(&rng)
         // Half the time b is close in magnitude: cancellation and ties.
         let b = rng.below(2) == 0 ? randomValue(&rng, near: exponent(a)) : randomValue(&rng)
         return (a, b)
     }
 
-    func randomTriple(_ rng: inout SplitMix64) -> [UInt64] {
+    func randomTriple(_ rng: inout SeededRandom) -> [UInt64] {
         let a = randomValue(&rng), b = randomValue(&rng)
         // Often c is about the product's size, so the sum cancels.
         let pe = exponent(a) + exponent(b) - format.bias
@@ -322,12 +310,12 @@ struct FloatOperands {
     }
 
     /// A value for the integer conversions: mostly of magnitude 2^-2 ... 2^66.
-    func randomConversionOperand(_ rng: inout SplitMix64) -> UInt64 {
+    func randomConversionOperand(_ rng: inout SeededRandom) -> UInt64 {
         if rng.below(4) == 0 { return randomValue(&rng) }
         return randomValue(&rng, near: format.bias + rng.below(70) - 2)
     }
 
-    static func randomInteger(_ rng: inout SplitMix64) -> UInt64 {
+    static func randomInteger(_ rng: inout SeededRandom) -> UInt64 {
         let v = rng.next()
         switch rng.below(4) {
         case 0: return v

@@ -8,6 +8,7 @@
 
 import Machine
 import Testing
+import TestSupport
 @testable import RISCV
 import RISCVBoard
 @testable import RISCVTranslator

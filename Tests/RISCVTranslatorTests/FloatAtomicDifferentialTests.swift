@@ -12,6 +12,7 @@
 import Foundation
 import Machine
 import Testing
+import TestSupport
 @testable import RISCV
 import RISCVBoard
 @testable import RISCVTranslator

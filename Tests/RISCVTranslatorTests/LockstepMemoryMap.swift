@@ -5,6 +5,8 @@
 // unmapped, read-only, execute-only, W without R, or the wrong U bit for the program's
 // mode), so loads, stores, AMOs and fetches page-fault.
 
+import TestSupport
+
 /// Addresses and page tables of a lockstep program.
 enum LockstepMemoryMap {
     static let code: UInt64 = 0x8000_0000, codePages = 4

@@ -8,6 +8,7 @@
 import Machine
 @testable import RISCV
 import RISCVBoard
+import TestSupport
 
 /// A generated program and initial hart state.
 struct LockstepProgram {

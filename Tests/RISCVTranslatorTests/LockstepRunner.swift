@@ -12,6 +12,7 @@ import Machine
 @testable import RISCV
 import RISCVBoard
 @testable import RISCVTranslator
+import TestSupport
 
 /// Two boards running one program in lockstep.
 final class LockstepRunner {

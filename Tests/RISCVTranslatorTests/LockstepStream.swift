@@ -13,6 +13,7 @@
 
 @testable import RISCV
 @testable import RISCVTranslator
+import TestSupport
 
 /// Draws the items of a lockstep program.
 struct LockstepStream {
